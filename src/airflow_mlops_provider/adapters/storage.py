@@ -1,0 +1,152 @@
+"""Local paths, file:// and s3:// behind one small interface.
+
+Relative locations resolve under the project folder (the dags folder's parent), so the same
+YAML works on a laptop and in the Airflow image. S3 goes through boto3 with a client built by
+the caller from an Airflow connection; boto3 and pandas are imported only when used.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMATS = {"parquet": ".parquet", "csv": ".csv"}
+
+
+class Storage:
+    def __init__(self, base_dir: Path, s3_client: Callable[[], Any] | None = None):
+        self.base_dir = base_dir
+        self._s3_factory = s3_client
+        self._s3: Any = None
+
+    def resolve(self, location: str) -> str:
+        """A location as an absolute path or an s3:// URI."""
+        if location.startswith("s3://"):
+            return location
+        path = Path(location.removeprefix("file://"))
+        return str(path if path.is_absolute() else self.base_dir / path)
+
+    def join(self, location: str, *parts: str) -> str:
+        base = self.resolve(location)
+        return (
+            "/".join([base.rstrip("/"), *parts])
+            if base.startswith("s3://")
+            else str(Path(base, *parts))
+        )
+
+    # -- frames ---------------------------------------------------------------------------------
+    def read_frame(self, location: str, fmt: str = "parquet") -> pd.DataFrame:
+        """Read one file, or every file of the format in a folder (sorted by name)."""
+        import pandas as pd
+
+        files = self._files(self.resolve(location), FORMATS[fmt])
+        reader = pd.read_parquet if fmt == "parquet" else pd.read_csv
+        frames = [reader(io.BytesIO(self.read_bytes(f))) for f in files]
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    def write_frame(self, frame: pd.DataFrame, location: str) -> str:
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        return self.write_bytes(location, buffer.getvalue())
+
+    # -- bytes and text -------------------------------------------------------------------------
+    def read_bytes(self, location: str) -> bytes:
+        target = self.resolve(location)
+        if target.startswith("s3://"):
+            bucket, key = _split_s3(target)
+            return self._client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return Path(target).read_bytes()
+
+    def write_bytes(self, location: str, data: bytes) -> str:
+        """Write atomically (temp file + rename locally; S3 puts are atomic per object)."""
+        target = self.resolve(location)
+        if target.startswith("s3://"):
+            bucket, key = _split_s3(target)
+            self._client().put_object(Bucket=bucket, Key=key, Body=data)
+            return target
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temp.write_bytes(data)
+        temp.replace(path)
+        return target
+
+    def read_text(self, location: str) -> str:
+        return self.read_bytes(location).decode("utf-8")
+
+    def write_text(self, location: str, text: str) -> str:
+        return self.write_bytes(location, text.encode("utf-8"))
+
+    def exists(self, location: str) -> bool:
+        target = self.resolve(location)
+        if target.startswith("s3://"):
+            bucket, key = _split_s3(target)
+            listing = self._client().list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+            return listing.get("KeyCount", 0) > 0
+        return Path(target).exists()
+
+    def append_line(self, location: str, line: str) -> None:
+        """Append one line. Local files use O_APPEND; on S3 each line is its own object,
+        so concurrent writers never overwrite each other (the log is the prefix)."""
+        target = self.resolve(location)
+        if target.startswith("s3://"):
+            import uuid
+
+            self.write_text(f"{target}/{uuid.uuid4().hex}.json", line + "\n")
+            return
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _files(self, target: str, suffix: str) -> list[str]:
+        if target.startswith("s3://"):
+            return self._s3_files(target, suffix)
+        path = Path(target)
+        if path.is_file():
+            return [str(path)]
+        if not path.is_dir():
+            raise FileNotFoundError(f"no data at {target}")
+        files = sorted(str(p) for p in path.iterdir() if p.suffix == suffix and p.is_file())
+        if not files:
+            raise FileNotFoundError(f"no {suffix} files in folder {target}")
+        return files
+
+    def _s3_files(self, target: str, suffix: str) -> list[str]:
+        bucket, key = _split_s3(target)
+        if key.endswith(suffix):
+            return [target]
+        prefix = key.rstrip("/") + "/"
+        pages = (
+            self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        )
+        keys = sorted(
+            o["Key"]
+            for page in pages
+            for o in page.get("Contents", [])
+            if o["Key"].endswith(suffix)
+        )
+        if not keys:
+            raise FileNotFoundError(f"no {suffix} objects under {target}")
+        return [f"s3://{bucket}/{k}" for k in keys]
+
+    def _client(self) -> Any:
+        if self._s3 is None:
+            if self._s3_factory is None:
+                import boto3
+
+                self._s3 = boto3.client("s3")
+            else:
+                self._s3 = self._s3_factory()
+        return self._s3
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key

@@ -1,0 +1,177 @@
+"""`airflow-mlops demo`: the continuous-training loop on the embedded default.
+
+Airflow on SQLite (`airflow dags test`), a local MLflow store and local files, all under
+`<project>/.mlops/`. `airflow dags test` runs no scheduler, so the Asset event emitted by the
+monitoring DAG does not start training by itself: the demo runs the training DAG next and
+says so (with `make ui`, the scheduler does it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PIPELINE = "churn"
+FIRST, SECOND = "2026-11-01", "2026-11-08"
+
+
+def run_demo(project: Path) -> int:
+    state = project / ".mlops"
+    if state.exists():
+        print(f"Previous demo state found in {state}: starting clean (it is removed first).")
+        shutil.rmtree(state)
+    else:
+        print(f"No previous demo state: starting fresh in {state}.")
+    env = airflow_env(project)
+    _step(
+        "Generating the seeded demo data (include/demo/data)",
+        [sys.executable, "include/demo/generate.py", "--out", "include/demo/data"],
+        project,
+        env,
+    )
+    _step(
+        "Creating the Airflow metadata database (SQLite)",
+        [_airflow(), "db", "migrate"],
+        project,
+        env,
+    )
+    steps = [
+        (
+            f"1. Training on the {FIRST} batch: no champion yet, so train v1 and promote it",
+            f"{PIPELINE}__training",
+            FIRST,
+        ),
+        (
+            f"2. Monitoring the {FIRST} inference logs: expect no drift",
+            f"{PIPELINE}__monitoring",
+            FIRST,
+        ),
+        (
+            f"3. Monitoring the {SECOND} inference logs: expect drift and a retrain-request event",
+            f"{PIPELINE}__monitoring",
+            SECOND,
+        ),
+        (
+            f"4. Training on the {SECOND} batch (in `make ui` the retrain-request Asset schedules "
+            "this; `airflow dags test` has no scheduler, so the demo runs it)",
+            f"{PIPELINE}__training",
+            SECOND,
+        ),
+    ]
+    for title, dag_id, day in steps:
+        code = _step(
+            title,
+            [_airflow(), "dags", "test", dag_id, day],
+            project,
+            env,
+            log_name=f"{dag_id}-{day}",
+        )
+        if code != 0:
+            return code
+    print_summary(project, state)
+    return 0
+
+
+def airflow_env(project: Path) -> dict[str, str]:
+    state = project / ".mlops"
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(state / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def _airflow() -> str:
+    return str(Path(sys.executable).parent / "airflow")
+
+
+def _step(
+    title: str, argv: list[str], project: Path, env: dict[str, str], log_name: str | None = None
+) -> int:
+    logs = project / ".mlops" / "demo-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = logs / f"{log_name or Path(argv[1]).stem}.log"
+    print(f"\n== {title}")
+    started = time.monotonic()
+    with open(log_file, "w") as out:
+        code = subprocess.run(
+            argv, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+        ).returncode
+    text = log_file.read_text(errors="replace")
+    print(
+        f"   {'done' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f}s; "
+        f"log: {log_file.relative_to(project)}"
+    )
+    for line in _highlights(text):
+        print(f"   {line}")
+    if code != 0:
+        print("   last lines of the log:\n" + "\n".join(text.splitlines()[-30:]))
+    return code
+
+
+def _highlights(text: str) -> list[str]:
+    """The decision lines the operators log, so the console shows what happened."""
+    keys = (
+        "Decision:",
+        "Gate:",
+        "Snapshot ",
+        "promoting version",
+        "Requested retraining",
+        "rejected:",
+        "already is the champion",
+        "Created MLflow run",
+    )
+    found = []
+    for line in text.splitlines():
+        for key in keys:
+            if key in line:
+                found.append(line[line.index(key) :][:160])
+    return found
+
+
+def print_summary(project: Path, state: Path) -> None:
+    from airflow_mlops_provider.adapters import mlflow_registry as registry
+
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    client = registry.client(uri)
+    print("\n== Summary")
+    by_version: dict[str, list[str]] = {}
+    for alias, number in client.get_registered_model(PIPELINE).aliases.items():
+        by_version.setdefault(str(number), []).append(alias)
+    for version in client.search_model_versions(f"name='{PIPELINE}'"):
+        aliases = ", ".join(sorted(by_version.get(str(version.version), []))) or "-"
+        tags = version.tags
+        print(
+            f"   {PIPELINE} v{version.version}: aliases [{aliases}] gate={tags.get('mlops.gate')} "
+            f"decision={tags.get('mlops.decision')} snapshot={tags.get('mlops.snapshot_id')}"
+        )
+    audit = state / "pipelines" / PIPELINE / "audit.jsonl"
+    print(f"\n   Audit log ({audit.relative_to(project)}):")
+    for line in audit.read_text().splitlines():
+        entry = json.loads(line)
+        print(
+            f"     {entry['time']} {entry['dag_id']:<18} {entry['event']:<17} "
+            f"{_short(entry['details'])}"
+        )
+    reports = sorted(p.relative_to(project) for p in (state / "pipelines").rglob("*.html"))
+    print("\n   Reports:\n" + "\n".join(f"     {r}" for r in reports))
+    print(f"""
+   Look around:
+     Airflow UI:  make ui            (airflow standalone on http://127.0.0.1:8080; the
+                                      admin password is printed and kept in
+                                      .mlops/airflow/simple_auth_manager_passwords.json.generated)
+     MLflow UI:   .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000
+     Task logs:   .mlops/demo-logs/ and .mlops/airflow/logs/""")
+
+
+def _short(details: dict) -> str:
+    keys = ("branch", "reason", "decision", "version", "champion", "rows", "status")
+    return ", ".join(f"{k}={details[k]}" for k in keys if details.get(k) not in (None, ""))[:110]

@@ -1,0 +1,23 @@
+"""One exception hierarchy, so callers can catch what the provider raises and nothing else."""
+
+from __future__ import annotations
+
+
+class MlopsError(Exception):
+    """Base class of every error raised by airflow-mlops-provider."""
+
+
+class MlopsConfigError(MlopsError, ValueError):
+    """A pipeline YAML (or defaults.yaml) is invalid; the message names file, line, field, fix."""
+
+
+class DataValidationError(MlopsError):
+    """A data batch broke its contract; the gate stops the pipeline before any model step."""
+
+
+class TrainingError(MlopsError):
+    """The trainer failed, did not finish its MLflow run, or logged no model."""
+
+
+class RegistryError(MlopsError):
+    """The model registry is not in the state a step needs (e.g. no version to roll back to)."""

@@ -1,0 +1,88 @@
+"""Run the trainer as a local subprocess (the embedded default's training compute).
+
+The trainer sees only the contract environment (DESIGN.md §4) plus PATH-like basics, its
+output streams into the task log line by line, and on failure the last lines are put in the
+error so the Airflow UI shows why without opening another log.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from airflow_mlops_provider.exceptions import TrainingError
+
+TAIL_LINES = 40
+INHERITED = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "AWS_ENDPOINT_URL",
+)
+
+
+def run_trainer(
+    command: list[str],
+    env: dict[str, str],
+    *,
+    cwd: Path,
+    timeout_s: float,
+    log: Callable[[str], None],
+) -> None:
+    """Run command to completion; raise TrainingError with the log tail on any failure."""
+    argv = [sys.executable, *command[1:]] if command[0] in ("python", "python3") else command
+    full_env = {k: v for k, v in os.environ.items() if k in INHERITED} | env
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+    except OSError as exc:
+        raise TrainingError(f"cannot start trainer {argv[0]!r}: {exc.strerror}") from None
+    try:
+        _stream(process, tail, log, timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise TrainingError(
+            f"trainer exceeded {timeout_s:.0f}s (training.timeout_minutes); "
+            f"last lines:\n" + "\n".join(tail)
+        ) from None
+    if process.returncode != 0:
+        raise TrainingError(
+            f"trainer exited with code {process.returncode}; last lines:\n" + "\n".join(tail)
+        )
+
+
+def _stream(
+    process: subprocess.Popen, tail: deque[str], log: Callable[[str], None], timeout_s: float
+) -> None:
+    """Read output on a thread so a silent, hung trainer still hits the timeout."""
+    import threading
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail.append(line.rstrip())
+            log(line.rstrip())
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    process.wait(timeout=timeout_s)
+    reader.join(timeout=5)

@@ -1,0 +1,40 @@
+"""Provider metadata for Airflow's `apache_airflow_provider` entry point (no heavy import)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_mlops_provider import __version__
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-mlops-provider",
+        "name": "MLOps",
+        "description": "YAML-driven continuous-training and monitoring DAGs: data contracts, "
+        "drift, retraining, evaluation gates and promotion with MLflow.",
+        "versions": [__version__],
+        "state": "ready",
+        "integrations": [
+            {
+                "integration-name": "MLOps pipelines",
+                "external-doc-url": "https://mlflow.org/docs/latest/",
+                "tags": ["software"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "MLOps pipelines",
+                "python-modules": [
+                    "airflow_mlops_provider.operators.validate",
+                    "airflow_mlops_provider.operators.drift",
+                    "airflow_mlops_provider.operators.retrain",
+                    "airflow_mlops_provider.operators.evaluate",
+                    "airflow_mlops_provider.operators.release",
+                    "airflow_mlops_provider.operators.monitoring",
+                ],
+            }
+        ],
+        "extra-links": ["airflow_mlops_provider.links.MlflowRunLink"],
+        "connection-types": [],
+    }

@@ -1,0 +1,20 @@
+"""Extra links shown on task instances in the Airflow UI; targets are read from XCom.
+
+Links are computed when the task finishes, so the operator pushes the target before the
+long-running part starts (DESIGN.md §7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperatorLink
+from airflow.sdk.execution_time.xcom import XCom
+
+
+class MlflowRunLink(BaseOperatorLink):
+    name = "MLflow run"
+    xcom_key = "mlflow_run_url"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        return XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""

@@ -1,0 +1,124 @@
+"""DriftBranchOperator: compare a batch with the champion's training data and branch."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseBranchOperator
+
+from airflow_mlops_provider.operators.base import PipelineOperatorMixin
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_mlops_provider.spec.models import PipelineSpec
+
+
+class DriftBranchOperator(PipelineOperatorMixin, BaseBranchOperator):
+    """Branch to `drift_branch` when the batch drifted from the champion's training data.
+
+    The batch comes from `current_task_id`'s XCom (`train_uri` of a snapshot, or `window_uri`
+    of a monitoring window). Without a champion there is nothing to compare with: training
+    goes to `drift_branch` (cold start), monitoring to `stable_branch`, as `no_champion_branch`
+    says. A `force_retrain` param or a triggering retrain-request Asset event also takes the
+    drift branch, with that reason. The report is saved as JSON and HTML and pushed to XCom
+    under key "drift".
+    """
+
+    ui_color = "#fff4d6"
+
+    def __init__(
+        self,
+        *,
+        spec: PipelineSpec,
+        project_dir: str,
+        current_task_id: str,
+        drift_branch: str,
+        stable_branch: str,
+        no_champion_branch: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.project_dir = project_dir
+        self.current_task_id = current_task_id
+        self.drift_branch = drift_branch
+        self.stable_branch = stable_branch
+        self.no_champion_branch = no_champion_branch
+
+    def choose_branch(self, context: Context) -> str:
+        from airflow_mlops_provider.adapters import mlflow_registry as registry
+
+        champion = registry.by_alias(self.mlflow, self.spec.model_name, registry.CHAMPION)
+        if champion is None:
+            return self._decide(context, self.no_champion_branch, "no champion yet", None)
+        summary = self._compare(context, champion.tags["mlops.train_data"], champion.version)
+        forced = self._forced_reason(context)
+        if summary["dataset_drift"]:
+            reason = f"drift in {', '.join(summary['drifted_features'])}"
+            return self._decide(context, self.drift_branch, reason, summary)
+        if forced:
+            return self._decide(context, self.drift_branch, forced, summary)
+        return self._decide(context, self.stable_branch, "no dataset drift", summary)
+
+    def _compare(self, context: Context, reference_uri: str, version: str) -> dict[str, Any]:
+        from airflow_mlops_provider.core.drift import compare, render_html
+
+        upstream = context["ti"].xcom_pull(task_ids=self.current_task_id)
+        current_uri = upstream.get("train_uri") or upstream["window_uri"]
+        features = self.spec.data.features
+        report = compare(
+            self.storage.read_frame(reference_uri),
+            self.storage.read_frame(current_uri),
+            numeric=features.numeric,
+            categorical=features.categorical,
+            alpha=self.spec.drift.alpha,
+            correction=self.spec.drift.correction,
+            drift_share=self.spec.drift.drift_share,
+        )
+        folder = self.storage.join(self.run_folder(context), self.task_id)
+        self.storage.write_text(
+            self.storage.join(folder, "drift.json"), json.dumps(report.to_dict(), indent=2)
+        )
+        title = f"{self.spec.pipeline}: drift vs champion v{version}"
+        html_uri = self.storage.write_text(
+            self.storage.join(folder, "drift.html"), render_html(report, title=title)
+        )
+        for feature in report.features:
+            self.log.info(
+                "%-20s %-4s stat=%.4f p=%.3g %s",
+                feature.feature,
+                feature.test,
+                feature.statistic,
+                feature.p_value,
+                "DRIFT" if feature.drifted else "ok",
+            )
+        return {
+            "dataset_drift": report.dataset_drift,
+            "drifted_share": report.drifted_share,
+            "drifted_features": report.drifted_features(),
+            "report": html_uri,
+            "reference": reference_uri,
+            "current": current_uri,
+            "champion_version": version,
+        }
+
+    def _forced_reason(self, context: Context) -> str | None:
+        if context["params"].get("force_retrain"):
+            return "force_retrain param set"
+        events = context.get("triggering_asset_events") or {}
+        for asset_events in events.values():
+            for event in asset_events:
+                reason = (event.extra or {}).get("reason", "retrain requested")
+                return f"retrain-request from monitoring: {reason}"
+        return None
+
+    def _decide(
+        self, context: Context, branch: str, reason: str, summary: dict[str, Any] | None
+    ) -> str:
+        details = {"branch": branch, "reason": reason, **(summary or {})}
+        self.log.info("Decision: %s (%s)", branch, reason)
+        context["ti"].xcom_push(key="drift", value=details)
+        self.audit(context, "drift_checked", details)
+        return branch

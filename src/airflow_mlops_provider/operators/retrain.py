@@ -1,0 +1,169 @@
+"""RetrainOperator: one training per cleared task, resumed on retry, registered once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops_provider.links import MlflowRunLink
+from airflow_mlops_provider.operators.base import PipelineOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class RetrainOperator(PipelineOperator):
+    """Create (or resume) the MLflow run, run the trainer under the contract, register it.
+
+    The run is keyed by dag/run/task id (DESIGN.md §4). What happens on a re-run depends on
+    what the last attempt left: an unfinished run is resumed (a retry); a finished run with
+    a model but no version is only registered (the attempt died after training); a run that
+    already has its version means the task was cleared, so a fresh training starts. Clearing
+    `retrain` therefore makes exactly one new version, and nothing else makes any.
+    """
+
+    operator_extra_links = (MlflowRunLink(),)
+    ui_color = "#fde2e4"
+
+    def __init__(self, *, snapshot_task_id: str = "validate_data", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.snapshot_task_id = snapshot_task_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_mlops_provider.adapters import mlflow_registry as registry
+
+        snapshot = context["ti"].xcom_pull(task_ids=self.snapshot_task_id)
+        lineage = self._lineage(context, snapshot)
+        run_id, needs_training = self._run_for_attempt(context, lineage)
+        self._publish_link(context, run_id)
+        if needs_training:
+            self._train(run_id, snapshot, lineage)
+        self._check_run(run_id)
+        version = registry.register(self.mlflow, self.spec.model_name, run_id, tags=lineage)
+        registry.tag_version(
+            self.mlflow, self.spec.model_name, version.version, {"mlops.decision": "pending"}
+        )
+        result = {
+            "run_id": run_id,
+            "version": version.version,
+            "model_uri": version.uri,
+            "snapshot_id": snapshot["snapshot_id"],
+            "trained": needs_training,
+        }
+        self.audit(context, "trained", result)
+        return result
+
+    def _run_for_attempt(self, context: Context, lineage: dict[str, str]) -> tuple[str, bool]:
+        from airflow_mlops_provider.adapters import mlflow_registry as registry
+
+        ti = context["ti"]
+        task_key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
+        experiment = registry.ensure_experiment(
+            self.mlflow, self.spec.experiment_name, self.artifact_location
+        )
+        last = registry.latest_run_for_task(self.mlflow, experiment, task_key)
+        if last is not None:
+            run_id, status = last.info.run_id, last.info.status
+            if registry.version_for_run(self.mlflow, self.spec.model_name, run_id) is None:
+                if status == "FINISHED" and registry.has_model(run_id):
+                    self.log.info("Run %s finished earlier; registering it", run_id)
+                    return run_id, False
+                self.log.info("Resuming run %s (status %s)", run_id, status)
+                return run_id, True
+            self.log.info("Run %s is already registered: task was cleared; training anew", run_id)
+        run = registry.create_run(
+            self.mlflow,
+            experiment,
+            task_key,
+            run_name=f"{self.spec.pipeline}-{ti.run_id}",
+            tags=lineage,
+        )
+        self.log.info("Created MLflow run %s", run.info.run_id)
+        return run.info.run_id, True
+
+    def _train(self, run_id: str, snapshot: dict[str, Any], lineage: dict[str, str]) -> None:
+        from airflow_mlops_provider.execution.local import run_trainer
+
+        data = self.spec.data
+        env = {
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "MLFLOW_RUN_ID": run_id,
+            "MLOPS_TRAIN_DATA": snapshot["train_uri"],
+            "MLOPS_HOLDOUT_DATA": snapshot["holdout_uri"],
+            "MLOPS_PARAMS": json.dumps(self.spec.training.params, sort_keys=True),
+            "MLOPS_DATA_SPEC": json.dumps(
+                {
+                    "target": data.target,
+                    "task": data.task,
+                    "numeric": data.features.numeric,
+                    "categorical": data.features.categorical,
+                }
+            ),
+            "MLOPS_LINEAGE": json.dumps(lineage, sort_keys=True),
+        }
+        run_trainer(
+            self.spec.training.command,
+            env,
+            cwd=Path(self.project_dir),
+            timeout_s=self.spec.training.timeout_minutes * 60,
+            log=self.log.info,
+        )
+
+    def _check_run(self, run_id: str) -> None:
+        from airflow_mlops_provider.adapters import mlflow_registry as registry
+        from airflow_mlops_provider.exceptions import TrainingError
+
+        status = self.mlflow.get_run(run_id).info.status
+        if status != "FINISHED":
+            raise TrainingError(
+                f"trainer exited but MLflow run {run_id} is {status}, not "
+                "FINISHED; the trainer must end its run (see include/trainer)"
+            )
+        if not registry.has_model(run_id):
+            raise TrainingError(
+                f"MLflow run {run_id} logged no model at artifact path 'model'; "
+                "the trainer must call log_model(..., name='model')"
+            )
+
+    def _lineage(self, context: Context, snapshot: dict[str, Any]) -> dict[str, str]:
+        ti = context["ti"]
+        params = json.dumps(self.spec.training.params, sort_keys=True).encode()
+        return {
+            "mlops.pipeline": self.spec.pipeline,
+            "mlops.dag_id": ti.dag_id,
+            "mlops.run_id": ti.run_id,
+            "mlops.task_id": ti.task_id,
+            "mlops.snapshot_id": snapshot["snapshot_id"],
+            "mlops.train_data": snapshot["train_uri"],
+            "mlops.holdout_data": snapshot["holdout_uri"],
+            "mlops.params_hash": hashlib.sha256(params).hexdigest()[:16],
+            "mlops.code_commit": _code_commit(self.project_dir),
+            "mlops.image_digest": f"local:python{sys.version_info.major}.{sys.version_info.minor}",
+            "mlops.compute": self.spec.training.compute,
+        }
+
+    def _publish_link(self, context: Context, run_id: str) -> None:
+        experiment_id = self.mlflow.get_run(run_id).info.experiment_id
+        url = f"{self.spec.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        context["ti"].xcom_push(key=MlflowRunLink.xcom_key, value=url)
+        self.log.info("MLflow run: %s", url)
+
+
+def _code_commit(project_dir: str) -> str:
+    """The project's git commit (what the trainer code is), or 'unknown' outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 else "unknown"

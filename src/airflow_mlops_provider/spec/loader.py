@@ -1,0 +1,281 @@
+"""Safe YAML → PipelineSpec, with errors that point at file, line, column and field.
+
+The YAML is data: it is composed with PyYAML's safe loader (no python/object tags), aliases are
+bounded so an anchor bomb cannot expand, duplicate keys are errors, and the size is capped.
+Every node's position is kept so a pydantic error can name the line a person has to edit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from airflow_mlops_provider.exceptions import MlopsConfigError
+from airflow_mlops_provider.spec.models import PipelineSpec
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 100_000
+DEFAULTS_FILE = "defaults.yaml"
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.path or '(document)'}: {self.message}"
+
+
+class SpecError(MlopsConfigError):
+    """All problems of one file, in document order; str() is what a person should read."""
+
+    def __init__(self, file: str, problems: list[Problem]):
+        self.file = file
+        self.problems = sorted(problems, key=lambda p: (p.line, p.column))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """A parsed YAML mapping and the (file, line, column) of every key path in it."""
+
+    data: dict[str, Any]
+    positions: dict[Loc, tuple[str, int, int]]
+
+
+def read_yaml(path: Path) -> YamlDoc:
+    """Read one YAML mapping safely; raise SpecError naming the place of any problem."""
+    name = str(path)
+    raw = _read_bytes(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            name,
+            [
+                Problem(
+                    name,
+                    line,
+                    1,
+                    "",
+                    f"file is not valid UTF-8 (byte {exc.start}); save it as UTF-8",
+                )
+            ],
+        ) from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError(name, [Problem(name, 1, 1, "", "file is empty; write a pipeline")])
+        positions: dict[Loc, tuple[str, int, int]] = {}
+        _walk(node, (), positions, name, [0])
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        hint = (
+            " (tags that build objects are not allowed; the YAML is data)"
+            if "constructor" in type(exc).__module__
+            else ""
+        )
+        raise SpecError(name, [Problem(name, line, col, "", f"{exc.problem}{hint}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(name, [Problem(name, 1, 1, "", str(exc))]) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise SpecError(
+            name,
+            [
+                Problem(
+                    name, 1, 1, "", f"expected a mapping of settings, found {type(data).__name__}"
+                )
+            ],
+        )
+    return YamlDoc(data, positions)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(
+                str(path),
+                [
+                    Problem(
+                        str(path),
+                        1,
+                        1,
+                        "",
+                        f"file is {size} bytes; a pipeline YAML may be at most {MAX_FILE_BYTES}",
+                    )
+                ],
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            str(path), [Problem(str(path), 1, 1, "", f"cannot read: {exc.strerror}")]
+        ) from None
+
+
+def _walk(node: yaml.Node, loc: Loc, out: dict, name: str, count: list[int]) -> None:
+    """Record positions, reject duplicate keys and bound alias expansion (anchor bombs)."""
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise SpecError(
+            name,
+            [
+                Problem(
+                    name,
+                    node.start_mark.line + 1,
+                    node.start_mark.column + 1,
+                    _dotted(loc),
+                    f"document expands to more than {MAX_NODES} "
+                    "nodes (anchors/aliases?); write it out plainly",
+                )
+            ],
+        )
+    out.setdefault(loc, (name, node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                mark = key_node.start_mark
+                raise SpecError(
+                    name,
+                    [
+                        Problem(
+                            name,
+                            mark.line + 1,
+                            mark.column + 1,
+                            _dotted((*loc, key)),
+                            "duplicate key; keep one",
+                        )
+                    ],
+                )
+            seen.add(key)
+            out[(*loc, key)] = (name, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _walk(value_node, (*loc, key), out, name, count)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*loc, index), out, name, count)
+
+
+def merge_defaults(defaults: YamlDoc | None, doc: YamlDoc) -> YamlDoc:
+    """Deep-merge defaults under a pipeline: mappings merge, everything else is replaced."""
+    if defaults is None:
+        return doc
+    positions = {loc: pos for loc, pos in defaults.positions.items() if loc}
+    positions.update(doc.positions)
+    return YamlDoc(_deep_merge(defaults.data, doc.data), positions)
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def pipeline_files(folder: Path) -> list[Path]:
+    """Pipeline YAMLs in folder, sorted; defaults.yaml is not a pipeline."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix in (".yaml", ".yml") and p.name != DEFAULTS_FILE and p.is_file()
+    )
+
+
+def load_defaults(folder: Path) -> YamlDoc | None:
+    path = folder / DEFAULTS_FILE
+    return read_yaml(path) if path.is_file() else None
+
+
+def load_spec(path: Path, defaults: YamlDoc | None = None) -> PipelineSpec:
+    """Read, merge defaults and validate one pipeline file."""
+    doc = merge_defaults(defaults, read_yaml(path))
+    try:
+        return PipelineSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError(
+            str(path), [_problem(err, doc, str(path)) for err in exc.errors()]
+        ) from None
+
+
+def _problem(err: dict, doc: YamlDoc, name: str) -> Problem:
+    loc: Loc = tuple(err["loc"])
+    file, line, col = _position(loc, doc, name)
+    return Problem(file, line, col, _dotted(loc), _explain(err, loc))
+
+
+def _position(loc: Loc, doc: YamlDoc, name: str) -> tuple[str, int, int]:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in doc.positions:
+            return doc.positions[loc[:end]]
+    return name, 1, 1
+
+
+def _explain(err: dict, loc: Loc) -> str:
+    kind, found = err["type"], err.get("input")
+    if kind == "missing":
+        return f"required setting is missing; add '{loc[-1]}:' here"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return f"unknown key '{loc[-1]}'; {hint}allowed here: {', '.join(allowed)}"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{message}; found {_show(found)}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    """Walk the model annotations along loc to list the keys a mapping there may have."""
+    current: Any = PipelineSpec
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field else None
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Optional[X] / X | None → X, so the walk sees the model inside."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _dotted(loc: Loc) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")

@@ -1,0 +1,327 @@
+"""The typed pipeline spec: what one YAML file in `dags/` may say.
+
+Every model forbids unknown keys, so a typo is an error with a suggestion rather than a silently
+ignored setting. Defaults live here and only here; `airflow-mlops schema` exports them as JSON
+Schema for editors. No Airflow import: the spec validates in CI and pre-commit without Airflow.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+Scalar = str | int | float | bool
+
+CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+MetricName = Literal[
+    "roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "rmse", "mae", "r2"
+]
+
+
+class StrictModel(BaseModel):
+    """Base for every block: unknown keys are errors, values are not coerced across types."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+SCHEDULE_PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+
+
+def _check_schedule(value: str | None) -> str | None:
+    """Accept Airflow presets and 5-field cron; reject anything else at validation time."""
+    if value is None:
+        return None
+    if value.startswith("@"):
+        if value not in SCHEDULE_PRESETS:
+            raise ValueError(f"unknown preset {value!r}; use one of {', '.join(SCHEDULE_PRESETS)}")
+        return value
+    from croniter import croniter  # light, and already an Airflow dependency
+
+    if not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 3 * * *')")
+    return value
+
+
+Schedule = Annotated[str | None, Field(description="Airflow preset (@daily) or cron, or null")]
+
+
+class Features(StrictModel):
+    numeric: list[str] = Field(default_factory=list, description="numeric model inputs")
+    categorical: list[str] = Field(default_factory=list, description="categorical model inputs")
+
+    @model_validator(mode="after")
+    def _not_empty_nor_shared(self) -> Features:
+        if not self.numeric and not self.categorical:
+            raise ValueError("list at least one feature under numeric or categorical")
+        both = sorted(set(self.numeric) & set(self.categorical))
+        if both:
+            raise ValueError(f"columns listed as both numeric and categorical: {both}")
+        return self
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+class Split(StrictModel):
+    """Time-based split: the newest `holdout_fraction` of rows (by time) is the holdout."""
+
+    time_column: str
+    holdout_fraction: float = Field(0.2, gt=0, lt=1)
+
+
+class DataSpec(StrictModel):
+    source: str = Field(
+        description="path, file:// or s3:// URI of the batch (file or folder); "
+        "Airflow templates such as {{ ds }} are rendered per run"
+    )
+    format: Literal["parquet", "csv"] = "parquet"
+    task: Literal["binary_classification", "regression"] = "binary_classification"
+    target: str
+    id_column: str | None = None
+    features: Features
+    split: Split
+
+
+class ColumnRule(StrictModel):
+    type: Literal["int", "float", "str", "bool", "datetime"]
+    required: bool = Field(True, description="no missing values allowed")
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Scalar] | None = Field(None, description="the only values allowed")
+
+    @model_validator(mode="after")
+    def _bounds_make_sense(self) -> ColumnRule:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if (self.min is not None or self.max is not None) and self.type not in ("int", "float"):
+            raise ValueError(f"min/max apply to int and float columns, not {self.type}")
+        return self
+
+
+class ContractSpec(StrictModel):
+    columns: dict[str, ColumnRule] = Field(min_length=1)
+    min_rows: int = Field(1, ge=0)
+    max_rows: int | None = Field(None, ge=1)
+    allow_extra_columns: bool = False
+
+
+class DriftSpec(StrictModel):
+    """Two-sample tests per feature; Bonferroni keeps 50 stable features from paging daily."""
+
+    numeric_test: Literal["ks"] = "ks"
+    categorical_test: Literal["chi2"] = "chi2"
+    alpha: float = Field(0.01, gt=0, lt=1, description="family-wise significance level")
+    correction: Literal["bonferroni", "none"] = "bonferroni"
+    drift_share: float = Field(
+        0.25, gt=0, le=1, description="dataset drift when this share of features drifted"
+    )
+
+
+class Resources(StrictModel):
+    cpu: str | None = None
+    memory: str | None = None
+    gpu: int = Field(0, ge=0)
+    gpu_product: str | None = Field(None, description="node label nvidia.com/gpu.product")
+
+
+class KubernetesSpec(StrictModel):
+    namespace: str = "default"
+    service_account: str | None = None
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    image_pull_secrets: list[str] = Field(default_factory=list)
+
+
+class TrainingSpec(StrictModel):
+    compute: Literal["local", "kubernetes"] = Field(
+        "local", description="kubernetes is reserved; this release trains locally"
+    )
+    command: list[str] = Field(
+        default_factory=lambda: ["python", "include/trainer/train.py"], min_length=1
+    )
+    image: str | None = Field(None, description="trainer image (required for kubernetes)")
+    params: dict[str, Scalar] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
+    timeout_minutes: int = Field(60, ge=1)
+
+    @model_validator(mode="after")
+    def _mode_fits(self) -> TrainingSpec:
+        if self.compute == "kubernetes":
+            raise ValueError(
+                "compute: kubernetes is not available in this release yet; use compute: local"
+            )
+        if self.compute == "kubernetes" and not self.image:
+            raise ValueError("compute: kubernetes needs training.image (the trainer image)")
+        if self.compute == "local" and (self.resources.gpu or self.resources.gpu_product):
+            raise ValueError(
+                "resources.gpu applies to compute: kubernetes only; "
+                "remove it or set compute: kubernetes"
+            )
+        return self
+
+
+class MetricRule(StrictModel):
+    """Value bounds and a signed change bound against the champion (TFX-style)."""
+
+    min: float | None = None
+    max: float | None = None
+    max_regression: float | None = Field(
+        None, ge=0, description="how much worse than the champion the challenger may be"
+    )
+    min_improvement: float | None = Field(None, description="how much better it must be")
+    relative: bool = Field(False, description="change bounds are fractions of the champion value")
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> MetricRule:
+        if all(v is None for v in (self.min, self.max, self.max_regression, self.min_improvement)):
+            raise ValueError("give at least one of min, max, max_regression, min_improvement")
+        return self
+
+
+class EvaluationSpec(StrictModel):
+    metrics: dict[MetricName, MetricRule] = Field(min_length=1)
+    on_missing_champion: Literal["promote", "reject"] = "promote"
+    threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold for label metrics")
+
+
+class ApprovalSpec(StrictModel):
+    mode: Literal["never", "always"] = "never"
+    timeout_hours: float = Field(24, gt=0)
+
+
+class CanarySpec(StrictModel):
+    enabled: Literal[False] = Field(
+        False, description="canary rollout is not in this release; promotion is direct"
+    )
+
+
+class MonitoringSpec(StrictModel):
+    schedule: Schedule = "@daily"
+    source: str = Field(description="inference-log batch for the run (templated like data.source)")
+    format: Literal["parquet", "csv"] = "parquet"
+    log_columns: list[str] = Field(
+        default_factory=lambda: ["request_id"],
+        description="columns the logs carry besides the contract's",
+    )
+
+    _schedule = field_validator("schedule")(_check_schedule)
+
+
+class SlackSpec(StrictModel):
+    connection_id: str = "slack_default"
+    channel: str = Field(pattern=r"^[#@]?[\w.-]+$")
+
+
+class NotificationsSpec(StrictModel):
+    slack: SlackSpec | None = None
+
+
+class MlflowSpec(StrictModel):
+    tracking_uri: str | None = Field(
+        None,
+        description="null: connection mlflow_default if it "
+        "exists, else a local SQLite store under storage.root",
+    )
+    experiment: str | None = Field(None, description="default: the pipeline name")
+    model_name: str | None = Field(None, description="registered model; default: the pipeline")
+    ui_url: str = Field("http://127.0.0.1:5000", description="MLflow UI base for Airflow links")
+
+
+class StorageSpec(StrictModel):
+    root: str = Field(
+        ".mlops",
+        description="where snapshots, reports and the audit log go; "
+        "relative paths are under the project (the dags folder's parent)",
+    )
+
+
+class ConnectionsSpec(StrictModel):
+    aws: str = "aws_default"
+    mlflow: str = "mlflow_default"
+
+
+class PipelineSpec(StrictModel):
+    pipeline: str = Field(
+        pattern=NAME_PATTERN, description="lowercase name; DAG ids derive from it"
+    )
+    owner: str = "airflow"
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    schedule: Schedule = None
+    retrain_on_request: bool = Field(
+        True, description="run training when monitoring emits the retrain-request Asset event"
+    )
+    max_active_runs: int = Field(1, ge=1)
+    retries: int = Field(1, ge=0)
+    data: DataSpec
+    contract: ContractSpec
+    drift: DriftSpec = Field(default_factory=DriftSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    evaluation: EvaluationSpec
+    approval: ApprovalSpec = Field(default_factory=ApprovalSpec)
+    canary: CanarySpec = Field(default_factory=CanarySpec)
+    monitoring: MonitoringSpec | None = None
+    notifications: NotificationsSpec = Field(default_factory=NotificationsSpec)
+    mlflow: MlflowSpec = Field(default_factory=MlflowSpec)
+    storage: StorageSpec = Field(default_factory=StorageSpec)
+    connections: ConnectionsSpec = Field(default_factory=ConnectionsSpec)
+
+    _schedule = field_validator("schedule")(_check_schedule)
+
+    @field_validator("pipeline")
+    @classmethod
+    def _no_double_underscore(cls, value: str) -> str:
+        if "__" in value:
+            raise ValueError("'__' separates the pipeline from the DAG kind; use a single '_'")
+        return value
+
+    @model_validator(mode="after")
+    def _columns_agree(self) -> PipelineSpec:
+        wanted = {*self.data.features.all, self.data.target, self.data.split.time_column}
+        missing = sorted(wanted - set(self.contract.columns))
+        if missing:
+            raise ValueError(
+                f"contract.columns must describe every feature, the target and the "
+                f"split time column; add: {', '.join(missing)}"
+            )
+        metrics = REGRESSION_METRICS if self.data.task == "regression" else CLASSIFICATION_METRICS
+        wrong = sorted(set(self.evaluation.metrics) - set(metrics))
+        if wrong:
+            raise ValueError(
+                f"evaluation.metrics {wrong} do not apply to {self.data.task}; "
+                f"use {', '.join(metrics)}"
+            )
+        return self
+
+    # Derived names, kept here so the factory, operators and CLI agree on them.
+    @property
+    def model_name(self) -> str:
+        return self.mlflow.model_name or self.pipeline
+
+    @property
+    def experiment_name(self) -> str:
+        return self.mlflow.experiment or self.pipeline
+
+    def dag_id(self, kind: str) -> str:
+        return f"{self.pipeline}__{kind}"
+
+    @property
+    def retrain_asset_uri(self) -> str:
+        return f"mlops://{self.pipeline}/retrain-request"
+
+
+DAG_KINDS = ("training", "monitoring", "rollback")
+
+
+def dag_ids_of(pipeline: str) -> list[str]:
+    return [f"{pipeline}__{kind}" for kind in DAG_KINDS]
+
+
+def pipeline_of_dag_id(dag_id: str) -> str | None:
+    match = re.fullmatch(r"(.+)__(training|monitoring|rollback|config_error)", dag_id)
+    return match.group(1) if match else None

@@ -1,0 +1,44 @@
+"""Fixtures that run the real stack: an Airflow SQLite database, the demo data, a project
+folder laid out like the repository (dags/, include/), and a local MLflow store in it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """`airflow db migrate` once per session, into the AIRFLOW_HOME set by tests/conftest.py."""
+    airflow = Path(sys.executable).parent / "airflow"
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sys.path.insert(0, str(ROOT / "include" / "demo"))
+    from generate import generate
+
+    out = tmp_path_factory.mktemp("demo-data")
+    generate(out, rows=4000, seed=7)
+    return out
+
+
+@pytest.fixture
+def project(tmp_path: Path, demo_data: Path) -> Path:
+    """A throwaway project: the example pipeline pointed at the session's demo data."""
+    (tmp_path / "dags").mkdir()
+    shutil.copy(ROOT / "dags" / "pipelines.py", tmp_path / "dags")
+    text = (ROOT / "dags" / "churn.yaml").read_text()
+    text = text.replace("include/demo/data", str(demo_data)).replace(
+        "min_rows: 1000", "min_rows: 100"
+    )
+    (tmp_path / "dags" / "churn.yaml").write_text(text)
+    shutil.copytree(ROOT / "include" / "trainer", tmp_path / "include" / "trainer")
+    return tmp_path

@@ -1,0 +1,101 @@
+"""The whole continuous-training loop, for real: DagBag parse of the loader, `dag.test()` on
+SQLite, the reference trainer as a subprocess, and a local MLflow store. Nothing is mocked."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def load_dags(project: Path) -> dict:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(project / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags
+
+
+def run(dag, day: str, conf: dict | None = None) -> dict[str, str]:
+    """dag.test() one logical date; return {task_id: state}."""
+    logical = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    dag_run = dag.test(logical_date=logical, run_conf=conf)
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    assert str(dag_run.state) == "success", states
+    return states
+
+
+def registry(project: Path):
+    from airflow_mlops_provider.adapters import mlflow_registry
+
+    return mlflow_registry.client(f"sqlite:///{project / '.mlops' / 'mlflow.db'}")
+
+
+def aliases(client) -> dict[str, str]:
+    model = client.get_registered_model("churn")
+    return {alias: str(version) for alias, version in model.aliases.items()}
+
+
+def audit_events(project: Path) -> list[str]:
+    lines = (project / ".mlops" / "pipelines" / "churn" / "audit.jsonl").read_text().splitlines()
+    return [json.loads(line)["event"] for line in lines]
+
+
+def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) -> None:
+    dags = load_dags(project)
+    assert {"churn__training", "churn__monitoring", "churn__rollback"} <= set(dags)
+
+    # 1. Cold start: no champion, so train, pass the gate on value bounds, promote v1.
+    states = run(dags["churn__training"], "2026-11-01")
+    assert states["retrain"] == "success" and states["skip_retrain"] == "skipped"
+    assert states["canary_promote"] == "success" and states["reject"] == "skipped"
+    client = registry(project)
+    assert aliases(client) == {"champion": "1", "challenger": "1"}
+    v1 = client.get_model_version("churn", "1")
+    for tag in (
+        "mlops.snapshot_id",
+        "mlops.code_commit",
+        "mlops.params_hash",
+        "mlops.dag_id",
+        "mlops.run_id",
+        "mlops.task_id",
+        "mlops.train_data",
+    ):
+        assert v1.tags.get(tag), tag
+    assert Path(v1.tags["mlops.train_data"]).is_file()
+
+    # 2. Stable serving data: healthy, no retrain request.
+    states = run(dags["churn__monitoring"], "2026-11-01")
+    assert states["healthy"] == "success" and states["request_retraining"] == "skipped"
+
+    # 3. Drifted serving data: retrain requested and the alert sent (logged: no Slack here).
+    states = run(dags["churn__monitoring"], "2026-11-08")
+    assert states["request_retraining"] == "success" and states["alert"] == "success"
+
+    # 4. Training on the drifted batch: drift found against v1's training data, v2 trained
+    #    and judged against v1 on the same holdout.
+    states = run(dags["churn__training"], "2026-11-08")
+    assert states["retrain"] == "success"
+    v2 = client.get_model_version("churn", "2")
+    assert v2.tags["mlops.gate"] in ("promote", "reject")
+    assert v2.tags["mlops.snapshot_id"] != v1.tags["mlops.snapshot_id"]
+    expected_champion = "2" if v2.tags["mlops.gate"] == "promote" else "1"
+    assert aliases(client)["champion"] == expected_champion
+    run_metrics = client.get_run(v2.run_id).data.metrics
+    assert "gate.roc_auc" in run_metrics and "gate.champion.roc_auc" in run_metrics
+
+    # 5. Rollback to v1 explicitly, twice: the second run moves nothing.
+    run(dags["churn__rollback"], "2026-11-09", conf={"version": "1"})
+    assert aliases(client)["champion"] == "1"
+    run(dags["churn__rollback"], "2026-11-10", conf={"version": "1"})
+    assert aliases(client)["champion"] == "1"
+    assert len(client.search_model_versions("name='churn'")) == 2
+
+    events = audit_events(project)
+    assert events.count("trained") == 2 and events.count("gated") == 2
+    assert "retrain_requested" in events and "validated" in events
+    assert events.count("rolled_back") == (1 if expected_champion == "2" else 0)

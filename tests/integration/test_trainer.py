@@ -1,0 +1,206 @@
+"""The reference trainer against a real MLflow store, and the demo data it is meant for.
+
+No Airflow: the platform's part (create the run, pass the contract's environment, check the
+run afterwards) is played by the test, the trainer runs as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAINER = ROOT / "include" / "trainer" / "train.py"
+GENERATOR = ROOT / "include" / "demo" / "generate.py"
+REF, NEW = "2026-11-01", "2026-11-08"
+SPEC = {
+    "target": "churned",
+    "numeric": ["tenure_months", "monthly_charges", "total_charges", "support_calls"],
+    "categorical": ["contract", "payment_method", "internet_service"],
+    "task": "binary_classification",
+}
+LINEAGE = {"pipeline": "churn", "dag_id": "churn__training", "data_snapshot": "sha256:test"}
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    """Import a script under include/ (not a package) by path."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def generator() -> ModuleType:
+    return _load(GENERATOR, "mlops_demo_generate")
+
+
+@pytest.fixture(scope="module")
+def small_demo(generator: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """This module's own 3000-row copy, keyed like ``generate()``'s result."""
+    return generator.generate(tmp_path_factory.mktemp("demo"), rows=3000, seed=7)
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite store, also made the process default so ``runs:/`` URIs resolve."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # restored after mlflow unsets it below
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(None)
+
+
+def _create_run(tracking_uri: str, tmp_path: Path) -> str:
+    """What the platform's retrain step does before it starts the trainer."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.create_experiment(
+        "churn", artifact_location=f"file://{tmp_path}/artifacts"
+    )
+    return client.create_run(experiment_id).info.run_id
+
+
+def _run_trainer(**contract: str) -> subprocess.CompletedProcess[str]:
+    """Start train.py with only the contract's variables on top of a clean environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_"))}
+    env.update(contract)
+    return subprocess.run(
+        [sys.executable, str(TRAINER)], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _contract(data: dict, tracking_uri: str, run_id: str, **overrides: str) -> dict[str, str]:
+    return {
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_RUN_ID": run_id,
+        "MLOPS_TRAIN_DATA": str(data[f"batches/{REF}"].parent),  # a directory works too
+        "MLOPS_HOLDOUT_DATA": str(data[f"batches/{NEW}"]),
+        "MLOPS_PARAMS": json.dumps({"max_iter": 100, "learning_rate": 0.1}),
+        "MLOPS_DATA_SPEC": json.dumps(SPEC),
+        "MLOPS_LINEAGE": json.dumps(LINEAGE),
+        **overrides,
+    }
+
+
+def test_trainer_finishes_the_platform_run_with_a_loadable_model(
+    small_demo: dict, tracking_uri: str, tmp_path: Path
+) -> None:
+    import mlflow
+    import pandas as pd
+
+    run_id = _create_run(tracking_uri, tmp_path)
+    result = _run_trainer(**_contract(small_demo, tracking_uri, run_id))
+    assert result.returncode == 0, result.stderr
+
+    run = mlflow.MlflowClient(tracking_uri).get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert 0.65 < run.data.metrics["holdout_roc_auc"] < 0.95
+    assert 0.55 < run.data.metrics["holdout_accuracy"] < 0.95
+    assert run.data.params["max_iter"] == "100"
+    assert run.data.params["device"] == "cpu"
+    assert not [t for t in run.data.tags if not t.startswith("mlflow.")]  # tags: platform's
+    assert mlflow.artifacts.load_dict(f"runs:/{run_id}/lineage.json") == LINEAGE
+
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    served = pd.read_parquet(small_demo[f"inference_logs/{NEW}"])
+    proba = model.predict(served[SPEC["categorical"] + SPEC["numeric"]])
+    assert proba.shape == (len(served), 2)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    assert abs(proba.sum(axis=1) - 1).max() < 1e-9
+
+    version = mlflow.register_model(f"runs:/{run_id}/model", "churn")
+    assert version.run_id == run_id
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"MLOPS_PARAMS": '{"learning_rat": 0.1}'}, ["'learning_rat'", "learning_rate"]),
+        ({"MLOPS_DATA_SPEC": json.dumps({**SPEC, "target": "label"})}, ["lacks", "label"]),
+        ({"MLOPS_HOLDOUT_DATA": "/nonexistent/holdout.parquet"}, ["MLOPS_HOLDOUT_DATA"]),
+        ({"MLFLOW_RUN_ID": ""}, ["MLFLOW_RUN_ID is not set"]),
+    ],
+    ids=["unknown-param", "missing-target", "unreadable-data", "missing-run-id"],
+)
+def test_bad_environment_exits_2_before_touching_mlflow(
+    small_demo: dict, tmp_path: Path, override: dict[str, str], expected: list[str]
+) -> None:
+    db = tmp_path / "mlflow.db"
+    contract = _contract(small_demo, f"sqlite:///{db}", "0" * 32, **override)
+    result = _run_trainer(**contract)
+    assert result.returncode == 2
+    for text in expected:
+        assert text in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db.exists()  # the run was never touched: the platform reports the failure
+
+
+def _hashes(paths: dict) -> dict[str, str]:
+    return {key: hashlib.sha256(Path(p).read_bytes()).hexdigest() for key, p in paths.items()}
+
+
+def test_generator_is_deterministic(generator: ModuleType, tmp_path: Path) -> None:
+    first = _hashes(generator.generate(tmp_path / "a", rows=3000, seed=7))
+    again = _hashes(generator.generate(tmp_path / "b", rows=3000, seed=7))
+    other = _hashes(generator.generate(tmp_path / "c", rows=3000, seed=8))
+    assert len(first) == 4
+    assert first == again
+    assert not set(first.values()) & set(other.values())
+
+
+def test_generated_periods_drift_and_the_old_model_degrades(
+    generator: ModuleType, tmp_path: Path
+) -> None:
+    import pandas as pd
+    from scipy import stats
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from threadpoolctl import threadpool_limits
+
+    paths = generator.generate(tmp_path, rows=10000, seed=7)
+    old, new = (pd.read_parquet(paths[f"batches/{dt}"]) for dt in (REF, NEW))
+    served_ref = pd.read_parquet(paths[f"inference_logs/{REF}"])
+    assert "churned" not in served_ref.columns
+    assert served_ref["request_id"].is_unique
+
+    assert stats.ks_2samp(old.monthly_charges, new.monthly_charges).pvalue < 1e-6
+    assert stats.ks_2samp(old.monthly_charges, served_ref.monthly_charges).pvalue > 1e-3
+    contracts = pd.crosstab(
+        pd.concat([old.contract, new.contract]), [0] * len(old) + [1] * len(new)
+    )
+    assert stats.chi2_contingency(contracts).pvalue < 1e-6
+
+    trainer = _load(TRAINER, "mlops_reference_train")
+    params = {**trainer.DEFAULT_PARAMS, "max_iter": 100}
+    features = SPEC["categorical"] + SPEC["numeric"]
+    (old_train, old_test), (new_train, new_test) = (
+        train_test_split(df, test_size=0.3, random_state=0) for df in (old, new)
+    )
+    with threadpool_limits(1):  # OpenMP threads crawl when the CPUs are shared (CI)
+        old_model = trainer.build_model(SPEC, params).fit(old_train[features], old_train.churned)
+        new_model = trainer.build_model(SPEC, params).fit(new_train[features], new_train.churned)
+
+    def auc(model: object, df: pd.DataFrame) -> float:
+        return roc_auc_score(df.churned, model.predict_proba(df[features])[:, 1])
+
+    old_on_old, old_on_new = auc(old_model, old_test), auc(old_model, new_test)
+    new_on_new = auc(new_model, new_test)
+    assert 0.75 < old_on_old < 0.88
+    assert new_on_new - old_on_new > 0.03, (old_on_old, old_on_new, new_on_new)

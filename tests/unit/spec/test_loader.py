@@ -1,0 +1,140 @@
+"""Spec loading: valid YAML, defaults merging, and errors that name file, line, field, fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_mlops_provider.spec import SpecError, load_defaults, load_spec
+from airflow_mlops_provider.spec.loader import MAX_FILE_BYTES
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "dags" / "churn.yaml"
+
+
+def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def example_with(old: str, new: str) -> str:
+    text = EXAMPLE.read_text()
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def error_of(path: Path, defaults=None) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        load_spec(path, defaults)
+    return info.value
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_example_loads_with_documented_defaults() -> None:
+    spec = load_spec(EXAMPLE)
+    assert spec.pipeline == "churn"
+    assert spec.model_name == "churn" and spec.experiment_name == "churn"
+    assert spec.drift.correction == "bonferroni"
+    assert spec.approval.mode == "never"
+    assert spec.dag_id("training") == "churn__training"
+
+
+def test_unknown_key_names_line_and_suggests(tmp_path: Path) -> None:
+    text = example_with("  task: binary_classification", "  taks: binary_classification")
+    problem = error_of(write(tmp_path, text)).problems[0]
+    assert problem.path == "data.taks"
+    assert problem.line == line_of(text, "taks:")
+    assert "did you mean 'task'" in problem.message
+
+
+def test_wrong_type_reports_value_and_place(tmp_path: Path) -> None:
+    text = example_with("holdout_fraction: 0.2", "holdout_fraction: lots")
+    error = error_of(write(tmp_path, text))
+    assert str(error).startswith(f"{tmp_path / 'p.yaml'}:{line_of(text, 'lots')}:")
+    assert "data.split.holdout_fraction" in str(error) and "'lots'" in str(error)
+
+
+def test_all_problems_reported_in_document_order(tmp_path: Path) -> None:
+    text = example_with("min_rows: 1000", 'min_rows: "1000"')
+    text = text.replace('schedule: "@weekly"', "schedule: every week", 1)
+    problems = error_of(write(tmp_path, text)).problems
+    assert [p.path for p in problems] == ["schedule", "contract.min_rows"]
+    assert "cron" in problems[0].message
+
+
+def test_missing_section_is_named(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().split("evaluation:")[0] + "monitoring:\n  source: x\n"
+    problem = error_of(write(tmp_path, text)).problems[0]
+    assert problem.path == "evaluation" and "add 'evaluation:'" in problem.message
+
+
+def test_python_tag_is_refused_and_not_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "executed"
+    text = f"pipeline: !!python/object/apply:os.system ['touch {marker}']\n"
+    error = error_of(write(tmp_path, text))
+    assert "not allowed" in str(error) and not marker.exists()
+
+
+def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, "pipeline: a\nowner: x\npipeline: b\n"))
+    assert error.problems[0].line == 3 and "duplicate key" in error.problems[0].message
+
+
+def test_anchor_bomb_is_bounded(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    error = error_of(write(tmp_path, "\n".join(lines) + "\n"))
+    assert "expands to more than" in str(error)
+
+
+def test_oversized_and_non_utf8_files(tmp_path: Path) -> None:
+    big = write(tmp_path, "# " + "x" * MAX_FILE_BYTES, "big.yaml")
+    assert "at most" in str(error_of(big))
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"pipeline: caf\xe9\n")
+    assert "not valid UTF-8" in str(error_of(bad))
+
+
+def test_contract_must_cover_features(tmp_path: Path) -> None:
+    text = example_with("    support_calls: {type: int, min: 0, max: 50}\n", "")
+    error = error_of(write(tmp_path, text))
+    assert "add: support_calls" in str(error)
+
+
+def test_empty_gate_and_wrong_task_metric(tmp_path: Path) -> None:
+    empty = example_with(
+        "    roc_auc: {min: 0.65, max_regression: 0.01}\n    accuracy: {min: 0.6}\n", "    {}\n"
+    )
+    assert "evaluation.metrics" in str(error_of(write(tmp_path, empty, "e.yaml")))
+    wrong = example_with("accuracy: {min: 0.6}", "rmse: {max: 3}")
+    assert "do not apply to binary_classification" in str(error_of(write(tmp_path, wrong)))
+
+
+def test_defaults_merge_under_pipeline(tmp_path: Path) -> None:
+    defaults = (
+        "owner: platform-team\nretries: 3\ndrift: {alpha: 0.05, drift_share: 0.5}\n"
+        "training: {timeout_minutes: 30}\n"
+    )
+    write(tmp_path, defaults, "defaults.yaml")
+    pipeline = write(tmp_path, example_with("owner: ml-platform\n", ""))
+    spec = load_spec(pipeline, load_defaults(tmp_path))
+    assert (spec.owner, spec.retries) == ("platform-team", 3)
+    assert (spec.drift.alpha, spec.drift.drift_share) == (0.01, 0.25)  # pipeline's own win
+    assert spec.training.timeout_minutes == 30  # nested default merged...
+    assert spec.training.params["max_iter"] == 200  # ...beside the pipeline's own settings
+
+
+def test_error_in_defaults_points_at_defaults_file(tmp_path: Path) -> None:
+    write(tmp_path, "retries: many\n", "defaults.yaml")
+    pipeline = write(tmp_path, example_with("owner: ml-platform\n", ""))
+    problem = error_of(pipeline, load_defaults(tmp_path)).problems[0]
+    assert problem.file.endswith("defaults.yaml") and problem.path == "retries"
+
+
+def test_kubernetes_compute_is_rejected_until_supported(tmp_path: Path) -> None:
+    text = example_with("compute: local", "compute: kubernetes")
+    assert "compute: local" in str(error_of(write(tmp_path, text)))
