@@ -1,0 +1,145 @@
+"""The DAG factory through Airflow's real DagBag: shapes, isolation of broken YAMLs, the
+parsing context, and no heavy import at parse time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("great_expectations", "mlflow", "pandas", "scipy", "sklearn", "kubernetes", "boto3")
+
+
+def make_dags_folder(tmp_path: Path, extra: dict[str, str] | None = None) -> Path:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    shutil.copy(ROOT / "dags" / "pipelines.py", folder)
+    shutil.copy(ROOT / "dags" / "churn.yaml", folder)
+    for name, text in (extra or {}).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def dagbag(folder: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(folder))
+
+
+def test_parse_imports_nothing_heavy() -> None:
+    code = (
+        "import runpy, sys, json; runpy.run_path(sys.argv[1]); "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "dags" / "pipelines.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_example_pipeline_dags(tmp_path: Path) -> None:
+    bag = dagbag(make_dags_folder(tmp_path))
+    assert not bag.import_errors
+    assert set(bag.dags) == {"churn__training", "churn__monitoring", "churn__rollback"}
+    training = bag.dags["churn__training"]
+    assert set(training.task_ids) == {
+        "validate_data",
+        "detect_drift",
+        "retrain",
+        "skip_retrain",
+        "evaluate",
+        "canary_promote",
+        "reject",
+        "notify",
+    }
+    assert training.get_task("detect_drift").downstream_task_ids == {"retrain", "skip_retrain"}
+    assert training.get_task("evaluate").downstream_task_ids == {"canary_promote", "reject"}
+    assert "pipeline:churn" in training.tags and training.max_active_runs == 1
+    assert "pipeline: churn" in training.doc_md  # the source YAML is shown in the DAG docs
+    assert type(training.timetable).__name__ == "AssetOrTimeSchedule"
+    monitoring = bag.dags["churn__monitoring"]
+    assert monitoring.get_task("detect_drift").downstream_task_ids == {
+        "request_retraining",
+        "alert",
+        "healthy",
+    }
+    outlets = monitoring.get_task("request_retraining").outlets
+    assert [o.uri for o in outlets] == ["mlops://churn/retrain-request"]
+
+
+def test_broken_yaml_becomes_config_error_dag_and_hides_nothing(tmp_path: Path) -> None:
+    broken = (ROOT / "dags" / "churn.yaml").read_text()
+    broken = broken.replace("pipeline: churn", "pipeline: fraud").replace(
+        "holdout_fraction: 0.2", "holdout_fraction: lots"
+    )
+    bag = dagbag(make_dags_folder(tmp_path, {"fraud.yaml": broken}))
+    assert not bag.import_errors
+    assert {"churn__training", "fraud__config_error"} <= set(bag.dags)
+    error_dag = bag.dags["fraud__config_error"]
+    assert "data.split.holdout_fraction" in error_dag.description
+    assert "fraud.yaml:" in error_dag.doc_md and "'lots'" in error_dag.doc_md
+    assert "config-error" in error_dag.tags
+
+
+def test_duplicate_pipeline_name_is_a_config_error(tmp_path: Path) -> None:
+    same = (ROOT / "dags" / "churn.yaml").read_text()
+    bag = dagbag(make_dags_folder(tmp_path, {"zz_copy.yaml": same}))
+    assert "zz_copy__config_error" in bag.dags
+    assert "already defined in churn.yaml" in bag.dags["zz_copy__config_error"].doc_md
+    assert "churn__training" in bag.dags
+
+
+def test_broken_defaults_make_every_pipeline_a_visible_error(tmp_path: Path) -> None:
+    bag = dagbag(make_dags_folder(tmp_path, {"defaults.yaml": "retries: [oops\n"}))
+    assert set(bag.dags) == {"churn__config_error"}
+    assert "defaults.yaml is invalid" in bag.dags["churn__config_error"].doc_md
+
+
+def test_approval_always_adds_the_hitl_step(tmp_path: Path) -> None:
+    text = (ROOT / "dags" / "churn.yaml").read_text() + "\napproval: {mode: always}\n"
+    folder = make_dags_folder(tmp_path)
+    (folder / "churn.yaml").write_text(text)
+    training = dagbag(folder).dags["churn__training"]
+    assert training.get_task("evaluate").downstream_task_ids == {"approve", "reject"}
+    assert type(training.get_task("approve")).__name__ == "ApprovalOperator"
+    assert training.get_task("approve").downstream_task_ids == {"canary_promote"}
+
+
+def test_parsing_context_builds_only_the_wanted_dag(tmp_path: Path) -> None:
+    folder = make_dags_folder(tmp_path)
+    code = (
+        "import runpy, sys; ns = runpy.run_path(sys.argv[1]); "
+        "print(sorted(k for k in ns if '__' in k and not k.startswith('__')))"
+    )
+    env = {**os.environ, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": "churn__monitoring"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder / "pipelines.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "['churn__monitoring']"
+
+
+def test_provider_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    (entry,) = [
+        e
+        for e in entry_points(group="apache_airflow_provider")
+        if e.value.startswith("airflow_mlops_provider")
+    ]
+    info = entry.load()()
+    assert info["package-name"] == "airflow-mlops-provider"
+    assert "airflow_mlops_provider.links.MlflowRunLink" in info["extra-links"]
