@@ -11,8 +11,10 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def send(text: str, *, channel: str | None, token: str | None) -> str:
-    """Post text; return "sent", "logged" (Slack not configured) or "failed: reason"."""
+def send(text: str, *, channel: str | None, token: str | None, base_url: str | None = None) -> str:
+    """Post text; return "sent", "logged" (Slack not configured) or "failed: reason".
+
+    base_url overrides Slack's API address (a proxy, or a local endpoint in tests)."""
     if not channel or not token:
         log.info("Slack is not configured (notifications.slack); message:\n%s", text)
         return "logged"
@@ -20,7 +22,9 @@ def send(text: str, *, channel: str | None, token: str | None) -> str:
     from slack_sdk.errors import SlackApiError
 
     try:
-        WebClient(token=token, timeout=10).chat_postMessage(channel=channel, text=text)
+        options = {"base_url": base_url} if base_url else {}
+        client = WebClient(token=token, timeout=10, **options)
+        client.chat_postMessage(channel=channel, text=text)
     except (SlackApiError, OSError) as exc:
         reason = getattr(getattr(exc, "response", None), "data", None) or str(exc)
         log.warning("Slack message to %s not delivered (%s); message:\n%s", channel, reason, text)

@@ -115,8 +115,10 @@ class PipelineOperatorMixin:
         if settings is None:
             return slack.send(text, channel=None, token=None)
         conn = _connection(settings.connection_id)
-        token = conn.password if conn is not None else None
-        return slack.send(text, channel=settings.channel, token=token)
+        if conn is None:
+            return slack.send(text, channel=None, token=None)
+        return slack.send(text, channel=settings.channel, token=conn.password,
+                          base_url=conn.host or None)
 
 
 class PipelineOperator(PipelineOperatorMixin, BaseOperator):

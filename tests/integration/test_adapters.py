@@ -1,0 +1,116 @@
+"""Storage against moto's S3 server and Slack against a local HTTP endpoint — real HTTP on
+127.0.0.1, no client mocked. (Slack itself cannot be reached from here.)"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from airflow_mlops_provider.adapters import slack
+from airflow_mlops_provider.adapters.storage import Storage
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint: str, tmp_path: Path) -> Storage:
+    import boto3
+
+    def client():
+        return boto3.client(
+            "s3",
+            endpoint_url=s3_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    client().create_bucket(Bucket="lake")
+    return Storage(tmp_path, s3_client=client)
+
+
+def test_s3_frames_text_and_audit_lines(s3_storage: Storage) -> None:
+    part = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
+    s3_storage.write_frame(part, "s3://lake/batches/dt=1/part-0.parquet")
+    s3_storage.write_frame(part.assign(x=[3, 4]), "s3://lake/batches/dt=1/part-1.parquet")
+    s3_storage.write_text("s3://lake/batches/dt=1/_SUCCESS.txt", "")
+    frame = s3_storage.read_frame("s3://lake/batches/dt=1")
+    assert frame["x"].tolist() == [1, 2, 3, 4]  # both parts, in name order, marker ignored
+    assert s3_storage.exists("s3://lake/batches/dt=1") and not s3_storage.exists("s3://lake/no")
+    s3_storage.append_line("s3://lake/audit", '{"event": "a"}')
+    s3_storage.append_line("s3://lake/audit", '{"event": "b"}')
+    listing = s3_storage._client().list_objects_v2(Bucket="lake", Prefix="audit/")
+    assert listing["KeyCount"] == 2  # one object per line: concurrent writers never collide
+    with pytest.raises(FileNotFoundError, match="no .parquet objects under s3://lake/empty"):
+        s3_storage.read_frame("s3://lake/empty")
+
+
+def test_local_paths_resolve_under_the_project(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    assert storage.resolve("data/x.parquet") == str(tmp_path / "data" / "x.parquet")
+    assert storage.resolve("file:///abs/x.csv") == "/abs/x.csv"
+    storage.write_text("out/a.txt", "hello")
+    assert (tmp_path / "out" / "a.txt").read_text() == "hello"
+    assert not list((tmp_path / "out").glob(".*tmp"))  # atomic write left no temp file
+    with pytest.raises(FileNotFoundError, match="no data at"):
+        storage.read_frame("missing/folder")
+
+
+class _FakeSlack(BaseHTTPRequestHandler):
+    received: list[dict] = []
+    status = 200
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        self.received.append(
+            {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+        )
+        payload = {"ok": self.status == 200, "error": "ratelimited"}
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(payload).encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slack_api():
+    server = HTTPServer(("127.0.0.1", 0), _FakeSlack)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _FakeSlack.received, _FakeSlack.status = [], 200
+    yield f"http://127.0.0.1:{server.server_port}/api/"
+    server.shutdown()
+
+
+def test_slack_message_is_posted(slack_api: str) -> None:
+    assert slack.send("drift!", channel="#ml", token="xoxb-1", base_url=slack_api) == "sent"
+    (request,) = _FakeSlack.received
+    assert request["path"] == "/api/chat.postMessage"
+    assert json.loads(request["body"]) == {"channel": "#ml", "text": "drift!"}
+    assert request["auth"] == "Bearer xoxb-1"
+
+
+def test_slack_failure_never_raises(slack_api: str) -> None:
+    _FakeSlack.status = 429
+    status = slack.send("drift!", channel="#ml", token="xoxb-1", base_url=slack_api)
+    assert status.startswith("failed:")
+    assert slack.send("x", channel=None, token=None) == "logged"
