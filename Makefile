@@ -28,7 +28,7 @@ lint: $(STAMP)
 # Airflow UI on the demo's state (run `make demo` first to have runs to look at).
 ui: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(CURDIR)/.mlops/airflow \
-	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__API__PORT=8080 \
+	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 \
 	$(BIN)/airflow standalone
 
 bench: $(STAMP)

@@ -111,6 +111,7 @@ def child(folder: str, out: str, with_fingerprint: bool) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     heavy_before = heavy_loaded()
+    gc_time = gc_timer()
     ready = time.perf_counter()
     bag = DagBag(dag_folder=folder)
     filled = time.perf_counter()
@@ -118,6 +119,8 @@ def child(folder: str, out: str, with_fingerprint: bool) -> None:
         "import_airflow_s": imported - start,
         "import_dagbag_s": ready - imported,
         "fill_s": filled - ready,
+        "fill_gc_s": gc_time[0],
+        "fill_gc_collections": gc_time[1],
         "dags": len(bag.dags),
         "tasks": sum(len(dag.tasks) for dag in bag.dags.values()),
         "import_errors": {str(k): str(v)[-2000:] for k, v in bag.import_errors.items()},
@@ -128,6 +131,24 @@ def child(folder: str, out: str, with_fingerprint: bool) -> None:
     if with_fingerprint:
         result["fingerprint"] = fingerprint(bag)
     Path(out).write_text(json.dumps(result), "utf-8")
+
+
+def gc_timer() -> list[float]:
+    """[seconds, collections] spent in the cyclic garbage collector from now on: thousands of
+    live DAG objects make every full collection longer, so big N is partly GC time."""
+    import gc
+
+    totals, started = [0.0, 0], [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            totals[0] += time.perf_counter() - started[0]
+            totals[1] += 1
+
+    gc.callbacks.append(callback)
+    return totals
 
 
 def child_versions(airflow_version: str) -> dict[str, str]:
@@ -350,6 +371,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
         summary[variant] = {
             "fill_s": fill,
             "import_airflow_s": stats([r["import_airflow_s"] for r in runs]),
+            "fill_gc_s": stats([r["fill_gc_s"] for r in runs]),
             "wall_s": stats([r["wall_s"] for r in runs]),
             "dags": dags,
             "tasks": tasks,
@@ -517,9 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ns", nargs="*", type=int, help="pipeline counts (default 1 50 200 1000)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per variant and N")
-    parser.add_argument(
-        "--runs-large", type=int, default=3, help="timed runs for N >= 1000 (time budget)"
-    )
+    parser.add_argument("--runs-large", type=int, help="timed runs for N >= 1000 (default: --runs)")
     parser.add_argument("--profile", type=int, metavar="N", help="profile ours/floor at N")
     parser.add_argument("--child", nargs=2, metavar=("DAGS", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--fingerprint", action="store_true", help=argparse.SUPPRESS)
@@ -532,11 +552,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     df_python = ensure_dagfactory_venv()
     ns = args.ns or list(DEFAULT_NS)
-    runs = {n: args.runs_large if n >= 1000 else args.runs for n in ns}
+    runs = {n: args.runs_large if n >= 1000 and args.runs_large else args.runs for n in ns}
     raw, summaries = [], {}
     for n in ns:
         print(f"N={n}: warm-up + {runs[n]} rounds x {len(VARIANTS)} variants", flush=True)
+        load_before = os.getloadavg()[0]
         result = bench_n(n, runs[n], df_python)
+        # Other work on a 2-core machine skews timings: keep the 1-minute load with the numbers.
+        result["loadavg_1m"] = {"before": load_before, "after": os.getloadavg()[0]}
         raw.append(result)
         summaries[n] = summarise(result)
     print_tables(summaries, runs)

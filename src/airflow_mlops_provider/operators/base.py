@@ -117,8 +117,9 @@ class PipelineOperatorMixin:
         conn = _connection(settings.connection_id)
         if conn is None:
             return slack.send(text, channel=None, token=None)
-        return slack.send(text, channel=settings.channel, token=conn.password,
-                          base_url=conn.host or None)
+        return slack.send(
+            text, channel=settings.channel, token=conn.password, base_url=conn.host or None
+        )
 
 
 class PipelineOperator(PipelineOperatorMixin, BaseOperator):

@@ -41,9 +41,10 @@ class RetrainOperator(PipelineOperator):
         run_id, needs_training = self._run_for_attempt(context, lineage)
         self._publish_link(context, run_id)
         if needs_training:
-            self._train(run_id, snapshot, lineage)
+            self._train(context, run_id, snapshot, lineage)
         self._check_run(run_id)
-        version = registry.register(self.mlflow, self.spec.model_name, run_id, tags=lineage)
+        tags = {**lineage, **_run_tags(self.mlflow.get_run(run_id), ("mlops.image_digest",))}
+        version = registry.register(self.mlflow, self.spec.model_name, run_id, tags=tags)
         registry.tag_version(
             self.mlflow, self.spec.model_name, version.version, {"mlops.decision": "pending"}
         )
@@ -85,26 +86,24 @@ class RetrainOperator(PipelineOperator):
         self.log.info("Created MLflow run %s", run.info.run_id)
         return run.info.run_id, True
 
-    def _train(self, run_id: str, snapshot: dict[str, Any], lineage: dict[str, str]) -> None:
+    def _train(
+        self, context: Context, run_id: str, snapshot: dict[str, Any], lineage: dict[str, str]
+    ) -> None:
+        from airflow_mlops_provider.execution.contract import trainer_env
+
+        env = trainer_env(
+            self.spec,
+            tracking_uri=self.tracking_uri,
+            run_id=run_id,
+            train_uri=snapshot["train_uri"],
+            holdout_uri=snapshot["holdout_uri"],
+            lineage=lineage,
+        )
+        if self.spec.training.compute == "kubernetes":
+            self._train_in_pod(context, run_id, env)
+            return
         from airflow_mlops_provider.execution.local import run_trainer
 
-        data = self.spec.data
-        env = {
-            "MLFLOW_TRACKING_URI": self.tracking_uri,
-            "MLFLOW_RUN_ID": run_id,
-            "MLOPS_TRAIN_DATA": snapshot["train_uri"],
-            "MLOPS_HOLDOUT_DATA": snapshot["holdout_uri"],
-            "MLOPS_PARAMS": json.dumps(self.spec.training.params, sort_keys=True),
-            "MLOPS_DATA_SPEC": json.dumps(
-                {
-                    "target": data.target,
-                    "task": data.task,
-                    "numeric": data.features.numeric,
-                    "categorical": data.features.categorical,
-                }
-            ),
-            "MLOPS_LINEAGE": json.dumps(lineage, sort_keys=True),
-        }
         run_trainer(
             self.spec.training.command,
             env,
@@ -112,6 +111,21 @@ class RetrainOperator(PipelineOperator):
             timeout_s=self.spec.training.timeout_minutes * 60,
             log=self.log.info,
         )
+
+    def _train_in_pod(self, context: Context, run_id: str, env: dict[str, str]) -> None:
+        from airflow_mlops_provider.execution import kubernetes
+
+        env["MLFLOW_TRACKING_URI"] = kubernetes.without_credentials(env["MLFLOW_TRACKING_URI"])
+        pod = kubernetes.pod_operator(
+            self.spec,
+            task_id=self.task_id,
+            env=env,
+            name=kubernetes.pod_name(self.spec.pipeline, f"train-{run_id[:8]}"),
+        )
+        pod.execute(context)
+        digest = kubernetes.image_digest(pod)
+        if digest:
+            self.mlflow.set_tag(run_id, "mlops.image_digest", digest)
 
     def _check_run(self, run_id: str) -> None:
         from airflow_mlops_provider.adapters import mlflow_registry as registry
@@ -142,15 +156,25 @@ class RetrainOperator(PipelineOperator):
             "mlops.holdout_data": snapshot["holdout_uri"],
             "mlops.params_hash": hashlib.sha256(params).hexdigest()[:16],
             "mlops.code_commit": _code_commit(self.project_dir),
-            "mlops.image_digest": f"local:python{sys.version_info.major}.{sys.version_info.minor}",
+            "mlops.image_digest": self._image(),
             "mlops.compute": self.spec.training.compute,
         }
+
+    def _image(self) -> str:
+        """Local: the interpreter; pod: the image reference until the pod reports its digest."""
+        if self.spec.training.compute == "kubernetes":
+            return str(self.spec.training.image)
+        return f"local:python{sys.version_info.major}.{sys.version_info.minor}"
 
     def _publish_link(self, context: Context, run_id: str) -> None:
         experiment_id = self.mlflow.get_run(run_id).info.experiment_id
         url = f"{self.spec.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
         context["ti"].xcom_push(key=MlflowRunLink.xcom_key, value=url)
         self.log.info("MLflow run: %s", url)
+
+
+def _run_tags(run: Any, names: tuple[str, ...]) -> dict[str, str]:
+    return {k: v for k, v in run.data.tags.items() if k in names}
 
 
 def _code_commit(project_dir: str) -> str:

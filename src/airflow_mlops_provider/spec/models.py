@@ -129,16 +129,44 @@ class Resources(StrictModel):
     gpu_product: str | None = Field(None, description="node label nvidia.com/gpu.product")
 
 
+class Toleration(StrictModel):
+    key: str
+    operator: Literal["Equal", "Exists"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
 class KubernetesSpec(StrictModel):
+    """Pod settings for `compute: kubernetes`; security settings are fixed, not configurable."""
+
     namespace: str = "default"
     service_account: str | None = None
     node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(
+        default_factory=list, description="added to the nvidia.com/gpu toleration when gpu > 0"
+    )
+    priority_class: str | None = None
     image_pull_secrets: list[str] = Field(default_factory=list)
+    secret_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="ENV_NAME: secret-name/key, read from Kubernetes Secrets in the pod",
+    )
+    scratch_size: str = Field("20Gi", description="size of the writable /scratch volume")
+    run_as_user: int = Field(1000, ge=1, description="non-root uid the trainer runs as")
+    startup_timeout_seconds: int = Field(600, ge=10)
+
+    @field_validator("secret_env")
+    @classmethod
+    def _secret_refs(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [name for name, ref in value.items() if ref.count("/") != 1]
+        if bad:
+            raise ValueError(f"write secret references as secret-name/key; check {bad}")
+        return value
 
 
 class TrainingSpec(StrictModel):
     compute: Literal["local", "kubernetes"] = Field(
-        "local", description="kubernetes is reserved; this release trains locally"
+        "local", description="local: a subprocess on the worker; kubernetes: a pod"
     )
     command: list[str] = Field(
         default_factory=lambda: ["python", "include/trainer/train.py"], min_length=1
@@ -151,10 +179,6 @@ class TrainingSpec(StrictModel):
 
     @model_validator(mode="after")
     def _mode_fits(self) -> TrainingSpec:
-        if self.compute == "kubernetes":
-            raise ValueError(
-                "compute: kubernetes is not available in this release yet; use compute: local"
-            )
         if self.compute == "kubernetes" and not self.image:
             raise ValueError("compute: kubernetes needs training.image (the trainer image)")
         if self.compute == "local" and (self.resources.gpu or self.resources.gpu_product):
@@ -162,6 +186,8 @@ class TrainingSpec(StrictModel):
                 "resources.gpu applies to compute: kubernetes only; "
                 "remove it or set compute: kubernetes"
             )
+        if self.compute == "local" and "kubernetes" in self.model_fields_set:
+            raise ValueError("training.kubernetes applies to compute: kubernetes only")
         return self
 
 
@@ -243,6 +269,7 @@ class StorageSpec(StrictModel):
 class ConnectionsSpec(StrictModel):
     aws: str = "aws_default"
     mlflow: str = "mlflow_default"
+    kubernetes: str = "kubernetes_default"
 
 
 class PipelineSpec(StrictModel):
@@ -289,6 +316,8 @@ class PipelineSpec(StrictModel):
                 f"contract.columns must describe every feature, the target and the "
                 f"split time column; add: {', '.join(missing)}"
             )
+        if self.training.compute == "kubernetes":
+            _check_reachable_from_pod(self)
         metrics = REGRESSION_METRICS if self.data.task == "regression" else CLASSIFICATION_METRICS
         wrong = sorted(set(self.evaluation.metrics) - set(metrics))
         if wrong:
@@ -313,6 +342,21 @@ class PipelineSpec(StrictModel):
     @property
     def retrain_asset_uri(self) -> str:
         return f"mlops://{self.pipeline}/retrain-request"
+
+
+def _check_reachable_from_pod(spec: PipelineSpec) -> None:
+    """A training pod sees no worker-local file: data and the MLflow store must be remote."""
+    if not spec.storage.root.startswith("s3://"):
+        raise ValueError(
+            "compute: kubernetes needs storage.root on s3:// (the pod reads the snapshot "
+            f"from there); found {spec.storage.root!r}"
+        )
+    uri = spec.mlflow.tracking_uri
+    if uri is not None and not uri.startswith(("http://", "https://", "databricks")):
+        raise ValueError(
+            "compute: kubernetes needs an MLflow server the pod can reach: set "
+            f"mlflow.tracking_uri to http(s)://... or use the connection; found {uri!r}"
+        )
 
 
 DAG_KINDS = ("training", "monitoring", "rollback")

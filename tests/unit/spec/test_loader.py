@@ -135,6 +135,14 @@ def test_error_in_defaults_points_at_defaults_file(tmp_path: Path) -> None:
     assert problem.file.endswith("defaults.yaml") and problem.path == "retries"
 
 
-def test_kubernetes_compute_is_rejected_until_supported(tmp_path: Path) -> None:
+def test_kubernetes_compute_needs_image_and_remote_storage(tmp_path: Path) -> None:
     text = example_with("compute: local", "compute: kubernetes")
-    assert "compute: local" in str(error_of(write(tmp_path, text)))
+    assert "needs training.image" in str(error_of(write(tmp_path, text)))
+    text = text.replace("command: [python", "image: trainer:1\n  command: [python")
+    assert "needs storage.root on s3://" in str(error_of(write(tmp_path, text)))
+
+
+def test_gpu_is_rejected_for_local_compute(tmp_path: Path) -> None:
+    text = example_with("  params:", "  resources: {gpu: 1}\n  params:")
+    problem = error_of(write(tmp_path, text)).problems[0]
+    assert problem.path == "training" and "compute: kubernetes only" in problem.message

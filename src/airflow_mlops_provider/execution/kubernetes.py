@@ -1,0 +1,147 @@
+"""Run the trainer in a Kubernetes pod (production training compute).
+
+The pod is a KubernetesPodOperator built inside RetrainOperator.execute (composition, not
+inheritance — DESIGN.md §6), so DAG parsing never imports the kubernetes client. Security is
+fixed here, not configurable from YAML: non-root user, no privilege escalation, all
+capabilities dropped, read-only root filesystem with a writable /scratch volume, RuntimeDefault
+seccomp, and no service-account token unless a service account is named.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from airflow_mlops_provider.spec.models import PipelineSpec
+
+SCRATCH = "/scratch"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+
+def pod_operator(spec: PipelineSpec, *, task_id: str, name: str, env: dict[str, str]) -> Any:
+    """The KubernetesPodOperator that runs spec's trainer with the contract environment."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import models as k8s
+
+    training, kube = spec.training, spec.training.kubernetes
+    uid = kube.run_as_user
+    return KubernetesPodOperator(
+        task_id=task_id,
+        kubernetes_conn_id=spec.connections.kubernetes,
+        namespace=kube.namespace,
+        name=name,
+        image=training.image,
+        cmds=training.command[:1],
+        arguments=training.command[1:],
+        env_vars=_env(env, kube.secret_env),
+        container_resources=_resources(training.resources),
+        node_selector=_node_selector(spec),
+        tolerations=_tolerations(spec),
+        security_context=k8s.V1PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=uid,
+            run_as_group=uid,
+            fs_group=uid,
+            seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+        ),
+        container_security_context=k8s.V1SecurityContext(
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            run_as_non_root=True,
+            privileged=False,
+            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        ),
+        volumes=[
+            k8s.V1Volume(
+                name="scratch", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit=kube.scratch_size)
+            )
+        ],
+        volume_mounts=[k8s.V1VolumeMount(name="scratch", mount_path=SCRATCH)],
+        service_account_name=kube.service_account,
+        automount_service_account_token=kube.service_account is not None,
+        image_pull_secrets=[k8s.V1LocalObjectReference(name=n) for n in kube.image_pull_secrets],
+        priority_class_name=kube.priority_class,
+        labels={"app.kubernetes.io/part-of": "airflow-mlops", "mlops/pipeline": spec.pipeline},
+        startup_timeout_seconds=kube.startup_timeout_seconds,
+        active_deadline_seconds=training.timeout_minutes * 60,
+        get_logs=True,
+        do_xcom_push=False,
+        log_pod_spec_on_failure=False,  # the spec carries the environment: keep it out of logs
+        on_finish_action="delete_succeeded_pod",
+    )
+
+
+def render_pod(spec: PipelineSpec, env: dict[str, str]) -> dict[str, Any]:
+    """The exact pod the operator would create, as a plain dict (no cluster needed)."""
+    from kubernetes.client import ApiClient
+
+    operator = pod_operator(
+        spec, task_id="retrain", name=pod_name(spec.pipeline, "retrain"), env=env
+    )
+    pod = operator.build_pod_request_obj(dry_run=True)  # dry run: no kube config needed
+    return ApiClient().sanitize_for_serialization(pod)
+
+
+def pod_name(pipeline: str, suffix: str) -> str:
+    """A DNS-1123 pod name: pipeline names may hold '_', which Kubernetes refuses."""
+    return f"{pipeline}-{suffix}".replace("_", "-").lower()[:50]
+
+
+def image_digest(operator: Any) -> str | None:
+    """The image id the kubelet actually ran (repo@sha256:...), read from the pod status."""
+    pod = getattr(operator, "remote_pod", None) or getattr(operator, "pod", None)
+    statuses = getattr(getattr(pod, "status", None), "container_statuses", None) or []
+    return statuses[0].image_id if statuses else None
+
+
+def without_credentials(uri: str) -> str:
+    """Strip user:password from a URI before it goes into a pod spec; credentials go in via
+    `training.kubernetes.secret_env` (e.g. MLFLOW_TRACKING_PASSWORD: mlflow/password)."""
+    parts = urlsplit(uri)
+    if not parts.username and not parts.password:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _env(env: dict[str, str], secret_env: dict[str, str]) -> list[Any]:
+    from kubernetes.client import models as k8s
+
+    plain = {"HOME": SCRATCH, "TMPDIR": SCRATCH, **env}
+    variables = [k8s.V1EnvVar(name=k, value=v) for k, v in plain.items()]
+    for name, ref in secret_env.items():
+        secret, key = ref.split("/")
+        selector = k8s.V1SecretKeySelector(name=secret, key=key)
+        variables.append(
+            k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(secret_key_ref=selector))
+        )
+    return variables
+
+
+def _resources(resources: Any) -> Any:
+    from kubernetes.client import models as k8s
+
+    amounts = {k: v for k, v in (("cpu", resources.cpu), ("memory", resources.memory)) if v}
+    limits = dict(amounts)
+    if resources.gpu:
+        limits[GPU_RESOURCE] = str(resources.gpu)
+    return k8s.V1ResourceRequirements(requests=amounts or None, limits=limits or None)
+
+
+def _node_selector(spec: PipelineSpec) -> dict[str, str]:
+    selector = dict(spec.training.kubernetes.node_selector)
+    if spec.training.resources.gpu_product:
+        selector[GPU_PRODUCT_LABEL] = spec.training.resources.gpu_product
+    return selector
+
+
+def _tolerations(spec: PipelineSpec) -> list[Any]:
+    from kubernetes.client import models as k8s
+
+    wanted = [t.model_dump(exclude_none=True) for t in spec.training.kubernetes.tolerations]
+    if spec.training.resources.gpu and not any(t["key"] == GPU_RESOURCE for t in wanted):
+        wanted.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+    return [k8s.V1Toleration(**t) for t in wanted]
