@@ -127,13 +127,15 @@ def _highlights(text: str) -> list[str]:
         "Requested retraining",
         "rejected:",
         "already is the champion",
-        "Created MLflow run",
+        "MLflow run ",
     )
     found = []
     for line in text.splitlines():
         for key in keys:
             if key in line:
-                found.append(line[line.index(key) :][:160])
+                message = line[line.index(key) :].split(" [airflow.")[0]
+                found.append(message[:150])
+                break
     return found
 
 

@@ -61,6 +61,31 @@ def latest_run_for_task(mlflow_client: Any, experiment_id: str, task_key: str) -
     return runs[0] if runs else None
 
 
+def run_for_attempt(
+    mlflow_client: Any,
+    experiment_id: str,
+    *,
+    task_key: str,
+    model_name: str,
+    run_name: str,
+    tags: dict[str, str],
+) -> tuple[str, str]:
+    """(run_id, action) for this attempt of a task; creates the run when action is "new"."""
+    from airflow_mlops_provider.core.attempts import NEW, next_action
+
+    last = latest_run_for_task(mlflow_client, experiment_id, task_key)
+    if last is not None:
+        run_id = last.info.run_id
+        registered = version_for_run(mlflow_client, model_name, run_id) is not None
+        action = next_action(
+            last.info.status, has_model=not registered and has_model(run_id), registered=registered
+        )
+        if action != NEW:
+            return run_id, action
+    run = create_run(mlflow_client, experiment_id, task_key, run_name, tags)
+    return run.info.run_id, NEW
+
+
 def create_run(
     mlflow_client: Any, experiment_id: str, task_key: str, run_name: str, tags: dict[str, str]
 ) -> Any:

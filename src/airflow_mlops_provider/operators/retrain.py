@@ -60,31 +60,22 @@ class RetrainOperator(PipelineOperator):
 
     def _run_for_attempt(self, context: Context, lineage: dict[str, str]) -> tuple[str, bool]:
         from airflow_mlops_provider.adapters import mlflow_registry as registry
+        from airflow_mlops_provider.core.attempts import REGISTER
 
         ti = context["ti"]
-        task_key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
         experiment = registry.ensure_experiment(
             self.mlflow, self.spec.experiment_name, self.artifact_location
         )
-        last = registry.latest_run_for_task(self.mlflow, experiment, task_key)
-        if last is not None:
-            run_id, status = last.info.run_id, last.info.status
-            if registry.version_for_run(self.mlflow, self.spec.model_name, run_id) is None:
-                if status == "FINISHED" and registry.has_model(run_id):
-                    self.log.info("Run %s finished earlier; registering it", run_id)
-                    return run_id, False
-                self.log.info("Resuming run %s (status %s)", run_id, status)
-                return run_id, True
-            self.log.info("Run %s is already registered: task was cleared; training anew", run_id)
-        run = registry.create_run(
+        run_id, action = registry.run_for_attempt(
             self.mlflow,
             experiment,
-            task_key,
+            task_key=f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
+            model_name=self.spec.model_name,
             run_name=f"{self.spec.pipeline}-{ti.run_id}",
             tags=lineage,
         )
-        self.log.info("Created MLflow run %s", run.info.run_id)
-        return run.info.run_id, True
+        self.log.info("MLflow run %s: %s", run_id, _ACTIONS[action])
+        return run_id, action != REGISTER
 
     def _train(
         self, context: Context, run_id: str, snapshot: dict[str, Any], lineage: dict[str, str]
@@ -171,6 +162,13 @@ class RetrainOperator(PipelineOperator):
         url = f"{self.spec.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
         context["ti"].xcom_push(key=MlflowRunLink.xcom_key, value=url)
         self.log.info("MLflow run: %s", url)
+
+
+_ACTIONS = {
+    "new": "created (first attempt, or the task was cleared: training anew)",
+    "resume": "resumed (a retry of an unfinished training)",
+    "register": "finished earlier without a version: registering it, no retraining",
+}
 
 
 def _run_tags(run: Any, names: tuple[str, ...]) -> dict[str, str]:
