@@ -18,6 +18,21 @@ def audit_events(project: Path) -> list[str]:
     return [json.loads(line)["event"] for line in lines]
 
 
+def retrain_requests() -> list[dict]:
+    """Extras of the Asset events Airflow recorded for the training DAG's retrain trigger."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = (
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == "mlops://churn/retrain-request")
+        )
+        return [dict(extra) for extra in session.scalars(query)]
+
+
 def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) -> None:
     dags = load_dags(project)
     assert {"churn__training", "churn__monitoring", "churn__rollback"} <= set(dags)
@@ -48,6 +63,8 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
     # 3. Drifted serving data: retrain requested and the alert sent (logged: no Slack here).
     states = run(dags["churn__monitoring"], "2026-11-08")
     assert states["request_retraining"] == "success" and states["alert"] == "success"
+    (event,) = retrain_requests()
+    assert event["reason"].startswith("drift in ") and event["report"].endswith("drift.html")
 
     # 4. Training on the drifted batch: drift found against v1's training data, v2 trained
     #    and judged against v1 on the same holdout.
