@@ -393,6 +393,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
             ),
             "over_default_timeout": max(r["fill_s"] for r in runs) > AIRFLOW_DEFAULT_IMPORT_TIMEOUT,
         }
+    summary["loadavg_1m"] = result.get("loadavg_1m")
     ours, floor, df = summary["ours"], summary["floor"], summary["dag-factory"]
     summary["ratios"] = {
         "ours_over_floor": ours["fill_s"]["median"] / floor["fill_s"]["median"],
@@ -431,9 +432,11 @@ def print_tables(summaries: dict[int, dict[str, Any]], runs: dict[int, int]) -> 
     """A markdown table per N plus the ratio lines, ready to paste into BENCHMARKS.md."""
     for n, s in sorted(summaries.items()):
         baseline = statistics.median(s[v]["import_airflow_s"]["median"] for v in VARIANTS)
+        load = s["loadavg_1m"] or {"before": float("nan"), "after": float("nan")}
         print(
             f"\n### N = {n} pipeline YAML(s) — median of {runs[n]} runs after 1 warm-up; "
-            f"`import airflow` ≈ {baseline:.2f} s per process, not included\n"
+            f"`import airflow` ≈ {baseline:.2f} s per process, not included; "
+            f"1-min load {load['before']:.2f} → {load['after']:.2f}\n"
         )
         print(
             "| variant | DAGs | tasks | DagBag fill s, median (min–max) "
@@ -560,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
         profile(args.profile)
         return 0
     df_python = ensure_dagfactory_venv()
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"note: 1-min load is {load:.2f} on {os.cpu_count()} cores; expect noisy numbers")
     ns = args.ns or list(DEFAULT_NS)
     runs = {n: args.runs_large if n >= 1000 and args.runs_large else args.runs for n in ns}
     raw, summaries = [], {}

@@ -54,7 +54,7 @@ def test_rerunning_each_task_duplicates_nothing(project: Path, airflow_db: None)
     before = counts(project)
     assert before == {"versions": 1, "runs": 1, "promoted": 1, "snapshots": 1}
 
-    for task_id in ("validate_data", "evaluate", "canary_promote"):
+    for task_id in ("validate_data", "detect_drift", "evaluate", "canary_promote", "notify"):
         rerun(project, task_id)
         assert counts(project) == before, task_id
         assert aliases(client)["champion"] == "1"

@@ -39,6 +39,7 @@ def pod_operator(spec: PipelineSpec, *, task_id: str, name: str, env: dict[str, 
         container_resources=_resources(training.resources),
         node_selector=_node_selector(spec),
         tolerations=_tolerations(spec),
+        affinity=kube.affinity or None,
         security_context=k8s.V1PodSecurityContext(
             run_as_non_root=True,
             run_as_user=uid,
@@ -66,6 +67,7 @@ def pod_operator(spec: PipelineSpec, *, task_id: str, name: str, env: dict[str, 
         labels={"app.kubernetes.io/part-of": "airflow-mlops", "mlops/pipeline": spec.pipeline},
         startup_timeout_seconds=kube.startup_timeout_seconds,
         active_deadline_seconds=training.timeout_minutes * 60,
+        durable=True,  # a worker restart reattaches to the running pod instead of a second one
         get_logs=True,
         do_xcom_push=False,
         log_pod_spec_on_failure=False,  # the spec carries the environment: keep it out of logs

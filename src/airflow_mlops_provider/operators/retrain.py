@@ -32,6 +32,7 @@ class RetrainOperator(PipelineOperator):
     def __init__(self, *, snapshot_task_id: str = "validate_data", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.snapshot_task_id = snapshot_task_id
+        self._result: dict[str, Any] | None = None  # what execute() made, for OpenLineage
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_mlops_provider.adapters import mlflow_registry as registry
@@ -56,7 +57,18 @@ class RetrainOperator(PipelineOperator):
             "trained": needs_training,
         }
         self.audit(context, "trained", result)
+        self._result = {**result, **snapshot}
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Called by the OpenLineage provider's listener (when installed) after success."""
+        from airflow_mlops_provider.lineage import training_lineage
+
+        if self._result is None:
+            return None
+        return training_lineage(
+            self._result, model_name=self.spec.model_name, tracking_uri=self.tracking_uri
+        )
 
     def _run_for_attempt(self, context: Context, lineage: dict[str, str]) -> tuple[str, bool]:
         from airflow_mlops_provider.adapters import mlflow_registry as registry

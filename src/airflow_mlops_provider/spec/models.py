@@ -8,7 +8,7 @@ Schema for editors. No Airflow import: the spec validates in CI and pre-commit w
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -146,6 +146,9 @@ class KubernetesSpec(StrictModel):
         default_factory=list, description="added to the nvidia.com/gpu toleration when gpu > 0"
     )
     priority_class: str | None = None
+    affinity: dict[str, Any] = Field(
+        default_factory=dict, description="Kubernetes affinity, as in a pod spec"
+    )
     image_pull_secrets: list[str] = Field(default_factory=list)
     secret_env: dict[str, str] = Field(
         default_factory=dict,
@@ -186,8 +189,12 @@ class TrainingSpec(StrictModel):
                 "resources.gpu applies to compute: kubernetes only; "
                 "remove it or set compute: kubernetes"
             )
-        if self.compute == "local" and "kubernetes" in self.model_fields_set:
-            raise ValueError("training.kubernetes applies to compute: kubernetes only")
+        pod_only = {"kubernetes", "image"} & self.model_fields_set
+        if self.compute == "local" and pod_only:
+            raise ValueError(
+                f"training.{' and training.'.join(sorted(pod_only))}: for compute: kubernetes "
+                "only; remove it or set compute: kubernetes"
+            )
         return self
 
 

@@ -142,6 +142,11 @@ def test_kubernetes_compute_needs_image_and_remote_storage(tmp_path: Path) -> No
     assert "needs storage.root on s3://" in str(error_of(write(tmp_path, text)))
 
 
+def test_pod_settings_are_rejected_for_local_compute(tmp_path: Path) -> None:
+    text = example_with("  params:", "  image: trainer:1\n  params:")
+    assert "training.image: for compute: kubernetes only" in str(error_of(write(tmp_path, text)))
+
+
 def test_gpu_is_rejected_for_local_compute(tmp_path: Path) -> None:
     text = example_with("  params:", "  resources: {gpu: 1}\n  params:")
     problem = error_of(write(tmp_path, text)).problems[0]
