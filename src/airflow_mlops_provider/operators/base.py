@@ -11,6 +11,7 @@ layout under `storage.root` is defined here once:
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cached_property
 from pathlib import Path
@@ -73,7 +74,7 @@ class PipelineOperatorMixin:
             return self.spec.mlflow.tracking_uri
         conn = _connection(self.spec.connections.mlflow)
         if conn is not None:
-            return conn.get_uri().replace("mlflow://", "http://", 1)
+            return mlflow_server_uri(conn)
         root = Path(self.storage.resolve(self.spec.storage.root))
         root.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{root / DEFAULT_DB}"
@@ -120,6 +121,19 @@ class PipelineOperatorMixin:
         return slack.send(
             text, channel=settings.channel, token=conn.password, base_url=conn.host or None
         )
+
+
+def mlflow_server_uri(conn: Any) -> str:
+    """http(s)://host[:port] from the MLflow connection; its login/password go to the standard
+    MLFLOW_TRACKING_USERNAME/PASSWORD variables of this process (and so of a local trainer),
+    never into the URI, which is logged and passed around."""
+    host = conn.host or "localhost"
+    if "://" not in host:
+        host = f"{conn.schema or 'http'}://{host}"
+    if conn.login:
+        os.environ["MLFLOW_TRACKING_USERNAME"] = conn.login
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = conn.password or ""
+    return host.rstrip("/") + (f":{conn.port}" if conn.port else "")
 
 
 class PipelineOperator(PipelineOperatorMixin, BaseOperator):
