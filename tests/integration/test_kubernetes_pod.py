@@ -96,3 +96,22 @@ def test_render_pod_command_prints_yaml() -> None:
     pod = yaml.safe_load(done.stdout)
     assert pod["kind"] == "Pod" and pod["metadata"]["name"].startswith("fraud-gpu-retrain")
     kubernetes_validate.validate(pod, "1.30", strict=True)
+
+
+def test_image_digest_is_read_from_the_pod_status() -> None:
+    from kubernetes.client import models as k8s
+
+    from airflow_mlops_provider.execution.kubernetes import image_digest
+
+    status = k8s.V1ContainerStatus(
+        name="base",
+        image="trainer:1.4.0",
+        image_id="registry/trainer@sha256:ab12",
+        ready=False,
+        restart_count=0,
+    )
+    finished = type(
+        "Op", (), {"remote_pod": k8s.V1Pod(status=k8s.V1PodStatus(container_statuses=[status]))}
+    )()
+    assert image_digest(finished) == "registry/trainer@sha256:ab12"
+    assert image_digest(type("Op", (), {})()) is None
