@@ -8,12 +8,23 @@ numeric, categorical, task); optional MLOPS_PARAMS (JSON) and MLOPS_LINEAGE (-> 
 Run status: a bad environment exits 2 *before* the run is touched (the platform reports it);
 otherwise ``with mlflow.start_run(...)`` ends the run FINISHED on success and FAILED on any
 error, so the platform only checks the status and that the model ``model`` was logged.
+
+Backends, MLOPS_PARAMS ``backend``: ``sklearn`` (HistGradientBoosting, CPU), ``xgboost`` (on
+the GPU when one is visible, see ``pick_device``), ``auto`` (default): xgboost if installed, else
+sklearn -- the environment, not the hardware, picks the model type; the run's ``backend`` and
+``device`` params record it. Parameter names keep HistGradientBoosting's meaning; for xgboost
+max_iter -> n_estimators, l2_regularization -> reg_lambda, max_depth (null: no limit) ->
+max_depth (0), min_samples_leaf -> min_child_weight (a hessian sum: rows for regression,
+stricter for log loss where a row weighs p(1-p)); trees grow best-first to <= 31 leaves.
 """
 
+import glob
+import importlib.util
 import json
 import os
 import sys
-from importlib.metadata import version
+from collections.abc import Mapping
+from importlib.metadata import distributions
 from typing import Any, NoReturn
 
 import pandas as pd
@@ -25,7 +36,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
 CLASSIFY, REGRESS = "binary_classification", "regression"
+BACKENDS = ("auto", "sklearn", "xgboost")
 DEFAULT_PARAMS: dict[str, Any] = {
+    "backend": "auto",
     "learning_rate": 0.1,
     "max_iter": 200,
     "max_depth": 6,
@@ -35,13 +48,29 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "random_state": 0,
 }
 # MLflow 3.17 saves sklearn models with skops, which loads only the types it is told to
-# trust; reviewed for this Pipeline: tree nodes and the passthrough input checker.
-SKOPS_TRUSTED_TYPES = [
-    "functools.partial",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.utils.validation.check_array",
-]
+# trust; reviewed per backend: tree nodes and the passthrough input checker for sklearn, the
+# estimator and its Booster (state = the model's own binary format, no pickle) for xgboost.
+SKOPS_TRUSTED_TYPES = {
+    "sklearn": [
+        "functools.partial",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.utils.validation.check_array",
+    ],
+    "xgboost": [
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+    ],
+}
 MODEL_REQUIREMENTS = ["mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas"]
+XGBOOST_DISTRIBUTIONS = ["xgboost", "xgboost-cpu"]  # same module; -cpu lacks CUDA
+# Best-first growth to at most 31 leaves, as HistGradientBoosting's defaults; native categoricals.
+XGBOOST_FIXED = {
+    "tree_method": "hist",
+    "grow_policy": "lossguide",
+    "max_leaves": 31,
+    "enable_categorical": True,
+}
 
 
 def fail(message: str) -> NoReturn:
@@ -68,13 +97,58 @@ def load_config() -> tuple[dict[str, Any], dict[str, Any]]:
         fail("MLOPS_PARAMS must be a JSON object")
     if unknown := sorted(params.keys() - DEFAULT_PARAMS.keys()):
         fail(f"MLOPS_PARAMS: unknown parameter(s) {unknown}; allowed: {', '.join(DEFAULT_PARAMS)}")
+    params = {**DEFAULT_PARAMS, **params}
+    if params["backend"] not in BACKENDS:
+        fail(f"MLOPS_PARAMS: backend {params['backend']!r} is not one of {', '.join(BACKENDS)}")
     spec = env("MLOPS_DATA_SPEC", parse_json=True)
     if not isinstance(spec, dict) or not isinstance(spec.get("target"), str):
         fail('MLOPS_DATA_SPEC must be a JSON object with a "target" column name')
     spec = {"numeric": [], "categorical": [], "task": CLASSIFY, **spec}
     if spec["task"] not in (CLASSIFY, REGRESS):
         fail(f"MLOPS_DATA_SPEC: task {spec['task']!r} is not {CLASSIFY!r} or {REGRESS!r}")
-    return {**DEFAULT_PARAMS, **params}, spec
+    return params, spec
+
+
+def resolve_backend(requested: str, early_stopping: bool = False) -> str:
+    """``auto`` -> xgboost if importable (found without the ~1 s import), else sklearn."""
+    installed = importlib.util.find_spec("xgboost") is not None
+    backend = ("xgboost" if installed else "sklearn") if requested == "auto" else requested
+    if backend == "xgboost" and not installed:
+        fail("MLOPS_PARAMS: backend 'xgboost' but xgboost is not installed (pip install xgboost)")
+    if backend == "xgboost" and early_stopping:
+        fail("MLOPS_PARAMS: early_stopping needs backend 'sklearn' (its internal validation split)")
+    return backend
+
+
+def pick_device(environ: Mapping[str, str], nvidia_device_exists: bool) -> str:
+    """``cuda`` when a GPU is visible to this process, else ``cpu``; cheap, no CUDA init.
+
+    CUDA_VISIBLE_DEVICES, when set, must start with a device index or GPU-/MIG- UUID (CUDA
+    stops at the first invalid entry: "" or "-1" hide every GPU). NVIDIA_VISIBLE_DEVICES set to
+    "", "none" or "void" means the container runtime gave no GPU. Otherwise a driver device node
+    /dev/nvidiaN decides (the runtime mounts only the allocated ones, with host numbering).
+    """
+    if (cuda := environ.get("CUDA_VISIBLE_DEVICES")) is not None:
+        first = cuda.split(",")[0].strip()
+        if not (first.isdigit() or first.startswith(("GPU-", "MIG-"))):
+            return "cpu"
+    nvidia = environ.get("NVIDIA_VISIBLE_DEVICES")
+    if nvidia is not None and nvidia.strip().lower() in ("", "none", "void"):
+        return "cpu"
+    return "cuda" if nvidia_device_exists else "cpu"
+
+
+def choose_device(backend: str) -> str:
+    """The device training really uses: only xgboost's CUDA build (not xgboost-cpu) has a GPU."""
+    if pick_device(os.environ, bool(glob.glob("/dev/nvidia[0-9]*"))) == "cpu":
+        return "cpu"
+    if backend == "xgboost":
+        import xgboost
+
+        if xgboost.build_info().get("USE_CUDA"):
+            return "cuda"
+    print(f"note: a GPU is visible but backend {backend} cannot use it here: training on CPU")
+    return "cpu"
 
 
 def load_data(var: str, columns: list[str]) -> pd.DataFrame:
@@ -90,14 +164,29 @@ def load_data(var: str, columns: list[str]) -> pd.DataFrame:
     return frame[columns]
 
 
-def build_model(spec: dict[str, Any], params: dict[str, Any]) -> Pipeline:
+def build_model(spec: dict[str, Any], params: dict[str, Any], device: str = "cpu") -> Pipeline:
     """Ordinal-encode categoricals (unknown -> NaN = missing) for the booster's native splits."""
-    cats = spec["categorical"]
+    cats, regress = spec["categorical"], spec["task"] == REGRESS
     encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=float("nan"))
     columns = ColumnTransformer([("cat", encoder, cats), ("num", "passthrough", spec["numeric"])])
-    regress = spec["task"] == REGRESS
-    booster_cls = HistGradientBoostingRegressor if regress else HistGradientBoostingClassifier
-    booster = booster_cls(categorical_features=list(range(len(cats))) or None, **params)
+    if resolve_backend(params["backend"], params["early_stopping"]) == "sklearn":
+        hgb_cls = HistGradientBoostingRegressor if regress else HistGradientBoostingClassifier
+        options = {k: v for k, v in params.items() if k != "backend"}
+        booster = hgb_cls(categorical_features=list(range(len(cats))) or None, **options)
+    else:
+        from xgboost import XGBClassifier, XGBRegressor
+
+        booster = (XGBRegressor if regress else XGBClassifier)(
+            **XGBOOST_FIXED,
+            device=device,
+            n_estimators=params["max_iter"],
+            learning_rate=params["learning_rate"],
+            max_depth=params["max_depth"] or 0,  # 0: no limit, as None is for sklearn
+            min_child_weight=params["min_samples_leaf"],
+            reg_lambda=params["l2_regularization"],
+            random_state=params["random_state"],
+            feature_types=["c"] * len(cats) + ["q"] * len(spec["numeric"]),
+        )
     return Pipeline([("columns", columns), ("booster", booster)])
 
 
@@ -114,33 +203,43 @@ def main() -> None:
     env("MLFLOW_TRACKING_URI")  # mlflow reads it itself; checked here for a clear message
     run_id = env("MLFLOW_RUN_ID")
     params, spec = load_config()
+    backend = resolve_backend(params["backend"], params["early_stopping"])
     lineage = env("MLOPS_LINEAGE", parse_json=True, required=False)
     features, target = spec["categorical"] + spec["numeric"], spec["target"]
     train = load_data("MLOPS_TRAIN_DATA", [*features, target])
     holdout = load_data("MLOPS_HOLDOUT_DATA", [*features, target])
-    print(f"run={run_id} train={len(train)} holdout={len(holdout)} rows, {spec['task']}, cpu")
+    device = choose_device(backend)
+    print(
+        f"run={run_id} train={len(train)} holdout={len(holdout)} {spec['task']} {backend} {device}"
+    )
     import mlflow  # late: a bad environment fails fast, without the ~1.5 s import
     from mlflow.models import infer_signature
 
     with mlflow.start_run(run_id=run_id):
-        mlflow.log_params({**params, "device": "cpu", "train_rows": len(train)})  # no GPU in HGB
+        params = {**params, "backend": backend}
+        mlflow.log_params({**params, "device": device, "train_rows": len(train)})
         if lineage is not None:
             mlflow.log_dict(lineage, "lineage.json")
-        model = build_model(spec, params).fit(train[features], train[target])
+        model = build_model(spec, params, device).fit(train[features], train[target])
+        if backend == "xgboost":  # scorers (evaluate, serving) have no GPU: predict on CPU
+            model[-1].set_params(device="cpu")
         scores = holdout_metrics(model, holdout[features], holdout[target], spec["task"])
         mlflow.log_metrics(scores)
         print("fitted: " + " ".join(f"{k}={v:.4f}" for k, v in scores.items()))
         example = train[features].head(5)
         predict_fn = "predict" if spec["task"] == REGRESS else "predict_proba"
+        names = MODEL_REQUIREMENTS + (XGBOOST_DISTRIBUTIONS if backend == "xgboost" else [])
+        requirements = [f"{d.name}=={d.version}" for n in names for d in distributions(name=n)]
         mlflow.sklearn.log_model(
             model,
             name="model",
             signature=infer_signature(example, getattr(model, predict_fn)(example)),
             input_example=example,
             pyfunc_predict_fn=predict_fn,  # pyfunc predict() returns class probabilities
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            # pinned: inference re-imports the model in a subprocess (~5 s), lists stray pkgs
-            pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
+            skops_trusted_types=SKOPS_TRUSTED_TYPES[backend],
+            # pinned to what trained it (inferring them re-imports the model in a subprocess,
+            # ~5 s, and lists stray packages); of the two xgboost dists only one is installed
+            pip_requirements=requirements,
         )
         print("model logged as 'model'; the run ends FINISHED")
 

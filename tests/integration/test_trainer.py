@@ -49,6 +49,20 @@ def generator() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def trainer() -> ModuleType:
+    return _load(TRAINER, "mlops_reference_train")
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """In-process fits: OpenMP threads crawl when the CPUs are shared (CI)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="module")
 def small_demo(generator: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """This module's own 3000-row copy, keyed like ``generate()``'s result."""
     return generator.generate(tmp_path_factory.mktemp("demo"), rows=3000, seed=7)
@@ -80,7 +94,7 @@ def _create_run(tracking_uri: str, tmp_path: Path) -> str:
 def _run_trainer(**contract: str) -> subprocess.CompletedProcess[str]:
     """Start train.py with only the contract's variables on top of a clean environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_"))}
-    env.update(contract)
+    env.update({"OMP_NUM_THREADS": "1", **contract})  # OpenMP crawls when CPUs are shared (CI)
     return subprocess.run(
         [sys.executable, str(TRAINER)], env=env, capture_output=True, text=True, timeout=120
     )
@@ -95,18 +109,21 @@ def _contract(data: dict, tracking_uri: str, run_id: str, **overrides: str) -> d
         "MLOPS_PARAMS": json.dumps({"max_iter": 100, "learning_rate": 0.1}),
         "MLOPS_DATA_SPEC": json.dumps(SPEC),
         "MLOPS_LINEAGE": json.dumps(LINEAGE),
+        "CUDA_VISIBLE_DEVICES": "",  # the CPU even on a GPU runner: same assertions everywhere
         **overrides,
     }
 
 
+@pytest.mark.parametrize("backend", ["sklearn", "xgboost"])
 def test_trainer_finishes_the_platform_run_with_a_loadable_model(
-    small_demo: dict, tracking_uri: str, tmp_path: Path
+    small_demo: dict, tracking_uri: str, tmp_path: Path, backend: str
 ) -> None:
     import mlflow
     import pandas as pd
 
     run_id = _create_run(tracking_uri, tmp_path)
-    result = _run_trainer(**_contract(small_demo, tracking_uri, run_id))
+    params = json.dumps({"backend": backend, "max_iter": 100, "learning_rate": 0.1})
+    result = _run_trainer(**_contract(small_demo, tracking_uri, run_id, MLOPS_PARAMS=params))
     assert result.returncode == 0, result.stderr
 
     run = mlflow.MlflowClient(tracking_uri).get_run(run_id)
@@ -114,16 +131,18 @@ def test_trainer_finishes_the_platform_run_with_a_loadable_model(
     assert 0.65 < run.data.metrics["holdout_roc_auc"] < 0.95
     assert 0.55 < run.data.metrics["holdout_accuracy"] < 0.95
     assert run.data.params["max_iter"] == "100"
-    assert run.data.params["device"] == "cpu"
+    assert (run.data.params["backend"], run.data.params["device"]) == (backend, "cpu")
     assert not [t for t in run.data.tags if not t.startswith("mlflow.")]  # tags: platform's
     assert mlflow.artifacts.load_dict(f"runs:/{run_id}/lineage.json") == LINEAGE
+    requirements = mlflow.artifacts.load_text(f"runs:/{run_id}/model/requirements.txt")
+    assert ("xgboost" in requirements) == (backend == "xgboost")
 
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     served = pd.read_parquet(small_demo[f"inference_logs/{NEW}"])
     proba = model.predict(served[SPEC["categorical"] + SPEC["numeric"]])
     assert proba.shape == (len(served), 2)
     assert ((proba >= 0) & (proba <= 1)).all()
-    assert abs(proba.sum(axis=1) - 1).max() < 1e-9
+    assert abs(proba.sum(axis=1) - 1).max() < 1e-6  # xgboost computes in float32
 
     version = mlflow.register_model(f"runs:/{run_id}/model", "churn")
     assert version.run_id == run_id
@@ -136,8 +155,20 @@ def test_trainer_finishes_the_platform_run_with_a_loadable_model(
         ({"MLOPS_DATA_SPEC": json.dumps({**SPEC, "target": "label"})}, ["lacks", "label"]),
         ({"MLOPS_HOLDOUT_DATA": "/nonexistent/holdout.parquet"}, ["MLOPS_HOLDOUT_DATA"]),
         ({"MLFLOW_RUN_ID": ""}, ["MLFLOW_RUN_ID is not set"]),
+        ({"MLOPS_PARAMS": '{"backend": "lightgbm"}'}, ["'lightgbm'", "auto, sklearn, xgboost"]),
+        (
+            {"MLOPS_PARAMS": '{"backend": "xgboost", "early_stopping": true}'},
+            ["early_stopping", "'sklearn'"],
+        ),
     ],
-    ids=["unknown-param", "missing-target", "unreadable-data", "missing-run-id"],
+    ids=[
+        "unknown-param",
+        "missing-target",
+        "unreadable-data",
+        "missing-run-id",
+        "unknown-backend",
+        "xgboost-early-stopping",
+    ],
 )
 def test_bad_environment_exits_2_before_touching_mlflow(
     small_demo: dict, tmp_path: Path, override: dict[str, str], expected: list[str]
@@ -150,6 +181,73 @@ def test_bad_environment_exits_2_before_touching_mlflow(
         assert text in result.stderr
     assert "Traceback" not in result.stderr
     assert not db.exists()  # the run was never touched: the platform reports the failure
+
+
+@pytest.mark.parametrize(
+    ("environ", "device_node", "expected"),
+    [
+        ({}, True, "cuda"),  # bare metal / docker --gpus: the driver's device node decides
+        ({}, False, "cpu"),
+        ({"CUDA_VISIBLE_DEVICES": ""}, True, "cpu"),
+        ({"CUDA_VISIBLE_DEVICES": "-1"}, True, "cpu"),
+        ({"CUDA_VISIBLE_DEVICES": "0"}, True, "cuda"),
+        ({"CUDA_VISIBLE_DEVICES": "0"}, False, "cpu"),  # no driver in this container
+        ({"CUDA_VISIBLE_DEVICES": "1,0"}, True, "cuda"),
+        ({"CUDA_VISIBLE_DEVICES": "GPU-5f1c9e2a-0000-4000-8000-000000000000"}, True, "cuda"),
+        ({"CUDA_VISIBLE_DEVICES": "NoDevFiles"}, True, "cpu"),
+        ({"NVIDIA_VISIBLE_DEVICES": "all"}, True, "cuda"),
+        ({"NVIDIA_VISIBLE_DEVICES": "void"}, True, "cpu"),
+        ({"NVIDIA_VISIBLE_DEVICES": "none"}, True, "cpu"),
+        ({"NVIDIA_VISIBLE_DEVICES": "0", "CUDA_VISIBLE_DEVICES": "-1"}, True, "cpu"),
+    ],
+)
+def test_pick_device(
+    trainer: ModuleType, environ: dict[str, str], device_node: bool, expected: str
+) -> None:
+    assert trainer.pick_device(environ, device_node) == expected
+
+
+def test_auto_backend_is_xgboost_when_installed_else_sklearn(
+    trainer: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert trainer.resolve_backend("auto") == "xgboost"  # the dev extra installs xgboost-cpu
+    assert trainer.resolve_backend("sklearn") == "sklearn"
+    monkeypatch.setattr(trainer.importlib.util, "find_spec", lambda name: None)
+    assert trainer.resolve_backend("auto") == "sklearn"
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "xgboost"])
+@pytest.mark.parametrize("task", ["binary_classification", "regression"])
+@pytest.mark.usefixtures("one_thread")
+def test_model_round_trips_through_skops_with_only_the_trusted_types(
+    trainer: ModuleType, small_demo: dict, backend: str, task: str
+) -> None:
+    """What mlflow.sklearn does on save and load, for the combinations no run covers."""
+    import pandas as pd
+    import skops.io
+
+    data = pd.read_parquet(small_demo[f"batches/{REF}"])
+    spec = {**SPEC, "target": "churned", "task": task}
+    params = {**trainer.DEFAULT_PARAMS, "backend": backend, "max_iter": 20}
+    x = data[SPEC["categorical"] + SPEC["numeric"]]
+    model = trainer.build_model(spec, params).fit(x, data.churned)
+    blob = skops.io.dumps(model)
+    assert set(skops.io.get_untrusted_types(data=blob)) <= set(trainer.SKOPS_TRUSTED_TYPES[backend])
+    loaded = skops.io.loads(blob, trusted=trainer.SKOPS_TRUSTED_TYPES[backend])
+    assert (loaded.predict(x) == model.predict(x)).all()
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_default_backend_is_deterministic(trainer: ModuleType, small_demo: dict) -> None:
+    import pandas as pd
+
+    data = pd.read_parquet(small_demo[f"batches/{REF}"])
+    x = data[SPEC["categorical"] + SPEC["numeric"]]
+    first, again = (
+        trainer.build_model(SPEC, trainer.DEFAULT_PARAMS).fit(x, data.churned).predict_proba(x)
+        for _ in range(2)
+    )
+    assert (first == again).all()
 
 
 def _hashes(paths: dict) -> dict[str, str]:
@@ -165,8 +263,9 @@ def test_generator_is_deterministic(generator: ModuleType, tmp_path: Path) -> No
     assert not set(first.values()) & set(other.values())
 
 
+@pytest.mark.parametrize("backend", ["sklearn", "xgboost"])
 def test_generated_periods_drift_and_the_old_model_degrades(
-    generator: ModuleType, tmp_path: Path
+    generator: ModuleType, trainer: ModuleType, tmp_path: Path, backend: str
 ) -> None:
     import pandas as pd
     from scipy import stats
@@ -187,8 +286,7 @@ def test_generated_periods_drift_and_the_old_model_degrades(
     )
     assert stats.chi2_contingency(contracts).pvalue < 1e-6
 
-    trainer = _load(TRAINER, "mlops_reference_train")
-    params = {**trainer.DEFAULT_PARAMS, "max_iter": 100}
+    params = {**trainer.DEFAULT_PARAMS, "backend": backend, "max_iter": 100}
     features = SPEC["categorical"] + SPEC["numeric"]
     (old_train, old_test), (new_train, new_test) = (
         train_test_split(df, test_size=0.3, random_state=0) for df in (old, new)

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseBranchOperator, BaseOperator
 
 from airflow_mlops_provider.spec.models import PipelineSpec
 
@@ -140,6 +140,15 @@ class PipelineOperator(PipelineOperatorMixin, BaseOperator):
     """Base of the provider's plain operators: keyword-only, stores values, nothing else."""
 
     ui_color = "#e8f0fe"
+
+    def __init__(self, *, spec: PipelineSpec, project_dir: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.project_dir = project_dir
+
+
+class PipelineBranchOperator(PipelineOperatorMixin, BaseBranchOperator):
+    """Base of the provider's branch operators; same shape as PipelineOperator."""
 
     def __init__(self, *, spec: PipelineSpec, project_dir: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseBranchOperator
-
-from airflow_mlops_provider.operators.base import PipelineOperatorMixin
+from airflow_mlops_provider.operators.base import PipelineBranchOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_mlops_provider.spec.models import PipelineSpec
 
-
-class DriftBranchOperator(PipelineOperatorMixin, BaseBranchOperator):
+class DriftBranchOperator(PipelineBranchOperator):
     """Branch to `drift_branch` when the batch drifted from the champion's training data.
 
     The batch comes from `current_task_id`'s XCom (`train_uri` of a snapshot, or `window_uri`
@@ -31,8 +27,6 @@ class DriftBranchOperator(PipelineOperatorMixin, BaseBranchOperator):
     def __init__(
         self,
         *,
-        spec: PipelineSpec,
-        project_dir: str,
         current_task_id: str,
         drift_branch: str,
         stable_branch: str,
@@ -40,8 +34,6 @@ class DriftBranchOperator(PipelineOperatorMixin, BaseBranchOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.spec = spec
-        self.project_dir = project_dir
         self.current_task_id = current_task_id
         self.drift_branch = drift_branch
         self.stable_branch = stable_branch

@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseBranchOperator
-
-from airflow_mlops_provider.operators.base import PipelineOperatorMixin
+from airflow_mlops_provider.operators.base import PipelineBranchOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_mlops_provider.spec.models import PipelineSpec
 
-
-class EvaluateOperator(PipelineOperatorMixin, BaseBranchOperator):
+class EvaluateOperator(PipelineBranchOperator):
     """Score both models on the snapshot's holdout, apply the gate, branch on its decision.
 
     The baseline is the current champion — or, when the challenger already is the champion
@@ -29,8 +25,6 @@ class EvaluateOperator(PipelineOperatorMixin, BaseBranchOperator):
     def __init__(
         self,
         *,
-        spec: PipelineSpec,
-        project_dir: str,
         promote_branch: str,
         reject_branch: str,
         train_task_id: str = "retrain",
@@ -38,8 +32,6 @@ class EvaluateOperator(PipelineOperatorMixin, BaseBranchOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.spec = spec
-        self.project_dir = project_dir
         self.promote_branch = promote_branch
         self.reject_branch = reject_branch
         self.train_task_id = train_task_id

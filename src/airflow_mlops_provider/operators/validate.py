@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_mlops_provider.operators.base import PipelineOperator
 
@@ -76,7 +76,7 @@ class DataValidateOperator(PipelineOperator):
         )
         return self.storage.write_text(self.storage.join(folder, "validation.html"), html)
 
-    def _reject(self, context: Context, result: Any, location: str, report: str) -> dict:
+    def _reject(self, context: Context, result: Any, location: str, report: str) -> NoReturn:
         from airflow_mlops_provider.exceptions import DataValidationError
 
         failed = [c.check.describe() for c in result.failures()]
