@@ -508,7 +508,10 @@ def git_state() -> dict[str, Any]:
 
 def write_json(summaries: dict[int, dict[str, Any]], raw: list[dict[str, Any]]) -> Path:
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"parse-{dt.date.today().isoformat()}.json"
+    ns = sorted(summaries)
+    # A quick run (other N) must not overwrite the day's full run.
+    suffix = "" if ns == sorted(DEFAULT_NS) else "-n" + "-".join(map(str, ns))
+    path = RESULTS / f"parse-{dt.date.today().isoformat()}{suffix}.json"
     versions = {v: raw[0]["warmup"][v]["versions"] for v in VARIANTS}
     payload = {
         "command": " ".join(["python", "bench/parse.py", *sys.argv[1:]]),
