@@ -11,11 +11,12 @@ error, so the platform only checks the status and that the model ``model`` was l
 
 Backends, MLOPS_PARAMS ``backend``: ``sklearn`` (HistGradientBoosting, CPU), ``xgboost`` (on
 the GPU when one is visible, see ``pick_device``), ``auto`` (default): xgboost if installed, else
-sklearn -- the environment, not the hardware, picks the model type; the run's ``backend`` and
-``device`` params record it. Parameter names keep HistGradientBoosting's meaning; for xgboost
-max_iter -> n_estimators, l2_regularization -> reg_lambda, max_depth (null: no limit) ->
-max_depth (0), min_samples_leaf -> min_child_weight (a hessian sum: rows for regression,
-stricter for log loss where a row weighs p(1-p)); trees grow best-first to <= 31 leaves.
+sklearn -- the environment, not the hardware, picks the model type. The run's ``backend`` and
+``device`` (where it really trained) params record the outcome. Parameter names keep
+HistGradientBoosting's meaning; for xgboost max_iter -> n_estimators, l2_regularization ->
+reg_lambda, max_depth (null: no limit) -> max_depth (0), min_samples_leaf -> min_child_weight
+(a hessian sum: rows for regression, stricter for log loss where a row weighs p(1-p)); trees
+grow best-first to <= 31 leaves.
 """
 
 import glob
@@ -138,19 +139,6 @@ def pick_device(environ: Mapping[str, str], nvidia_device_exists: bool) -> str:
     return "cuda" if nvidia_device_exists else "cpu"
 
 
-def choose_device(backend: str) -> str:
-    """The device training really uses: only xgboost's CUDA build (not xgboost-cpu) has a GPU."""
-    if pick_device(os.environ, bool(glob.glob("/dev/nvidia[0-9]*"))) == "cpu":
-        return "cpu"
-    if backend == "xgboost":
-        import xgboost
-
-        if xgboost.build_info().get("USE_CUDA"):
-            return "cuda"
-    print(f"note: a GPU is visible but backend {backend} cannot use it here: training on CPU")
-    return "cpu"
-
-
 def load_data(var: str, columns: list[str]) -> pd.DataFrame:
     """Read the parquet file or directory named by ``var``; keep only the spec's columns."""
     path = env(var)
@@ -199,6 +187,15 @@ def holdout_metrics(model: Pipeline, x: pd.DataFrame, y: pd.Series, task: str) -
     return {"holdout_roc_auc": auc, "holdout_accuracy": accuracy_score(y, pred)}
 
 
+def device_used(model: Pipeline) -> str:
+    """Where the booster really trained: xgboost falls back to the CPU with only a warning when
+    CUDA cannot start (no driver libraries, the xgboost-cpu build), and the run must say so."""
+    if not hasattr(booster := model[-1], "get_booster"):
+        return "cpu"  # HistGradientBoosting has no GPU support
+    config = json.loads(booster.get_booster().save_config())
+    return "cpu" if config["learner"]["generic_param"]["device"].startswith("cpu") else "cuda"
+
+
 def main() -> None:
     env("MLFLOW_TRACKING_URI")  # mlflow reads it itself; checked here for a clear message
     run_id = env("MLFLOW_RUN_ID")
@@ -208,19 +205,22 @@ def main() -> None:
     features, target = spec["categorical"] + spec["numeric"], spec["target"]
     train = load_data("MLOPS_TRAIN_DATA", [*features, target])
     holdout = load_data("MLOPS_HOLDOUT_DATA", [*features, target])
-    device = choose_device(backend)
-    print(
-        f"run={run_id} train={len(train)} holdout={len(holdout)} {spec['task']} {backend} {device}"
-    )
+    gpu = pick_device(os.environ, bool(glob.glob("/dev/nvidia[0-9]*")))  # only xgboost uses it
+    device = gpu if backend == "xgboost" else "cpu"
+    print(f"run={run_id} train={len(train)} holdout={len(holdout)} rows, {spec['task']}")
+    print(f"backend={backend} device={device} (GPU visible: {gpu == 'cuda'})")
     import mlflow  # late: a bad environment fails fast, without the ~1.5 s import
     from mlflow.models import infer_signature
 
     with mlflow.start_run(run_id=run_id):
         params = {**params, "backend": backend}
-        mlflow.log_params({**params, "device": device, "train_rows": len(train)})
+        mlflow.log_params({**params, "train_rows": len(train)})
         if lineage is not None:
             mlflow.log_dict(lineage, "lineage.json")
         model = build_model(spec, params, device).fit(train[features], train[target])
+        if (used := device_used(model)) != device:
+            print("note: xgboost could not start CUDA (see its warning): trained on the CPU")
+        mlflow.log_param("device", used)
         if backend == "xgboost":  # scorers (evaluate, serving) have no GPU: predict on CPU
             model[-1].set_params(device="cpu")
         scores = holdout_metrics(model, holdout[features], holdout[target], spec["task"])

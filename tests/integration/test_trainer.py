@@ -6,6 +6,7 @@ run afterwards) is played by the test, the trainer runs as a real subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -207,13 +208,41 @@ def test_pick_device(
     assert trainer.pick_device(environ, device_node) == expected
 
 
+@pytest.mark.usefixtures("one_thread")
+def test_a_gpu_that_cannot_start_is_recorded_as_the_cpu(
+    trainer: ModuleType, small_demo: dict
+) -> None:
+    """xgboost falls back to the CPU with a warning only; the run's device param must not lie."""
+    import glob
+
+    import pandas as pd
+    import xgboost
+
+    if (
+        xgboost.build_info()["USE_CUDA"]
+        and trainer.pick_device(os.environ, bool(glob.glob("/dev/nvidia[0-9]*"))) == "cuda"
+    ):
+        pytest.skip("a GPU may really be usable here")
+    data = pd.read_parquet(small_demo[f"batches/{REF}"])
+    x = data[SPEC["categorical"] + SPEC["numeric"]]
+    for backend, device in [("xgboost", "cuda"), ("xgboost", "cpu"), ("sklearn", "cpu")]:
+        params = {**trainer.DEFAULT_PARAMS, "backend": backend, "max_iter": 5}
+        with pytest.warns(UserWarning) if device == "cuda" else contextlib.nullcontext():
+            model = trainer.build_model(SPEC, params, device).fit(x, data.churned)
+        assert trainer.device_used(model) == "cpu"
+
+
 def test_auto_backend_is_xgboost_when_installed_else_sklearn(
-    trainer: ModuleType, monkeypatch: pytest.MonkeyPatch
+    trainer: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert trainer.resolve_backend("auto") == "xgboost"  # the dev extra installs xgboost-cpu
     assert trainer.resolve_backend("sklearn") == "sklearn"
     monkeypatch.setattr(trainer.importlib.util, "find_spec", lambda name: None)
     assert trainer.resolve_backend("auto") == "sklearn"
+    with pytest.raises(SystemExit) as exited:
+        trainer.resolve_backend("xgboost")
+    assert exited.value.code == 2
+    assert "xgboost is not installed" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("backend", ["sklearn", "xgboost"])
@@ -227,7 +256,7 @@ def test_model_round_trips_through_skops_with_only_the_trusted_types(
     import skops.io
 
     data = pd.read_parquet(small_demo[f"batches/{REF}"])
-    spec = {**SPEC, "target": "churned", "task": task}
+    spec = {**SPEC, "task": task}
     params = {**trainer.DEFAULT_PARAMS, "backend": backend, "max_iter": 20}
     x = data[SPEC["categorical"] + SPEC["numeric"]]
     model = trainer.build_model(spec, params).fit(x, data.churned)
