@@ -68,6 +68,7 @@ def test_contract_env_and_secrets_by_reference_only() -> None:
     env = {e["name"]: e for e in container["env"]}
     assert env["MLFLOW_RUN_ID"]["value"] == "abc123"
     assert env["MLOPS_TRAIN_DATA"]["value"] == "s3://b/train.parquet"
+    assert env["OMP_NUM_THREADS"]["value"] == "8"  # training.env, as in local mode
     password = env["MLFLOW_TRACKING_PASSWORD"]
     assert "value" not in password
     assert password["valueFrom"]["secretKeyRef"] == {

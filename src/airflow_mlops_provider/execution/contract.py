@@ -20,6 +20,7 @@ def trainer_env(
 ) -> dict[str, str]:
     data = spec.data
     return {
+        **spec.training.env,
         "MLFLOW_TRACKING_URI": tracking_uri,
         "MLFLOW_RUN_ID": run_id,
         "MLOPS_TRAIN_DATA": train_uri,

@@ -176,9 +176,22 @@ class TrainingSpec(StrictModel):
     )
     image: str | None = Field(None, description="trainer image (required for kubernetes)")
     params: dict[str, Scalar] = Field(default_factory=dict)
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra environment for the trainer (both modes); no secrets here: use "
+        "kubernetes.secret_env or Airflow connections",
+    )
     resources: Resources = Field(default_factory=Resources)
     kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
     timeout_minutes: int = Field(60, ge=1)
+
+    @field_validator("env")
+    @classmethod
+    def _env_does_not_override_the_contract(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in value if k.startswith(("MLOPS_", "MLFLOW_")))
+        if reserved:
+            raise ValueError(f"{reserved} are set by the platform (trainer contract); remove them")
+        return value
 
     @model_validator(mode="after")
     def _mode_fits(self) -> TrainingSpec:

@@ -147,6 +147,11 @@ def test_pod_settings_are_rejected_for_local_compute(tmp_path: Path) -> None:
     assert "training.image: for compute: kubernetes only" in str(error_of(write(tmp_path, text)))
 
 
+def test_training_env_cannot_override_the_contract(tmp_path: Path) -> None:
+    text = example_with("  params:", "  env: {MLFLOW_RUN_ID: x, LOG_LEVEL: debug}\n  params:")
+    assert "['MLFLOW_RUN_ID'] are set by the platform" in str(error_of(write(tmp_path, text)))
+
+
 def test_gpu_is_rejected_for_local_compute(tmp_path: Path) -> None:
     text = example_with("  params:", "  resources: {gpu: 1}\n  params:")
     problem = error_of(write(tmp_path, text)).problems[0]
