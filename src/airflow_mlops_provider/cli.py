@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     validate = sub.add_parser("validate", help="check pipeline YAMLs (files or dags folders)")
     validate.add_argument("paths", nargs="+", type=Path)
     sub.add_parser("schema", help="print the pipeline JSON Schema (for editor autocomplete)")
+    check = sub.add_parser("check-data", help="run a pipeline's data gate on one batch")
+    check.add_argument("pipeline", type=Path)
+    check.add_argument("data_uri", help="file or folder: path, file:// or s3://")
+    check.add_argument("--report", type=Path, help="also write the HTML report here")
     render = sub.add_parser("render-pod", help="print the training pod a pipeline would create")
     render.add_argument("pipeline", type=Path)
     demo = sub.add_parser("demo", help="run the continuous-training loop on the embedded default")
@@ -35,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(json.dumps(PipelineSpec.model_json_schema(), indent=2))
         return 0
+    if args.command == "check-data":
+        return check_data(args.pipeline, args.data_uri, args.report)
     if args.command == "render-pod":
         return render_pod(args.pipeline)
     from airflow_mlops_provider.demo import run_demo
@@ -74,6 +80,58 @@ def validate_paths(paths: list[Path]) -> int:
             print(f"ok  {path} → pipeline {spec.pipeline}")
     print(f"{checked} file(s) checked, {failures} with errors", file=sys.stderr)
     return 1 if failures or not checked else 0
+
+
+def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
+    """The training data gate outside Airflow: exit 0 pass, 1 fail, 2 usage/config error.
+
+    Prints a JSON summary on stdout. Relative data paths resolve against the current folder;
+    s3:// uses boto3's default credentials."""
+    from airflow_mlops_provider.adapters.great_expectations import validate_frame
+    from airflow_mlops_provider.adapters.storage import Storage
+    from airflow_mlops_provider.core.contract import checks_from_contract, render_validation_html
+    from airflow_mlops_provider.spec.loader import SpecError, load_defaults, load_spec
+
+    try:
+        spec = load_spec(pipeline, load_defaults(pipeline.parent))
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    storage = Storage(Path.cwd())
+    try:
+        frame = storage.read_frame(data_uri, spec.data.format)
+    except Exception as exc:  # unreadable batch: the gate fails closed, with the reason
+        print(
+            json.dumps(
+                {
+                    "passed": False,
+                    "source": storage.resolve(data_uri),
+                    "error": f"cannot read the batch: {type(exc).__name__}: {exc}",
+                }
+            )
+        )
+        return 1
+    result = validate_frame(frame, checks_from_contract(spec.contract))
+    if report:
+        title = f"{spec.pipeline}: data validation"
+        report.write_text(render_validation_html(result, title=title, source=data_uri))
+    summary = {
+        "passed": result.passed,
+        "source": storage.resolve(data_uri),
+        "rows": result.row_count,
+        "failures": [
+            {
+                "rule": f.check.rule,
+                "column": f.check.column,
+                "check": f.check.describe(),
+                "observed": f.observed,
+                "unexpected_count": f.unexpected_count,
+            }
+            for f in result.failures()
+        ],
+    }
+    print(json.dumps(summary, default=str))
+    return 0 if result.passed else 1
 
 
 def render_pod(path: Path) -> int:
