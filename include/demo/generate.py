@@ -144,6 +144,7 @@ def generate(out_dir: Path, rows: int = 20000, seed: int = 7) -> dict[str, Path]
         path = Path(out_dir) / kind / f"dt={dt.isoformat()}" / "part-0.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(_table(kind, dt, drifted, index, rows, seed), path)
+        (path.parent / "_SUCCESS").touch()  # the marker a writer leaves once a batch is whole
         written[f"{kind}/{dt.isoformat()}"] = path
     return written
 

@@ -53,6 +53,7 @@ def test_example_pipeline_dags(tmp_path: Path) -> None:
     assert set(bag.dags) == {"churn__training", "churn__monitoring", "churn__rollback"}
     training = bag.dags["churn__training"]
     assert set(training.task_ids) == {
+        "wait_for_batch",
         "validate_data",
         "detect_drift",
         "retrain",
@@ -62,6 +63,9 @@ def test_example_pipeline_dags(tmp_path: Path) -> None:
         "reject",
         "notify",
     }
+    sensor = training.get_task("wait_for_batch")
+    assert sensor.downstream_task_ids == {"validate_data"}
+    assert sensor.mode == "reschedule" and sensor.timeout == 360 * 60
     assert training.get_task("detect_drift").downstream_task_ids == {"retrain", "skip_retrain"}
     assert training.get_task("evaluate").downstream_task_ids == {"canary_promote", "reject"}
     assert "pipeline:churn" in training.tags and training.max_active_runs == 1
@@ -143,3 +147,15 @@ def test_provider_entry_point() -> None:
     info = entry.load()()
     assert info["package-name"] == "airflow-mlops-provider"
     assert "airflow_mlops_provider.links.MlflowRunLink" in info["extra-links"]
+
+
+def test_batch_sensor_waits_for_the_marker(tmp_path: Path) -> None:
+    from airflow_mlops_provider.sensors.batch import BatchSensor
+    from airflow_mlops_provider.spec import load_spec
+
+    spec = load_spec(ROOT / "dags" / "churn.yaml")
+    sensor = BatchSensor(task_id="w", spec=spec, project_dir=str(tmp_path), source="lake/dt=1")
+    (tmp_path / "lake" / "dt=1").mkdir(parents=True)
+    assert sensor.poke({}) is False  # the folder exists, the batch is not complete yet
+    (tmp_path / "lake" / "dt=1" / "_SUCCESS").touch()
+    assert sensor.poke({}) is True

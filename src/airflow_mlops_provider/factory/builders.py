@@ -31,6 +31,7 @@ from airflow_mlops_provider.operators.release import (
 )
 from airflow_mlops_provider.operators.retrain import RetrainOperator
 from airflow_mlops_provider.operators.validate import DataValidateOperator
+from airflow_mlops_provider.sensors.batch import BatchSensor
 from airflow_mlops_provider.spec.models import PipelineSpec
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -107,6 +108,8 @@ def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
             },
             **common,
         )
+        if spec.data.wait is not None:
+            BatchSensor(task_id="wait_for_batch", source=spec.data.source, **common) >> validate
         validate >> drift >> [retrain, skip]
         retrain >> evaluate >> reject
         if gated:

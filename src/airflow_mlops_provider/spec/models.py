@@ -74,6 +74,18 @@ class Split(StrictModel):
     holdout_fraction: float = Field(0.2, gt=0, lt=1)
 
 
+class WaitSpec(StrictModel):
+    """The optional `wait_for_batch` sensor: reschedule mode, so waiting holds no worker slot."""
+
+    marker: str | None = Field(
+        "_SUCCESS",
+        description="file inside data.source that marks the batch complete; "
+        "null: wait for data.source itself",
+    )
+    timeout_minutes: int = Field(360, ge=1)
+    poke_minutes: float = Field(5, gt=0)
+
+
 class DataSpec(StrictModel):
     source: str = Field(
         description="path, file:// or s3:// URI of the batch (file or folder); "
@@ -85,6 +97,7 @@ class DataSpec(StrictModel):
     id_column: str | None = None
     features: Features
     split: Split
+    wait: WaitSpec | None = Field(None, description="wait for the batch before validating")
 
 
 class ColumnRule(StrictModel):
