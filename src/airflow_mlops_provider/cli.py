@@ -10,6 +10,12 @@ import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from airflow_mlops_provider.spec.models import PipelineSpec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("pipeline", type=Path)
     check.add_argument("data_uri", help="file or folder: path, file:// or s3://")
     check.add_argument("--report", type=Path, help="also write the HTML report here")
+    drift = sub.add_parser("drift", help="compare two batches with the drift engine")
+    drift.add_argument("--reference", required=True, help="reference batch (file or folder)")
+    drift.add_argument("--current", required=True, help="current batch (file or folder)")
+    drift.add_argument("--pipeline", type=Path, help="take features and thresholds from here")
+    drift.add_argument("--report", type=Path, help="also write the HTML report here")
     render = sub.add_parser("render-pod", help="print the training pod a pipeline would create")
     render.add_argument("pipeline", type=Path)
     demo = sub.add_parser("demo", help="run the continuous-training loop on the embedded default")
@@ -41,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "check-data":
         return check_data(args.pipeline, args.data_uri, args.report)
+    if args.command == "drift":
+        return drift_cli(args.reference, args.current, args.pipeline, args.report)
     if args.command == "render-pod":
         return render_pod(args.pipeline)
     from airflow_mlops_provider.demo import run_demo
@@ -132,6 +145,64 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
     }
     print(json.dumps(summary, default=str))
     return 0 if result.passed else 1
+
+
+def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path | None) -> int:
+    """The drift engine outside Airflow: exit 0 no drift, 1 drift, 2 usage/config error.
+
+    With --pipeline, its features and drift settings are used; without, every shared column
+    is compared (numbers as numeric, the rest as categorical) with the default settings."""
+    from airflow_mlops_provider.adapters.storage import Storage
+    from airflow_mlops_provider.core.drift import compare, render_html
+    from airflow_mlops_provider.spec.loader import SpecError, load_defaults, load_spec
+    from airflow_mlops_provider.spec.models import DriftSpec
+
+    try:
+        spec = load_spec(pipeline, load_defaults(pipeline.parent)) if pipeline else None
+        storage = Storage(Path.cwd())
+        frames = [storage.read_frame(uri, _format_of(uri)) for uri in (reference, current)]
+        numeric, categorical = _drift_columns(spec, *frames)
+        settings = spec.drift if spec else DriftSpec()
+        result = compare(
+            *frames,
+            numeric=numeric,
+            categorical=categorical,
+            alpha=settings.alpha,
+            correction=settings.correction,
+            drift_share=settings.drift_share,
+        )
+    except (SpecError, OSError, ValueError) as exc:
+        print(f"airflow-mlops drift: {exc}", file=sys.stderr)
+        return 2
+    if report:
+        report.write_text(render_html(result, title=f"Drift: {current} vs {reference}"))
+    print(json.dumps(result.to_dict()))
+    return 1 if result.dataset_drift else 0
+
+
+def _format_of(uri: str) -> str:
+    return "csv" if uri.rstrip("/").endswith(".csv") else "parquet"
+
+
+def _drift_columns(
+    spec: PipelineSpec | None, reference: pd.DataFrame, current: pd.DataFrame
+) -> tuple[list[str], list[str]]:
+    """The pipeline's features; else the shared columns, skipping timestamps and id-like text
+    (more than half the values distinct), which no distribution test makes sense of."""
+    if spec is not None:
+        return spec.data.features.numeric, spec.data.features.categorical
+    import pandas as pd
+
+    numeric, categorical = [], []
+    for name in (c for c in reference.columns if c in current.columns):
+        column = reference[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            continue
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            numeric.append(name)
+        elif column.nunique() <= len(column) / 2:
+            categorical.append(name)
+    return numeric, categorical
 
 
 def render_pod(path: Path) -> int:

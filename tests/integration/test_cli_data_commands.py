@@ -1,4 +1,4 @@
-"""`airflow-mlops check-data`: the data gate outside Airflow, as CI and people use it."""
+"""`airflow-mlops check-data` and `drift`: the data gate and the drift engine outside Airflow."""
 
 from __future__ import annotations
 
@@ -53,3 +53,42 @@ def test_broken_pipeline_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text("pipeline: x\n")
     code, out = check(str(tmp_path / "p.yaml"), "x.parquet", cwd=tmp_path)
     assert code == 2 and "required setting is missing" in out
+
+
+def drift(*args: str, cwd: Path) -> tuple[int, dict | str]:
+    command = [str(Path(sys.executable).parent / "airflow-mlops"), "drift", *args]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, check=False)
+    try:
+        return done.returncode, json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return done.returncode, done.stderr
+
+
+def test_drift_cli_exit_codes(demo_data: Path, tmp_path: Path) -> None:
+    logs = demo_data / "inference_logs"
+    reference = str(demo_data / "batches" / "dt=2026-11-01")
+    code, stable = drift(
+        "--reference",
+        reference,
+        "--current",
+        str(logs / "dt=2026-11-01"),
+        "--pipeline",
+        str(PIPELINE),
+        cwd=tmp_path,
+    )
+    assert code == 0 and stable["dataset_drift"] is False
+    code, shifted = drift(
+        "--reference",
+        reference,
+        "--current",
+        str(logs / "dt=2026-11-08"),
+        "--report",
+        "d.html",
+        cwd=tmp_path,
+    )  # no pipeline: columns inferred
+    assert code == 1 and "monthly_charges" in shifted["drifted_features"]
+    compared = {f["feature"] for f in shifted["features"]}
+    assert "customer_id" not in compared and "event_time" not in compared
+    assert "monthly_charges" in (tmp_path / "d.html").read_text()
+    code, error = drift("--reference", "missing/", "--current", reference, cwd=tmp_path)
+    assert code == 2 and "no data at" in error
