@@ -66,6 +66,11 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
     (event,) = retrain_requests()
     assert event["reason"].startswith("drift in ") and event["report"].endswith("drift.html")
 
+    # 3b. The same incident an hour later: alert again, but no second retrain request.
+    states = run(dags["churn__monitoring"], "2026-11-08T01:00:00")
+    assert states["alert"] == "success" and states["request_retraining"] == "skipped"
+    assert len(retrain_requests()) == 1
+
     # 4. Training on the drifted batch: drift found against v1's training data, v2 trained
     #    and judged against v1 on the same holdout.
     states = run(dags["churn__training"], "2026-11-08")
@@ -87,5 +92,5 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
 
     events = audit_events(project)
     assert events.count("trained") == 2 and events.count("gated") == 2
-    assert "retrain_requested" in events and "validated" in events
+    assert events.count("retrain_requested") == 1 and "validated" in events
     assert events.count("rolled_back") == 1 and events.count("promoted") == 2

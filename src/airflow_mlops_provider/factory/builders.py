@@ -154,6 +154,8 @@ def build_monitoring(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
             task_id="detect_drift",
             current_task_id="validate_serving_data",
             drift_branch=["request_retraining", "alert"],
+            cooldown_branch="alert",
+            inlets=[Asset(spec.retrain_asset_uri)],
             stable_branch="healthy",
             no_champion_branch="healthy",
             **common,

@@ -31,9 +31,11 @@ class DriftBranchOperator(PipelineBranchOperator):
         drift_branch: str,
         stable_branch: str,
         no_champion_branch: str,
+        cooldown_branch: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.cooldown_branch = cooldown_branch
         self.current_task_id = current_task_id
         self.drift_branch = drift_branch
         self.stable_branch = stable_branch
@@ -49,6 +51,9 @@ class DriftBranchOperator(PipelineBranchOperator):
         forced = self._forced_reason(context)
         if summary["dataset_drift"]:
             reason = f"drift in {', '.join(summary['drifted_features'])}"
+            cooling = self._cooldown(context)
+            if cooling and self.cooldown_branch:
+                return self._decide(context, self.cooldown_branch, f"{reason}; {cooling}", summary)
             return self._decide(context, self.drift_branch, reason, summary)
         if forced:
             return self._decide(context, self.drift_branch, forced, summary)
@@ -95,6 +100,21 @@ class DriftBranchOperator(PipelineBranchOperator):
             "current": current_uri,
             "champion_version": version,
         }
+
+    def _cooldown(self, context: Context) -> str | None:
+        """Why not to request retraining again: a retrain-request event (this task's inlet)
+        within `monitoring.cooldown_hours`, so one incident does not retrain every hour."""
+        from datetime import UTC, datetime, timedelta
+
+        hours = self.spec.monitoring.cooldown_hours if self.spec.monitoring else 0
+        if not hours or not self.inlets:
+            return None
+        since = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
+        events = context["inlet_events"][self.inlets[0]]
+        recent = list(events.after(since).ascending(False).limit(1))
+        if not recent:
+            return None
+        return f"retraining already requested at {recent[0].timestamp} (cooldown {hours:g} h)"
 
     def _forced_reason(self, context: Context) -> str | None:
         if context["params"].get("force_retrain"):

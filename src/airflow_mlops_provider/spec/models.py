@@ -263,6 +263,9 @@ class MonitoringSpec(StrictModel):
     schedule: Schedule = "@daily"
     source: str = Field(description="inference-log batch for the run (templated like data.source)")
     format: Literal["parquet", "csv"] = "parquet"
+    cooldown_hours: float = Field(
+        24, ge=0, description="after a retrain request, drift only alerts for this long (0: off)"
+    )
     log_columns: list[str] = Field(
         default_factory=lambda: ["request_id"],
         description="columns the logs carry besides the contract's",
