@@ -35,6 +35,9 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        "extra-links": ["airflow_mlops_provider.links.MlflowRunLink"],
+        "extra-links": [
+            "airflow_mlops_provider.links.MlflowRunLink",
+            "airflow_mlops_provider.links.ValidationReportLink",
+        ],
         "connection-types": [],
     }

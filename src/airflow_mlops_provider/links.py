@@ -18,3 +18,12 @@ class MlflowRunLink(BaseOperatorLink):
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         return XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
+
+
+class ValidationReportLink(BaseOperatorLink):
+    name = "Validation report"
+    xcom_key = "validation_report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        target = XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
+        return f"file://{target}" if target.startswith("/") else target

@@ -6,6 +6,7 @@ GX is imported once for the module (the import costs seconds; each validation ~0
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -15,7 +16,13 @@ import pandas as pd
 import pytest
 
 from airflow_mlops_provider.core.contract import ValidationResult, checks_from_contract
-from airflow_mlops_provider.spec.models import ColumnRule, ContractSpec
+from airflow_mlops_provider.spec.models import (
+    ColumnRule,
+    ContractSpec,
+    FreshnessRule,
+    NoFutureTimestamps,
+    UniqueKey,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -225,3 +232,117 @@ def test_adapter_module_does_not_import_gx_at_import_time():
         "assert 'pandas' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- quality rules: uniqueness, pattern, null share, time, severity -------------------------------
+
+NOW = dt.datetime(2023, 5, 26, 12, 0, tzinfo=dt.UTC)  # a day after the fixture's latest signup
+QUALITY = CONTRACT.model_copy(
+    update={
+        "columns": {
+            **CONTRACT.columns,
+            "customer_id": ColumnRule(type="str", unique=True, pattern=r"^c\d+$"),
+            "discount": ColumnRule(type="float", max_null_fraction=0.4),
+        },
+        "unique_keys": [UniqueKey(columns=["plan", "tenure_months"])],
+        "freshness": FreshnessRule(column="signup", max_age_hours=48),
+        "no_future_timestamps": NoFutureTimestamps(tolerance_minutes=5),
+    }
+)
+QUALITY_CHECKS = checks_from_contract(QUALITY)
+
+
+def test_valid_frame_passes_the_quality_rules(validate, frame):
+    result = validate(frame, QUALITY_CHECKS, now=NOW)
+    assert result.passed, result.summary()
+    assert all(r.success for r in result.results)
+    rules = {r.check.rule for r in result.results}
+    assert {"unique", "pattern", "null_fraction", "unique_key", "freshness", "no_future"} <= rules
+
+
+def test_duplicated_values_in_a_unique_column(validate, frame):
+    result = validate(
+        frame.assign(customer_id=["c1", "c2", "c2", "c4", "c5"]), QUALITY_CHECKS, now=NOW
+    )
+    failure = _only_failure(result, "unique", "customer_id")
+    assert (failure.unexpected_count, failure.unexpected_examples) == (2, ("'c2'",))
+    assert "customer_id values are unique: 2 of 5 rows duplicated (e.g. 'c2')" in result.summary()
+
+
+def test_values_not_matching_the_pattern(validate, frame):
+    result = validate(
+        frame.assign(customer_id=["c1", "C2", "c3", "x", "c5"]), QUALITY_CHECKS, now=NOW
+    )
+    failure = _only_failure(result, "pattern", "customer_id")
+    assert set(failure.unexpected_examples) == {"'C2'", "'x'"}
+    assert "customer_id matches ^c\\d+$: 2 of 5 rows not matching" in result.summary()
+
+
+def test_too_many_nulls_for_max_null_fraction(validate, frame):
+    tolerated = frame.assign(discount=[0.0, np.nan, 0.1, np.nan, 0.2])  # 40%: at the limit
+    assert validate(tolerated, QUALITY_CHECKS, now=NOW).passed
+    result = validate(
+        frame.assign(discount=[np.nan, np.nan, 0.1, np.nan, 0.2]), QUALITY_CHECKS, now=NOW
+    )
+    failure = _only_failure(result, "null_fraction", "discount")
+    assert failure.observed == "3 of 5 rows missing (60.0%)"
+    assert "discount has at most 40% missing values" in result.summary()
+
+
+def test_stale_data_fails_freshness(validate, frame):
+    later = NOW + dt.timedelta(days=3)
+    result = validate(frame, QUALITY_CHECKS, now=later)
+    failure = _only_failure(result, "freshness", "signup")
+    assert failure.observed == "latest 2023-05-25 00:00:00 (108.0 hours old)"
+    assert "latest signup at most 48 hours old" in result.summary()
+
+
+def test_freshness_compares_aware_columns_in_their_zone(validate, frame):
+    aware = frame.assign(signup=frame["signup"].dt.tz_localize("Europe/Paris"))
+    assert validate(aware, QUALITY_CHECKS, now=NOW).passed
+    naive_now = NOW.replace(tzinfo=None)  # naive means UTC
+    assert validate(frame, QUALITY_CHECKS, now=naive_now).passed
+
+
+def test_future_timestamps(validate, frame):
+    future = pd.to_datetime(["2023-01-05", "2023-02-10", "2023-03-15", "2023-05-25", "2031-01-01"])
+    result = validate(frame.assign(signup=future), QUALITY_CHECKS, now=NOW)
+    failure = _only_failure(result, "no_future", "signup")
+    assert (failure.unexpected_count, failure.unexpected_examples) == (1, ("2031-01-01 00:00:00",))
+    assert "signup not later than now + 5 minutes: 1 of 5 rows in the future" in result.summary()
+
+
+def test_duplicated_compound_key(validate, frame):
+    result = validate(frame.assign(tenure_months=[0, 12, 24, 12, 72]), QUALITY_CHECKS, now=NOW)
+    failure = _only_failure(result, "unique_key", None)
+    assert (failure.unexpected_count, failure.unexpected_examples) == (2, ("('pro', 12)",))
+    assert "(plan, tenure_months) is unique: 2 of 5 rows with a duplicated key" in result.summary()
+
+
+def test_compound_key_with_a_missing_column_is_not_run(validate, frame):
+    result = validate(frame.drop(columns=["plan"]), QUALITY_CHECKS, now=NOW)
+    assert _failed(result) == [("column_exists", "plan")]
+    skipped = {(r.check.rule, r.check.column): r.observed for r in result.skipped()}
+    assert skipped[("unique_key", None)] == "not run: column plan is missing"
+
+
+def test_warn_severity_reports_without_failing_the_gate(validate, frame):
+    contract = QUALITY.model_copy(
+        update={
+            "columns": {
+                **QUALITY.columns,
+                "customer_id": ColumnRule(type="str", unique=True, severity="warn"),
+            }
+        }
+    )
+    result = validate(
+        frame.assign(customer_id=["c1", "c1", "c3", "c4", "c5"]),
+        checks_from_contract(contract),
+        now=NOW,
+    )
+    assert result.passed, result.summary()
+    assert _failed(result) == [("unique", "customer_id")]
+    assert result.failures()[0].check.severity == "warning"
+    assert "1 warning" in result.summary()
+    assert "[warning] customer_id values are unique: 2 of 5 rows duplicated" in result.summary()
+    assert result.to_dict()["passed"] is True

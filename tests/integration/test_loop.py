@@ -19,7 +19,11 @@ def audit_events(project: Path) -> list[str]:
 
 
 def retrain_requests() -> list[dict]:
-    """Extras of the Asset events Airflow recorded for the training DAG's retrain trigger."""
+    return asset_events("mlops://churn/retrain-request")
+
+
+def asset_events(uri: str) -> list[dict]:
+    """Extras of the Asset events Airflow recorded for uri."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -28,7 +32,7 @@ def retrain_requests() -> list[dict]:
         query = (
             select(AssetEvent.extra)
             .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.uri == "mlops://churn/retrain-request")
+            .where(AssetModel.uri == uri)
         )
         return [dict(extra) for extra in session.scalars(query)]
 
@@ -55,6 +59,8 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
     ):
         assert v1.tags.get(tag), tag
     assert Path(v1.tags["mlops.train_data"]).is_file()
+    validated = asset_events("mlops://churn/validated-batch")  # the DB is shared by tests
+    assert v1.tags["mlops.snapshot_id"] in {event["snapshot_id"] for event in validated}
 
     # 2. Stable serving data: healthy, no retrain request.
     states = run(dags["churn__monitoring"], "2026-11-01")

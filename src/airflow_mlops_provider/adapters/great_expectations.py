@@ -26,6 +26,15 @@ How each rule is expressed:
                      *present in the frame*. exact_match=False is the wrong way round (it
                      fails on missing columns and allows extras); exact_match=True over all
                      contract columns would report every missing column a second time.
+* null_fraction    → ExpectColumnValuesToNotBeNull(mostly=1 - max_fraction)
+* pattern          → ExpectColumnValuesToMatchRegex (re.search semantics: anchor with ^...$)
+* unique           → ExpectColumnValuesToBeUnique (missing values are not duplicates)
+* unique_key       → ExpectCompoundColumnsToBeUnique over the key's columns
+* freshness        → ExpectColumnMaxToBeBetween(min_value=now - max_age)
+* no_future        → ExpectColumnValuesToBeBetween(max_value=now + tolerance): per value, so the
+                     report counts and shows the future timestamps.
+                     "now" is an argument of validate_frame (default: the wall clock, UTC);
+                     naive datetime columns are read as UTC.
 
 A missing column gets one failure (column_exists); its other checks are reported as not run.
 Likewise a column whose dtype does not fit has its value checks (between, finite, in_set)
@@ -34,6 +43,7 @@ reported as not run, so an int column arriving as str fails once, on column_type
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import math
@@ -42,6 +52,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.core.contract import (
+    MAX_EXAMPLES,
     VALUE_RULES,
     Check,
     CheckResult,
@@ -68,8 +79,13 @@ _RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 20}
 _META_KEY = "mlops_check"
 
 
-def validate_frame(frame: pd.DataFrame, checks: Sequence[Check]) -> ValidationResult:
-    """Run every check on `frame` in one Great Expectations validation."""
+def validate_frame(
+    frame: pd.DataFrame, checks: Sequence[Check], *, now: dt.datetime | None = None
+) -> ValidationResult:
+    """Run every check on `frame` in one Great Expectations validation.
+
+    `now` (aware, or naive meaning UTC) anchors freshness and no_future; default: the clock.
+    """
     _quiet_gx()
     import great_expectations as gx
 
@@ -87,16 +103,13 @@ def validate_frame(frame: pd.DataFrame, checks: Sequence[Check]) -> ValidationRe
     outcomes: dict[int, CheckResult] = {}
     expectations = []
     wrong_dtype = _columns_with_wrong_dtype(checks, dtypes)
+    clock = _utc(now)
     for index, check in enumerate(checks):
-        column = check.column
-        if column is not None and column not in dtypes and check.rule != "column_exists":
-            outcomes[index] = skip_result(check, f"column {column} is missing")
-        elif check.rule in VALUE_RULES and column in wrong_dtype:
-            outcomes[index] = skip_result(
-                check, f"{column} has dtype {dtypes[column]}, not {wrong_dtype[column]}"
-            )
+        reason = _reason_not_to_run(check, dtypes, wrong_dtype)
+        if reason is not None:
+            outcomes[index] = skip_result(check, reason)
         else:
-            expectations.append(_expectation(check, index, dtypes))
+            expectations.append(_expectation(check, index, dtypes, _now_for(frame, check, clock)))
 
     if expectations:
         context = gx.get_context(mode="ephemeral")
@@ -125,6 +138,49 @@ def validate_frame(frame: pd.DataFrame, checks: Sequence[Check]) -> ValidationRe
     return ValidationResult(results=results, row_count=len(frame))
 
 
+def _reason_not_to_run(
+    check: Check, dtypes: dict[str, str], wrong_dtype: dict[str, str]
+) -> str | None:
+    """Why a check depends on a failure (missing column, wrong dtype), or None: run it."""
+    columns = check.params["columns"] if check.rule == "unique_key" else [check.column]
+    if check.rule != "column_exists":
+        missing = [c for c in columns if c is not None and c not in dtypes]
+        if missing:
+            return (
+                f"column {', '.join(missing)} is missing"
+                if len(missing) == 1
+                else (f"columns {', '.join(missing)} are missing")
+            )
+    column = check.column
+    if check.rule in VALUE_RULES and column in wrong_dtype:
+        return f"{column} has dtype {dtypes[column]}, not {wrong_dtype[column]}"
+    return None
+
+
+def _utc(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+
+
+def _now_for(frame: pd.DataFrame, check: Check, now: dt.datetime) -> Any:
+    """`now` comparable with the check's column: in its time zone, or naive UTC if it has none.
+
+    GX compares the bound with the column's values, and pandas refuses to compare naive with
+    aware timestamps; other checks do not use it.
+    """
+    if check.rule not in ("freshness", "no_future"):
+        return None
+    import pandas as pd
+
+    stamp = pd.Timestamp(now)
+    try:
+        zone = frame[check.column].dt.tz
+    except (AttributeError, TypeError):  # object column: values decide; treat as naive
+        zone = None
+    return stamp.tz_convert(zone) if zone is not None else stamp.tz_convert("UTC").tz_localize(None)
+
+
 def _columns_with_wrong_dtype(checks: list[Check], dtypes: dict[str, str]) -> dict[str, str]:
     """Present columns whose dtype surely breaks their column_type check → the wanted type.
 
@@ -140,7 +196,7 @@ def _columns_with_wrong_dtype(checks: list[Check], dtypes: dict[str, str]) -> di
     return wrong
 
 
-def _expectation(check: Check, index: int, dtypes: dict[str, str]) -> Any:
+def _expectation(check: Check, index: int, dtypes: dict[str, str], now: Any = None) -> Any:
     import great_expectations.expectations as gxe
 
     meta = {_META_KEY: index}
@@ -175,6 +231,33 @@ def _expectation(check: Check, index: int, dtypes: dict[str, str]) -> Any:
     if check.rule == "no_extra_columns":
         present = [c for c in params["columns"] if c in dtypes]
         return gxe.ExpectTableColumnsToMatchSet(column_set=present, exact_match=True, meta=meta)
+    return _quality_expectation(check, meta, now)
+
+
+def _quality_expectation(check: Check, meta: dict, now: Any) -> Any:
+    """The rules beyond type, range and set: nulls share, regex, uniqueness, time."""
+    import great_expectations.expectations as gxe
+
+    column, params = check.column, check.params
+    if check.rule == "null_fraction":
+        mostly = 1.0 - float(params["max_fraction"])
+        return gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=mostly, meta=meta)
+    if check.rule == "pattern":
+        return gxe.ExpectColumnValuesToMatchRegex(column=column, regex=params["regex"], meta=meta)
+    if check.rule == "unique":
+        return gxe.ExpectColumnValuesToBeUnique(column=column, meta=meta)
+    if check.rule == "unique_key":
+        return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(params["columns"]), meta=meta)
+    if check.rule == "freshness":
+        oldest = now - dt.timedelta(hours=float(params["max_age_hours"]))
+        return gxe.ExpectColumnMaxToBeBetween(
+            column=column, min_value=oldest.to_pydatetime(), meta={**meta, "now": str(now)}
+        )
+    if check.rule == "no_future":
+        latest = now + dt.timedelta(minutes=float(params["tolerance_minutes"]))
+        return gxe.ExpectColumnValuesToBeBetween(
+            column=column, max_value=latest.to_pydatetime(), meta={**meta, "now": str(now)}
+        )
     raise ValueError(f"no Great Expectations mapping for rule {check.rule!r}")
 
 
@@ -249,12 +332,23 @@ def _check_result(check: Check, gx_result: Any, rows: int, dtypes: dict[str, str
         return CheckResult(check, success, observed, count, found)
     if rule == "not_null":
         return CheckResult(check, success, f"{count} of {_rows(rows)} missing", count)
-    if rule in VALUE_RULES:
+    if rule == "null_fraction":
+        share = f" ({count / rows:.1%})" if rows else ""
+        return CheckResult(check, success, f"{count} of {_rows(rows)} missing{share}", count)
+    if rule == "freshness":
+        return CheckResult(check, success, _freshness_text(result, gx_result))
+    if rule in VALUE_RULES or rule == "unique_key":
         what = {
             "between": "out of range",
             "finite": "infinite",
             "in_set": "not in the allowed set",
+            "pattern": "not matching",
+            "unique": "duplicated",
+            "unique_key": "with a duplicated key",
+            "no_future": "in the future",
         }[rule]
+        if rule == "unique_key":
+            found = _key_examples(result.get("partial_unexpected_list") or ())
         return CheckResult(check, success, f"{count} of {_rows(rows)} {what}", count, found)
     if rule == "row_count":
         return CheckResult(check, success, _rows(int(result.get("observed_value", rows))))
@@ -263,6 +357,37 @@ def _check_result(check: Check, gx_result: Any, rows: int, dtypes: dict[str, str
     extra = [str(c) for c in mismatched.get("unexpected", ())]
     observed = f"extra columns: {', '.join(extra)}" if extra else "no extra columns"
     return CheckResult(check, success, observed, len(extra))
+
+
+def _freshness_text(result: dict, gx_result: Any) -> str:
+    latest = result.get("observed_value")
+    if latest is None:
+        return "no values to date the data by"
+    now = gx_result.expectation_config.meta.get("now")
+    try:
+        import pandas as pd
+
+        hours = (pd.Timestamp(now) - pd.Timestamp(latest)) / pd.Timedelta(hours=1)
+        return f"latest {latest} ({hours:.1f} hours old)"
+    except (TypeError, ValueError):  # pragma: no cover - GX returned something unexpected
+        return f"latest {latest}"
+
+
+def _key_examples(values: Sequence[Any]) -> tuple[str, ...]:
+    """[{'a': 1, 'b': 'x'}, ...] → ("(1, 'x')", ...): distinct duplicated keys, compactly."""
+    out: list[str] = []
+    for value in values:
+        items = value.values() if isinstance(value, dict) else [value]
+        text = "(" + ", ".join(map(_one, items)) + ")"
+        if text not in out:
+            out.append(text)
+        if len(out) == MAX_EXAMPLES:
+            break
+    return tuple(out)
+
+
+def _one(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _rows(count: int) -> str:

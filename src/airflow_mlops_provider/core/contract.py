@@ -6,7 +6,8 @@ turns that into text for task logs and exceptions, a JSON-serialisable dict for 
 audit log, and a self-contained HTML report.
 
 One check per rule and column, in a fixed order (table checks first, then per column:
-exists, type, not_null, between, finite, in_set), so a summary reads the same every run.
+exists, type, not_null or null_fraction, between, finite, in_set, pattern, unique, freshness,
+no_future), so a summary reads the same every run.
 When a column is missing or has the wrong dtype, the checks that depend on it are reported
 as *not run* instead of as extra failures: the summary names one failure per cause.
 
@@ -35,10 +36,20 @@ RULES = (
     "in_set",
     "row_count",
     "no_extra_columns",
+    "null_fraction",
+    "pattern",
+    "unique",
+    "unique_key",
+    "freshness",
+    "no_future",
 )
-TABLE_RULES = frozenset({"row_count", "no_extra_columns"})
+TABLE_RULES = frozenset({"row_count", "no_extra_columns", "unique_key"})
 # Checks that only make sense once the column exists with a fitting dtype.
-VALUE_RULES = frozenset({"between", "finite", "in_set"})
+VALUE_RULES = frozenset(
+    {"between", "finite", "in_set", "pattern", "unique", "freshness", "no_future"}
+)
+# Rules that carry the spec's severity; a column's existence and type are always errors.
+_SPEC_SEVERITY = {"error": "error", "warn": "warning"}
 SEVERITIES = ("error", "warning")
 MAX_EXAMPLES = 5
 _MAX_LISTED_VALUES = 10
@@ -118,6 +129,18 @@ class Check:
             return f"{col} has no infinite values"
         if self.rule == "in_set":
             return f"{col} in {_values_text(p['values'])}"
+        if self.rule == "null_fraction":
+            return f"{col} has at most {_percent(p['max_fraction'])} missing values"
+        if self.rule == "pattern":
+            return f"{col} matches {p['regex']}"
+        if self.rule == "unique":
+            return f"{col} values are unique"
+        if self.rule == "unique_key":
+            return f"({', '.join(p['columns'])}) is unique"
+        if self.rule == "freshness":
+            return f"latest {col} at most {_num(p['max_age_hours'])} hours old"
+        if self.rule == "no_future":
+            return f"{col} not later than now + {_num(p['tolerance_minutes'])} minutes"
         if self.rule == "row_count":
             low, high = p.get("min"), p.get("max")
             if high is None:
@@ -254,20 +277,61 @@ def checks_from_contract(
     if not contract.allow_extra_columns:
         allowed = sorted({*contract.columns, *extra_columns})
         checks.append(Check("no_extra_columns", None, {"columns": allowed}))
+    for key in getattr(contract, "unique_keys", ()):
+        if not set(key.columns) & set(skip_columns):
+            checks.append(Check("unique_key", None, {"columns": list(key.columns)}, _severity(key)))
     for name, rule in contract.columns.items():
-        if name in skip_columns:
-            continue
-        checks.append(Check("column_exists", name, {}))
-        checks.append(Check("column_type", name, {"type": rule.type}))
-        if rule.required:
-            checks.append(Check("not_null", name, {}))
-        if rule.min is not None or rule.max is not None:
-            checks.append(Check("between", name, {"min": rule.min, "max": rule.max}))
-        if rule.type == "float":
-            checks.append(Check("finite", name, {}))
-        if rule.allowed is not None:
-            checks.append(Check("in_set", name, {"values": list(rule.allowed)}))
+        if name not in skip_columns:
+            checks += _column_checks(name, rule)
+            checks += _time_checks(contract, name, rule)
     return checks
+
+
+def _column_checks(name: str, rule: Any) -> list[Check]:
+    """The schema checks (always errors) and the data-quality checks of one column."""
+    level = _severity(rule)
+    checks = [Check("column_exists", name, {}), Check("column_type", name, {"type": rule.type})]
+    if rule.required:
+        checks.append(Check("not_null", name, {}, level))
+    null_fraction = getattr(rule, "max_null_fraction", None)
+    if null_fraction is not None:
+        checks.append(Check("null_fraction", name, {"max_fraction": null_fraction}, level))
+    if rule.min is not None or rule.max is not None:
+        checks.append(Check("between", name, {"min": rule.min, "max": rule.max}, level))
+    if rule.type == "float":
+        checks.append(Check("finite", name, {}, level))
+    if rule.allowed is not None:
+        checks.append(Check("in_set", name, {"values": list(rule.allowed)}, level))
+    if getattr(rule, "pattern", None) is not None:
+        checks.append(Check("pattern", name, {"regex": rule.pattern}, level))
+    if getattr(rule, "unique", False):
+        checks.append(Check("unique", name, {}, level))
+    return checks
+
+
+def _time_checks(contract: ContractSpec, name: str, rule: Any) -> list[Check]:
+    """Freshness and no-future checks, which are set on the contract but run per column.
+
+    Their thresholds depend on "now", so the params hold the durations and the adapter turns
+    them into timestamps when it runs: the same checks are valid on any day (and testable).
+    """
+    checks = []
+    fresh = getattr(contract, "freshness", None)
+    if fresh is not None and fresh.column == name:
+        checks.append(
+            Check("freshness", name, {"max_age_hours": fresh.max_age_hours}, _severity(fresh))
+        )
+    future = getattr(contract, "no_future_timestamps", None)
+    in_scope = future is not None and (future.columns is None or name in future.columns)
+    if in_scope and rule.type == "datetime":
+        params = {"tolerance_minutes": future.tolerance_minutes}
+        checks.append(Check("no_future", name, params, _severity(future)))
+    return checks
+
+
+def _severity(rule: Any) -> str:
+    """The spec says error/warn (ODCS wording); checks say error/warning."""
+    return _SPEC_SEVERITY[getattr(rule, "severity", "error")]
 
 
 def skip_result(check: Check, reason: str) -> CheckResult:
@@ -342,6 +406,11 @@ def _num(value: float | int) -> str:
     ):
         return str(int(value))
     return str(value)
+
+
+def _percent(fraction: float) -> str:
+    """0.05 → "5%"; 0.125 → "12.5%"."""
+    return f"{_num(round(fraction * 100, 6))}%"
 
 
 def _range_text(low: float | None, high: float | None) -> str:

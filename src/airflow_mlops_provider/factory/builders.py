@@ -75,7 +75,12 @@ def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
         },
         **_dag_args(spec, "training"),
     ) as dag:
-        validate = DataValidateOperator(task_id="validate_data", source=spec.data.source, **common)
+        validate = DataValidateOperator(
+            task_id="validate_data",
+            source=spec.data.source,
+            outlets=[Asset(spec.validated_asset_uri)],
+            **common,
+        )
         drift = DriftBranchOperator(
             task_id="detect_drift",
             current_task_id="validate_data",

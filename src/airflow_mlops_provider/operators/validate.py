@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_mlops_provider.exceptions import DataValidationError
+from airflow_mlops_provider.links import ValidationReportLink
 from airflow_mlops_provider.operators.base import PipelineOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+
+class BatchRejected(DataValidationError, AirflowFailException):
+    """Bad data does not get better on retry: fail the task at once, skipping its retries;
+    clearing the task after a fix validates the batch again."""
 
 
 class DataValidateOperator(PipelineOperator):
@@ -20,6 +29,7 @@ class DataValidateOperator(PipelineOperator):
     """
 
     template_fields = ("source",)
+    operator_extra_links = (ValidationReportLink(),)
     ui_color = "#d7f5dd"
 
     def __init__(
@@ -40,7 +50,7 @@ class DataValidateOperator(PipelineOperator):
         from airflow_mlops_provider.core.contract import checks_from_contract
 
         location, fmt = self._location(context)
-        frame = self.storage.read_frame(location, fmt)
+        frame = self._read(context, location, fmt)
         serving = self.purpose == "serving" and self.spec.monitoring is not None
         checks = checks_from_contract(
             self.spec.contract,
@@ -49,13 +59,44 @@ class DataValidateOperator(PipelineOperator):
         )
         result = validate_frame(frame, checks)
         report = self._write_report(context, result, location)
+        context["ti"].xcom_push(key=ValidationReportLink.xcom_key, value=report)
         self.log.info("%s\nReport: %s", result.summary(), report)
         if not result.passed:
-            return self._reject(context, result, location, report)
+            self._quarantine(context, frame, location, f"{result.summary()}\nReport: {report}")
+            self._reject(context, result, location, report)
         self.audit(context, "validated", {"source": location, "rows": len(frame)})
         if self.purpose == "serving":
             return {"window_uri": location, "rows": len(frame), "report": report}
-        return self._snapshot(frame, location, report)
+        manifest = self._snapshot(frame, location, report)
+        for outlet in self.outlets:  # the validated-batch Asset, for data-aware consumers
+            context["outlet_events"][outlet].extra = {
+                k: manifest[k] for k in ("snapshot_id", "rows", "train_uri", "holdout_uri")
+            }
+        return manifest
+
+    def _read(self, context: Context, location: str, fmt: str) -> Any:
+        """Read the batch; an unreadable one (missing, empty, corrupt, no permission) is
+        rejected like a contract failure: audited, alerted, nothing downstream runs."""
+        try:
+            return self.storage.read_frame(location, fmt)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            reason = f"cannot read the batch: {type(exc).__name__}: {exc}"
+        self._quarantine(context, None, location, reason)
+        self.audit(context, "rejected_data", {"source": location, "failed": [reason]})
+        self.notify(f":no_entry: {self.spec.pipeline}: batch {location} rejected: {reason}")
+        raise BatchRejected(f"batch {location} rejected; nothing downstream runs.\n{reason}")
+
+    def _quarantine(self, context: Context, frame: Any, location: str, why: str) -> None:
+        """Keep the rejected batch (as read) and why, under quarantine/<dag>/<run>/. The source
+        is never touched: after a fix, clearing this task validates it again."""
+        folder = self.storage.join(
+            self.pipeline_root, "quarantine", *self.run_folder(context).split("/")[-2:]
+        )
+        if frame is not None:
+            self.storage.write_frame(frame, self.storage.join(folder, "batch.parquet"))
+        record = {"source": location, "task_id": self.task_id, "why": why}
+        self.storage.write_text(self.storage.join(folder, "reason.json"), json.dumps(record))
+        self.log.warning("Batch quarantined in %s", folder)
 
     def _location(self, context: Context) -> tuple[str, str]:
         if self.purpose == "serving":
@@ -77,8 +118,6 @@ class DataValidateOperator(PipelineOperator):
         return self.storage.write_text(self.storage.join(folder, "validation.html"), html)
 
     def _reject(self, context: Context, result: Any, location: str, report: str) -> NoReturn:
-        from airflow_mlops_provider.exceptions import DataValidationError
-
         failed = [c.check.describe() for c in result.failures()]
         self.audit(
             context, "rejected_data", {"source": location, "failed": failed, "report": report}
@@ -87,7 +126,7 @@ class DataValidateOperator(PipelineOperator):
             f":no_entry: {self.spec.pipeline}: batch {location} failed validation "
             f"({len(failed)} checks). Report: {report}"
         )
-        raise DataValidationError(
+        raise BatchRejected(
             f"batch {location} failed its contract; nothing downstream "
             f"runs.\n{result.summary()}\nReport: {report}"
         )

@@ -100,12 +100,48 @@ class DataSpec(StrictModel):
     wait: WaitSpec | None = Field(None, description="wait for the batch before validating")
 
 
+Severity = Literal["error", "warn"]
+SEVERITY_HELP = "error: a failure fails the gate; warn: it is reported but the gate passes"
+
+
 class ColumnRule(StrictModel):
+    """One column of the contract (a strict subset of an ODCS v3 schema property).
+
+    `severity` applies to the column's data-quality rules (nulls, range, allowed values,
+    pattern, uniqueness); contract-level rules (keys, freshness, no future) carry their own.
+    That the column exists with its type is always an error: the pipeline's code depends on
+    it, a warning would only move the failure downstream.
+    """
+
     type: Literal["int", "float", "str", "bool", "datetime"]
     required: bool = Field(True, description="no missing values allowed")
     min: float | None = None
     max: float | None = None
     allowed: list[Scalar] | None = Field(None, description="the only values allowed")
+    unique: bool = Field(False, description="no value appears twice (missing values aside)")
+    pattern: str | None = Field(
+        None, description="regular expression every value must match (str columns; re.search)"
+    )
+    max_null_fraction: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="share of missing values tolerated (0.05: 5%); implies required: false",
+    )
+    severity: Severity = Field("error", description=SEVERITY_HELP)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_fraction_implies_optional(cls, data: Any) -> Any:
+        """`max_null_fraction` tolerates missing values, so `required` defaults to false then."""
+        if isinstance(data, dict) and data.get("max_null_fraction") is not None:
+            if data.get("required") is True:
+                raise ValueError(
+                    "required: true allows no missing values, max_null_fraction allows some; "
+                    "keep one of them"
+                )
+            data = {**data, "required": False}
+        return data
 
     @model_validator(mode="after")
     def _bounds_make_sense(self) -> ColumnRule:
@@ -113,14 +149,87 @@ class ColumnRule(StrictModel):
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         if (self.min is not None or self.max is not None) and self.type not in ("int", "float"):
             raise ValueError(f"min/max apply to int and float columns, not {self.type}")
+        if self.pattern is not None:
+            if self.type != "str":
+                raise ValueError(f"pattern applies to str columns, not {self.type}")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
         return self
 
 
+class FreshnessRule(StrictModel):
+    """The newest value of a datetime column is at most `max_age_hours` old (naive = UTC)."""
+
+    column: str
+    max_age_hours: float = Field(gt=0)
+    severity: Severity = Field("error", description=SEVERITY_HELP)
+
+
+class NoFutureTimestamps(StrictModel):
+    """No value of the datetime columns lies after now + tolerance (clock skew, unit bugs)."""
+
+    columns: list[str] | None = Field(
+        None, description="datetime columns to check; null: every datetime column"
+    )
+    tolerance_minutes: float = Field(5, ge=0)
+    severity: Severity = Field("error", description=SEVERITY_HELP)
+
+
+class UniqueKey(StrictModel):
+    """A (compound) key: no combination of these columns' values appears twice."""
+
+    columns: list[str] = Field(min_length=2)
+    severity: Severity = Field("error", description=SEVERITY_HELP)
+
+
 class ContractSpec(StrictModel):
+    """The data contract; `contract: {file: ...}` loads the same from an ODCS v3 file."""
+
     columns: dict[str, ColumnRule] = Field(min_length=1)
     min_rows: int = Field(1, ge=0)
     max_rows: int | None = Field(None, ge=1)
     allow_extra_columns: bool = False
+    unique_keys: list[UniqueKey] = Field(
+        default_factory=list, description="compound keys; one column: use unique: true on it"
+    )
+    freshness: FreshnessRule | None = None
+    no_future_timestamps: NoFutureTimestamps | None = Field(
+        None, description="true (defaults) or settings; off unless given"
+    )
+
+    @field_validator("no_future_timestamps", mode="before")
+    @classmethod
+    def _true_means_defaults(cls, value: Any) -> Any:
+        if value is True:
+            return {}
+        if value is False:
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _rules_name_contract_columns(self) -> ContractSpec:
+        if self.max_rows is not None and self.min_rows > self.max_rows:
+            raise ValueError(f"min_rows ({self.min_rows}) is greater than max_rows")
+        times = sorted(n for n, c in self.columns.items() if c.type == "datetime")
+        for key in self.unique_keys:
+            self._known(key.columns, "unique_keys", list(self.columns))
+        if self.freshness is not None:
+            self._known([self.freshness.column], "freshness.column", times)
+        if self.no_future_timestamps and self.no_future_timestamps.columns is not None:
+            self._known(self.no_future_timestamps.columns, "no_future_timestamps.columns", times)
+        return self
+
+    @staticmethod
+    def _known(names: list[str], where: str, allowed: list[str]) -> None:
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise ValueError(
+                f"{where} {unknown} must name contract columns"
+                + (" of type datetime" if where != "unique_keys" else "")
+                + f"; use {', '.join(allowed) or '(none declared)'}"
+            )
 
 
 class DriftSpec(StrictModel):
@@ -378,6 +487,10 @@ class PipelineSpec(StrictModel):
     @property
     def retrain_asset_uri(self) -> str:
         return f"mlops://{self.pipeline}/retrain-request"
+
+    @property
+    def validated_asset_uri(self) -> str:
+        return f"mlops://{self.pipeline}/validated-batch"
 
 
 def _check_reachable_from_pod(spec: PipelineSpec) -> None:

@@ -156,3 +156,162 @@ def test_gpu_is_rejected_for_local_compute(tmp_path: Path) -> None:
     text = example_with("  params:", "  resources: {gpu: 1}\n  params:")
     problem = error_of(write(tmp_path, text)).problems[0]
     assert problem.path == "training" and "compute: kubernetes only" in problem.message
+
+
+# -- contract: {file: ...} in ODCS v3 ---------------------------------------------------------
+
+INLINE_CONTRACT = EXAMPLE.read_text().split("contract:\n", 1)[1].split("\ndrift:", 1)[0]
+ODCS = """\
+apiVersion: v3.0.2
+kind: DataContract
+id: urn:datacontract:churn
+name: churn events
+version: 1.0.0
+status: active
+schema:
+  - name: churn_events
+    logicalType: object
+    properties:
+      - {name: customer_id, logicalType: string, required: true, unique: true,
+         logicalTypeOptions: {pattern: "^c[0-9]+$"}}
+      - {name: event_time, logicalType: timestamp, required: true}
+      - name: tenure_months
+        logicalType: integer
+        required: true
+        logicalTypeOptions: {minimum: 0, maximum: 72}
+      - {name: monthly_charges, logicalType: number, required: true,
+         logicalTypeOptions: {minimum: 0, maximum: 500}}
+      - name: total_charges
+        logicalType: number
+        quality:
+          - {metric: nullValues, mustBeLessOrEqualTo: 5, unit: percent, severity: warning}
+      - {name: support_calls, logicalType: integer, required: true}
+      - name: contract
+        logicalType: string
+        required: true
+        quality:
+          - metric: invalidValues
+            arguments: {validValues: [month-to-month, one-year, two-year]}
+            mustBe: 0
+      - {name: payment_method, logicalType: string, required: true}
+      - {name: internet_service, logicalType: string, required: true}
+      - {name: churned, logicalType: integer, required: true}
+    quality:
+      - {metric: rowCount, mustBeBetween: [1000, 1000000]}
+      - {metric: duplicateValues, arguments: {properties: [customer_id, event_time]}, mustBe: 0}
+"""
+
+
+def odcs_project(tmp_path: Path, odcs: str = ODCS, block: str = "") -> Path:
+    """tmp/dags/p.yaml whose contract is include/churn.odcs.yaml (relative to the project)."""
+    (tmp_path / "include").mkdir(exist_ok=True)
+    (tmp_path / "include" / "churn.odcs.yaml").write_text(odcs)
+    (tmp_path / "dags").mkdir(exist_ok=True)
+    contract = "contract:\n  file: include/churn.odcs.yaml\n" + block
+    text = EXAMPLE.read_text().replace("contract:\n" + INLINE_CONTRACT, contract, 1)
+    assert "file: include" in text
+    return write(tmp_path / "dags", text)
+
+
+def test_odcs_contract_file_becomes_the_contract(tmp_path: Path) -> None:
+    block = "  freshness: {column: event_time, max_age_hours: 36}\n"
+    spec = load_spec(odcs_project(tmp_path, block=block))
+    contract = spec.contract
+    assert (contract.min_rows, contract.max_rows) == (1000, 1_000_000)
+    customer = contract.columns["customer_id"]
+    assert (customer.type, customer.required, customer.unique, customer.pattern) == (
+        "str",
+        True,
+        True,
+        "^c[0-9]+$",
+    )
+    assert contract.columns["event_time"].type == "datetime"
+    assert (contract.columns["tenure_months"].min, contract.columns["tenure_months"].max) == (0, 72)
+    total = contract.columns["total_charges"]
+    assert (total.required, total.max_null_fraction, total.severity) == (False, 0.05, "warn")
+    assert contract.columns["contract"].allowed == ["month-to-month", "one-year", "two-year"]
+    assert [k.columns for k in contract.unique_keys] == [["customer_id", "event_time"]]
+    assert contract.freshness is not None and contract.freshness.max_age_hours == 36
+
+
+def test_odcs_unsupported_key_names_file_line_and_the_supported_keys(tmp_path: Path) -> None:
+    odcs = ODCS.replace(
+        "logicalTypeOptions: {minimum: 0, maximum: 72}",
+        "logicalTypeOptions: {minimum: 0, maximum: 72, exclusiveMaximum: true}",
+    )
+    problem = error_of(odcs_project(tmp_path, odcs)).problems[0]
+    assert problem.file == str(tmp_path / "include" / "churn.odcs.yaml")
+    assert problem.line == line_of(odcs, "exclusiveMaximum")
+    assert problem.path == "schema[0].properties[2].logicalTypeOptions.exclusiveMaximum"
+    assert "unsupported key 'exclusiveMaximum'" in problem.message
+    assert "supports here: minimum, maximum, pattern" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "message"),
+    [
+        (
+            "status: active\n",
+            "status: active\nservers: []\n",
+            "servers:",
+            "unsupported key 'servers'",
+        ),
+        (
+            "logicalType: integer\n        required",
+            "logicalType: array\n        required",
+            "array",
+            "supported logicalType: integer, number",
+        ),
+        (
+            "{metric: rowCount, mustBeBetween: [1000, 1000000]}",
+            "{metric: rowCount, mustBe: 5}",
+            "mustBe: 5",
+            "supported for rowCount",
+        ),
+        (
+            "metric: invalidValues",
+            "metric: freshness",
+            "freshness",
+            "supported metric here: nullValues",
+        ),
+        (
+            "{metric: nullValues, mustBeLessOrEqualTo: 5, unit: percent, severity: warning}",
+            "{metric: nullValues, mustBeLessOrEqualTo: 5, unit: rows}",
+            "unit: rows",
+            "with unit: percent",
+        ),
+        (
+            "{metric: nullValues, mustBeLessOrEqualTo: 5, unit: percent, severity: warning}",
+            "{type: sql, query: select 1}",
+            "type: sql",
+            "not sql/custom",
+        ),
+        ("apiVersion: v3.0.2", "apiVersion: v2.2.2", "v2.2.2", "supported: ODCS v3"),
+    ],
+)
+def test_odcs_outside_the_subset_is_an_error(tmp_path, old, new, needle, message) -> None:
+    assert old in ODCS
+    odcs = ODCS.replace(old, new, 1)
+    error = error_of(odcs_project(tmp_path, odcs))
+    assert any(message in p.message and p.line == line_of(odcs, needle) for p in error.problems), (
+        str(error)
+    )
+
+
+def test_odcs_values_are_validated_with_positions_in_the_odcs_file(tmp_path: Path) -> None:
+    odcs = ODCS.replace("{minimum: 0, maximum: 72}", "{minimum: 80, maximum: 72}")
+    problem = error_of(odcs_project(tmp_path, odcs)).problems[0]
+    assert problem.file.endswith("churn.odcs.yaml")
+    assert problem.line == line_of(odcs, "name: tenure_months")  # the property at fault
+    assert "min (80.0) is greater than max (72.0)" in problem.message
+
+
+def test_contract_file_block_rejects_inline_columns_and_bad_paths(tmp_path: Path) -> None:
+    path = odcs_project(tmp_path, block="  columns: {}\n")
+    problem = error_of(path).problems[0]
+    assert problem.path == "contract.columns" and "comes from the contract file" in problem.message
+    text = path.read_text().replace("  columns: {}\n", "")
+    escaped = write(tmp_path / "dags", text.replace("include/churn", "../../churn"), "e.yaml")
+    assert "must be a path inside the project" in str(error_of(escaped))
+    missing = write(tmp_path / "dags", text.replace("include/churn", "include/nope"), "m.yaml")
+    assert "no file" in str(error_of(missing))

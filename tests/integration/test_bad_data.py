@@ -1,0 +1,95 @@
+"""Bad batches stop the training DAG at the data gate: the exact reason is reported, the
+batch is kept in quarantine with it, the decision is audited, and no model step runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .airflow_helpers import load_dags
+
+pytestmark = pytest.mark.integration
+DAY = "2026-11-01"
+MODEL_STEPS = ("detect_drift", "retrain", "evaluate", "canary_promote")
+
+
+def good_batch(demo_data: Path) -> pd.DataFrame:
+    return pd.read_parquet(demo_data / "batches" / f"dt={DAY}").head(2000)
+
+
+def land(folder: Path, case: str, demo_data: Path) -> str:
+    """Write the batch for `case` into folder; return the reason the gate must give."""
+    if case == "missing path":
+        return "no data at"
+    folder.mkdir(parents=True)
+    part = folder / "part-0.parquet"
+    if case == "empty file":
+        part.write_bytes(b"")
+        return "cannot read the batch"
+    good_batch(demo_data).to_parquet(part)
+    if case == "truncated parquet":
+        part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+        return "cannot read the batch"
+    if case == "out of range":
+        frame = good_batch(demo_data)
+        frame.loc[7, "tenure_months"] = 500
+        frame.to_parquet(part)
+        return "tenure_months between 0"
+    if case == "missing column":
+        good_batch(demo_data).drop(columns=["support_calls"]).to_parquet(part)
+        return "support_calls"
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    "case", ["missing path", "empty file", "truncated parquet", "out of range", "missing column"]
+)
+def test_bad_batch_stops_before_any_model_step(
+    case: str,
+    project: Path,
+    demo_data: Path,
+    airflow_db: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = project / "dags" / "churn.yaml"
+    text = spec.read_text().replace(str(demo_data / "batches"), str(project / "landing"))
+    spec.write_text("\n".join(line for line in text.splitlines() if "wait:" not in line))
+    reason = land(project / "landing" / f"dt={DAY}", case, demo_data)
+
+    dag_run = load_dags(project)["churn__training"].test(
+        logical_date=datetime.fromisoformat(DAY).replace(tzinfo=UTC)
+    )
+
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    assert states["validate_data"] == "failed"
+    assert all(states[t] == "upstream_failed" for t in MODEL_STEPS), states
+    assert reason in capsys.readouterr().out
+    pipeline = project / ".mlops" / "pipelines" / "churn"
+    (kept,) = (pipeline / "quarantine").glob("churn__training/*/reason.json")
+    assert reason in json.loads(kept.read_text())["why"] or case in (
+        "out of range",
+        "missing column",
+    )
+    assert (kept.parent / "batch.parquet").exists() == (case in ("out of range", "missing column"))
+    events = [json.loads(line)["event"] for line in (pipeline / "audit.jsonl").open()]
+    assert events == ["rejected_data"]
+    assert not (pipeline / "snapshots").exists()
+    if case != "missing path":  # nothing is deleted: the source is left as it was
+        assert (project / "landing" / f"dt={DAY}" / "part-0.parquet").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_batch_is_rejected(project: Path, demo_data: Path) -> None:
+    from airflow_mlops_provider.adapters.storage import Storage
+
+    folder = project / "landing"
+    shutil.copytree(demo_data / "batches" / f"dt={DAY}", folder)
+    (folder / "part-0.parquet").chmod(0)
+    with pytest.raises(PermissionError):
+        Storage(project).read_frame(str(folder))
