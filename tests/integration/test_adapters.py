@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
 
 from airflow_mlops_provider.adapters import slack
-from airflow_mlops_provider.adapters.storage import Storage
+from airflow_mlops_provider.adapters.storage import Storage, s3_client
 
 pytestmark = pytest.mark.integration
 
@@ -28,21 +30,88 @@ def s3_endpoint():
     server.stop()
 
 
+def moto_client(endpoint: str):
+    return s3_client(
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
 @pytest.fixture
 def s3_storage(s3_endpoint: str, tmp_path: Path) -> Storage:
-    import boto3
+    moto_client(s3_endpoint).create_bucket(Bucket="lake")
+    return Storage(tmp_path, s3_client=lambda: moto_client(s3_endpoint))
 
-    def client():
-        return boto3.client(
-            "s3",
-            endpoint_url=s3_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
 
-    client().create_bucket(Bucket="lake")
-    return Storage(tmp_path, s3_client=client)
+class _FlakyProxy(BaseHTTPRequestHandler):
+    """Forwards to moto, but answers the first `failures` requests with 503 SlowDown."""
+
+    upstream = ""
+    failures = 0
+    seen: list[int] = []
+
+    def _handle(self) -> None:
+        body = self._body()
+        if _FlakyProxy.failures > 0:
+            _FlakyProxy.failures -= 1
+            _FlakyProxy.seen.append(503)
+            self.send_response(503)
+            self.end_headers()
+            self.wfile.write(b"<Error><Code>SlowDown</Code><Message>busy</Message></Error>")
+            return
+        hop_by_hop = ("transfer-encoding", "expect")  # the proxy already has the whole body
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in hop_by_hop}
+        if body:
+            headers["Content-Length"] = str(len(body))
+        upstream = http.client.HTTPConnection(urlsplit(self.upstream).netloc, timeout=30)
+        upstream.request(self.command, self.path, body=body or None, headers=headers)
+        answer = upstream.getresponse()
+        status, payload = answer.status, answer.read()
+        upstream.close()
+        _FlakyProxy.seen.append(status)
+        self.send_response(status)
+        for key, value in answer.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _body(self) -> bytes:
+        """The request body, de-chunked (botocore streams uploads with chunked encoding)."""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        chunks = []
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return b"".join(chunks)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_s3_transient_5xx_is_retried(s3_endpoint: str, tmp_path: Path) -> None:
+    moto_client(s3_endpoint).create_bucket(Bucket="flaky")
+    _FlakyProxy.upstream, _FlakyProxy.seen = s3_endpoint, []
+    server = HTTPServer(("127.0.0.1", 0), _FlakyProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxy = f"http://127.0.0.1:{server.server_port}"
+    storage = Storage(tmp_path, s3_client=lambda: moto_client(proxy))
+    try:
+        _FlakyProxy.failures = 2  # a write meets two 503s, then succeeds
+        storage.write_frame(pd.DataFrame({"x": [1, 2, 3]}), "s3://flaky/b/part.parquet")
+        _FlakyProxy.failures = 2  # and so does the read
+        assert storage.read_frame("s3://flaky/b")["x"].tolist() == [1, 2, 3]
+    finally:
+        server.shutdown()
+    assert _FlakyProxy.seen.count(503) == 4 and _FlakyProxy.seen[-1] == 200
 
 
 def test_s3_frames_text_and_audit_lines(s3_storage: Storage) -> None:

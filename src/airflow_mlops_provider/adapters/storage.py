@@ -138,13 +138,20 @@ class Storage:
 
     def _client(self) -> Any:
         if self._s3 is None:
-            if self._s3_factory is None:
-                import boto3
-
-                self._s3 = boto3.client("s3")
-            else:
-                self._s3 = self._s3_factory()
+            self._s3 = self._s3_factory() if self._s3_factory else s3_client()
         return self._s3
+
+
+S3_RETRIES = {"max_attempts": 6, "mode": "standard"}
+
+
+def s3_client(**options: Any) -> Any:
+    """A boto3 S3 client that retries throttling and 5xx answers with backoff (standard
+    mode, 6 attempts) — transient object-store errors must not fail a pipeline run."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(retries=S3_RETRIES), **options)
 
 
 def _split_s3(uri: str) -> tuple[str, str]:

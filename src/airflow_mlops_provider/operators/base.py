@@ -44,14 +44,13 @@ class PipelineOperatorMixin:
 
     def _s3_client(self) -> Any:
         """boto3 S3 client from the `connections.aws` Airflow connection, if it exists."""
-        import boto3
+        from airflow_mlops_provider.adapters.storage import s3_client
 
         conn = _connection(self.spec.connections.aws)
         if conn is None:
-            return boto3.client("s3")
+            return s3_client()
         extra = conn.extra_dejson
-        return boto3.client(
-            "s3",
+        return s3_client(
             aws_access_key_id=conn.login or None,
             aws_secret_access_key=conn.password or None,
             endpoint_url=extra.get("endpoint_url"),
