@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 from .airflow_helpers import load_dags
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 DAY = "2026-11-01"
 MODEL_STEPS = ("detect_drift", "retrain", "evaluate", "canary_promote")
 
@@ -84,12 +88,24 @@ def test_bad_batch_stops_before_any_model_step(
         assert (project / "landing" / f"dt={DAY}" / "part-0.parquet").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_batch_is_rejected(project: Path, demo_data: Path) -> None:
-    from airflow_mlops_provider.adapters.storage import Storage
-
-    folder = project / "landing"
-    shutil.copytree(demo_data / "batches" / f"dt={DAY}", folder)
-    (folder / "part-0.parquet").chmod(0)
-    with pytest.raises(PermissionError):
-        Storage(project).read_frame(str(folder))
+def test_unreadable_batch_is_rejected(demo_data: Path) -> None:
+    """No read permission. Root reads any file, so as root the gate runs as `nobody`."""
+    folder = Path(tempfile.mkdtemp(prefix="mlops-perm-"))
+    folder.chmod(0o755)
+    shutil.copytree(demo_data / "batches" / f"dt={DAY}", folder / "batch")
+    (folder / "batch" / "part-0.parquet").chmod(0)
+    command = [
+        str(Path(sys.executable).parent / "airflow-mlops"),
+        "check-data",
+        str(ROOT / "dags" / "churn.yaml"),
+        str(folder / "batch"),
+    ]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd="/tmp", check=False)
+    finally:
+        shutil.rmtree(folder)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 1 and not summary["passed"]
+    assert "PermissionError" in summary["error"] and "Permission denied" in summary["error"]
