@@ -59,6 +59,11 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
     ):
         assert v1.tags.get(tag), tag
     assert Path(v1.tags["mlops.train_data"]).is_file()
+    manifest = json.loads((Path(v1.tags["mlops.train_data"]).parent / "manifest.json").read_text())
+    assert manifest["snapshot_id"] == v1.tags["mlops.snapshot_id"] and manifest["rows"] > 0
+    assert [
+        f["uri"].endswith("part-0.parquet") and f["bytes"] > 0 for f in manifest["source_files"]
+    ] == [True]
     validated = asset_events("mlops://churn/validated-batch")  # the DB is shared by tests
     assert v1.tags["mlops.snapshot_id"] in {event["snapshot_id"] for event in validated}
 

@@ -24,6 +24,7 @@ def write_snapshot(
     *,
     pipeline_root: str,
     source: str,
+    source_files: list[dict[str, Any]],
     time_column: str,
     holdout_fraction: float,
 ) -> dict[str, Any]:
@@ -37,6 +38,7 @@ def write_snapshot(
     manifest = {
         "snapshot_id": ident,
         "source": source,
+        "source_files": source_files,
         "rows": len(frame),
         "schema": {name: str(dtype) for name, dtype in frame.dtypes.items()},
         "train_uri": storage.write_frame(train, storage.join(folder, "train.parquet")),

@@ -55,6 +55,18 @@ class Storage:
         frame.to_parquet(buffer, index=False)
         return self.write_bytes(location, buffer.getvalue())
 
+    def files(self, location: str, fmt: str = "parquet") -> list[dict[str, Any]]:
+        """The files a read of location covers, with their sizes (for snapshot manifests)."""
+        found = []
+        for uri in self._files(self.resolve(location), FORMATS[fmt]):
+            if uri.startswith("s3://"):
+                bucket, key = _split_s3(uri)
+                size = self._client().head_object(Bucket=bucket, Key=key)["ContentLength"]
+            else:
+                size = Path(uri).stat().st_size
+            found.append({"uri": uri, "bytes": size})
+        return found
+
     # -- bytes and text -------------------------------------------------------------------------
     def read_bytes(self, location: str) -> bytes:
         target = self.resolve(location)

@@ -140,6 +140,7 @@ class DataValidateOperator(PipelineOperator):
             frame,
             pipeline_root=self.pipeline_root,
             source=location,
+            source_files=self.storage.files(location, self.spec.data.format),
             time_column=split.time_column,
             holdout_fraction=split.holdout_fraction,
         )
