@@ -109,3 +109,33 @@ def test_unreadable_batch_is_rejected(demo_data: Path) -> None:
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 1 and not summary["passed"]
     assert "PermissionError" in summary["error"] and "Permission denied" in summary["error"]
+
+
+def test_fixed_batch_passes_when_the_task_is_cleared(
+    project: Path, demo_data: Path, airflow_db: None
+) -> None:
+    spec = project / "dags" / "churn.yaml"
+    text = spec.read_text().replace(str(demo_data / "batches"), str(project / "landing"))
+    spec.write_text("\n".join(line for line in text.splitlines() if "wait:" not in line))
+    land(project / "landing" / f"dt={DAY}", "out of range", demo_data)
+    dag_run = load_dags(project)["churn__training"].test(
+        logical_date=datetime.fromisoformat(DAY).replace(tzinfo=UTC)
+    )
+    assert str(dag_run.state) == "failed"
+
+    good_batch(demo_data).to_parquet(project / "landing" / f"dt={DAY}" / "part-0.parquet")
+    airflow = Path(sys.executable).parent / "airflow"  # re-runs the task in the same DAG run
+    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
+    done = subprocess.run(
+        [str(airflow), "tasks", "test", "churn__training", "validate_data", DAY],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    pipeline = project / ".mlops" / "pipelines" / "churn"
+    assert len(list((pipeline / "snapshots").iterdir())) == 1
+    events = [json.loads(line)["event"] for line in (pipeline / "audit.jsonl").open()]
+    assert events == ["rejected_data", "validated"]

@@ -346,3 +346,17 @@ def test_warn_severity_reports_without_failing_the_gate(validate, frame):
     assert "1 warning" in result.summary()
     assert "[warning] customer_id values are unique: 2 of 5 rows duplicated" in result.summary()
     assert result.to_dict()["passed"] is True
+
+
+def test_time_rules_on_a_column_without_values(validate, frame):
+    contract = QUALITY.model_copy(
+        update={
+            "columns": {**QUALITY.columns, "signup": ColumnRule(type="datetime", required=False)}
+        }
+    )
+    empty = frame.assign(signup=pd.to_datetime([None] * 5))
+    result = validate(empty, checks_from_contract(contract), now=NOW)
+    # nothing dates the batch: stale; nothing lies in the future either
+    assert _only_failure(result, "freshness", "signup").observed == "no values to date the data by"
+    future = next(r for r in result.results if r.check.rule == "no_future")
+    assert (future.success, future.observed) == (True, "no values to check")

@@ -138,9 +138,9 @@ class Check:
         if self.rule == "unique_key":
             return f"({', '.join(p['columns'])}) is unique"
         if self.rule == "freshness":
-            return f"latest {col} at most {_num(p['max_age_hours'])} hours old"
+            return f"latest {col} at most {_unit(p['max_age_hours'], 'hour')} old"
         if self.rule == "no_future":
-            return f"{col} not later than now + {_num(p['tolerance_minutes'])} minutes"
+            return f"{col} not later than now + {_unit(p['tolerance_minutes'], 'minute')}"
         if self.rule == "row_count":
             low, high = p.get("min"), p.get("max")
             if high is None:
@@ -406,6 +406,11 @@ def _num(value: float | int) -> str:
     ):
         return str(int(value))
     return str(value)
+
+
+def _unit(value: float, unit: str) -> str:
+    """(1, "hour") → "1 hour"; (1.5, "hour") → "1.5 hours"."""
+    return f"{_num(value)} {unit}{'' if value == 1 else 's'}"
 
 
 def _percent(fraction: float) -> str:

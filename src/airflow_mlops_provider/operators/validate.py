@@ -57,7 +57,8 @@ class DataValidateOperator(PipelineOperator):
             skip_columns=[self.spec.data.target] if serving else [],
             extra_columns=self.spec.monitoring.log_columns if serving else [],
         )
-        result = validate_frame(frame, checks)
+        # Freshness is judged as of the run's data interval, so a backfill is not "stale".
+        result = validate_frame(frame, checks, now=context.get("data_interval_end"))
         report = self._write_report(context, result, location)
         context["ti"].xcom_push(key=ValidationReportLink.xcom_key, value=report)
         self.log.info("%s\nReport: %s", result.summary(), report)

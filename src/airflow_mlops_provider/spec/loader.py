@@ -261,6 +261,8 @@ def _allowed_keys(loc: Loc) -> list[str]:
             current = field.annotation if field else None
         elif typing.get_origin(current) is dict:
             current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is list and isinstance(part, int):
+            current = typing.get_args(current)[0]
         else:
             return []
     current = _unwrap(current)
@@ -326,19 +328,17 @@ def _resolve_contract_file(doc: YamlDoc, path: Path) -> YamlDoc:
     if not isinstance(contract, dict) or "file" not in contract:
         return doc
     name = str(path)
-    problems = []
-    for key in contract:
-        if key not in CONTRACT_FILE_KEYS:
-            loc = ("contract", key)
-            problems.append(
-                _at(
-                    doc,
-                    loc,
-                    name,
-                    f"'{key}' comes from the contract file; next to file: "
-                    f"only {', '.join(CONTRACT_FILE_KEYS[1:])} may be given here",
-                )
-            )
+    beside = ", ".join(CONTRACT_FILE_KEYS[1:])
+    problems = [
+        _at(
+            doc,
+            ("contract", key),
+            name,
+            f"'{key}' comes from the contract file; next to file: only {beside} may be given here",
+        )
+        for key in contract
+        if key not in CONTRACT_FILE_KEYS
+    ]
     odcs_path = _contract_path(doc, path, contract["file"], problems)
     if problems or odcs_path is None:
         raise SpecError(name, problems)
@@ -348,11 +348,7 @@ def _resolve_contract_file(doc: YamlDoc, path: Path) -> YamlDoc:
     if reader.problems:
         raise SpecError(name, reader.problems)
     converted.update({k: v for k, v in contract.items() if k != "file"})
-    positions = {loc: pos for loc, pos in doc.positions.items() if loc[:1] != ("contract",)}
-    positions[("contract",)] = doc.positions.get(("contract",), (name, 1, 1))
-    for loc, pos in doc.positions.items():
-        if loc[:1] == ("contract",) and len(loc) > 1 and loc[1] != "file":
-            positions[loc] = pos
+    positions = {loc: pos for loc, pos in doc.positions.items() if loc[:2] != ("contract", "file")}
     positions.update({("contract", *loc): pos for loc, pos in reader.positions.items()})
     return YamlDoc({**doc.data, "contract": converted}, positions)
 

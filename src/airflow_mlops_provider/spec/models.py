@@ -199,7 +199,11 @@ class ContractSpec(StrictModel):
         None, description="true (defaults) or settings; off unless given"
     )
 
-    @field_validator("no_future_timestamps", mode="before")
+    @field_validator(
+        "no_future_timestamps",
+        mode="before",
+        json_schema_input_type=NoFutureTimestamps | bool | None,
+    )
     @classmethod
     def _true_means_defaults(cls, value: Any) -> Any:
         if value is True:

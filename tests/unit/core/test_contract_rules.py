@@ -202,3 +202,11 @@ def test_column_rule_rejects(rule, message):
 def test_contract_rejects(overrides, message):
     with pytest.raises(ValidationError, match=message):
         _contract(**overrides)
+
+
+def test_time_descriptions_agree_in_number():
+    assert Check("freshness", "t", {"max_age_hours": 1}).describe() == "latest t at most 1 hour old"
+    assert (
+        Check("no_future", "t", {"tolerance_minutes": 0.5}).describe()
+        == "t not later than now + 0.5 minutes"
+    )

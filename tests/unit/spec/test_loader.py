@@ -315,3 +315,31 @@ def test_contract_file_block_rejects_inline_columns_and_bad_paths(tmp_path: Path
     assert "must be a path inside the project" in str(error_of(escaped))
     missing = write(tmp_path / "dags", text.replace("include/churn", "include/nope"), "m.yaml")
     assert "no file" in str(error_of(missing))
+
+
+def test_unknown_key_in_a_list_of_rules_lists_the_allowed_keys(tmp_path: Path) -> None:
+    text = example_with(
+        "  min_rows: 1000\n",
+        "  min_rows: 1000\n  unique_keys:\n"
+        "    - {columns: [customer_id, event_time], sevrity: warn}\n",
+    )
+    problem = error_of(write(tmp_path, text)).problems[0]
+    assert problem.path == "contract.unique_keys[0].sevrity"
+    assert problem.line == line_of(text, "sevrity")
+    assert "did you mean 'severity'? allowed here: columns, severity" in problem.message
+
+
+def test_inline_quality_rules_load(tmp_path: Path) -> None:
+    text = example_with(
+        "    customer_id: {type: str}", "    customer_id: {type: str, unique: true}"
+    )
+    text = text.replace(
+        "  min_rows: 1000\n",
+        "  min_rows: 1000\n  freshness: {column: event_time, max_age_hours: 48}\n"
+        "  no_future_timestamps: true\n",
+    )
+    contract = load_spec(write(tmp_path, text)).contract
+    assert contract.columns["customer_id"].unique
+    assert contract.freshness is not None and contract.freshness.column == "event_time"
+    assert contract.no_future_timestamps is not None
+    assert contract.no_future_timestamps.tolerance_minutes == 5
