@@ -40,19 +40,52 @@ def land(folder: Path, case: str, demo_data: Path) -> str:
     if case == "truncated parquet":
         part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
         return "cannot read the batch"
+    frame, reason = spoil(good_batch(demo_data), case)
+    frame.to_parquet(part)
+    return reason
+
+
+def spoil(frame: pd.DataFrame, case: str) -> tuple[pd.DataFrame, str]:
+    """One contract violation and the summary line the gate must print for it."""
     if case == "out of range":
-        frame = good_batch(demo_data)
         frame.loc[7, "tenure_months"] = 500
-        frame.to_parquet(part)
-        return "tenure_months between 0"
+        return frame, "tenure_months between 0"
     if case == "missing column":
-        good_batch(demo_data).drop(columns=["support_calls"]).to_parquet(part)
-        return "support_calls"
+        return frame.drop(columns=["support_calls"]), "column support_calls exists"
+    if case == "extra column":
+        return frame.assign(surprise=1), "extra columns: surprise"
+    if case == "type change":
+        return frame.assign(tenure_months=frame["tenure_months"].astype(str)), (
+            "tenure_months is int: dtype str"
+        )
+    if case == "all-null column":
+        return frame.assign(monthly_charges=float("nan")), "2000 of 2000 rows missing"
+    if case == "inf in numerics":
+        frame.loc[5, "total_charges"] = float("inf")
+        return frame, "total_charges has no infinite values: 1 of 2000"
+    if case == "unseen category":
+        frame.loc[5, "contract"] = "lifetime"
+        return frame, "rows not in the allowed set (e.g. 'lifetime')"
+    if case == "duplicate keys":
+        frame.loc[5, "customer_id"] = frame.loc[6, "customer_id"]
+        return frame, "customer_id values are unique: 2 of 2000 rows duplicated"
     raise AssertionError(case)
 
 
+CONTRACT_CASES = [
+    "out of range",
+    "missing column",
+    "extra column",
+    "type change",
+    "all-null column",
+    "inf in numerics",
+    "unseen category",
+    "duplicate keys",
+]
+
+
 @pytest.mark.parametrize(
-    "case", ["missing path", "empty file", "truncated parquet", "out of range", "missing column"]
+    "case", ["missing path", "empty file", "truncated parquet", *CONTRACT_CASES]
 )
 def test_bad_batch_stops_before_any_model_step(
     case: str,
@@ -76,11 +109,8 @@ def test_bad_batch_stops_before_any_model_step(
     assert reason in capsys.readouterr().out
     pipeline = project / ".mlops" / "pipelines" / "churn"
     (kept,) = (pipeline / "quarantine").glob("churn__training/*/reason.json")
-    assert reason in json.loads(kept.read_text())["why"] or case in (
-        "out of range",
-        "missing column",
-    )
-    assert (kept.parent / "batch.parquet").exists() == (case in ("out of range", "missing column"))
+    assert reason in json.loads(kept.read_text())["why"]
+    assert (kept.parent / "batch.parquet").exists() == (case in CONTRACT_CASES)  # as read
     events = [json.loads(line)["event"] for line in (pipeline / "audit.jsonl").open()]
     assert events == ["rejected_data"]
     assert not (pipeline / "snapshots").exists()
