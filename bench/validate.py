@@ -18,7 +18,7 @@ Variants, each run in a FRESH Python process (this file is also the child):
 
 Each child times (1) the imports (plain: `import great_expectations`; ours: GX + the adapter,
 the contract module and the pydantic spec models), (2) the load (`pd.read_parquet`), (3) the
-validation, and reports its peak RSS (`getrusage(RUSAGE_SELF).ru_maxrss`) and its RSS after
+validation, and reports its peak RSS (VmHWM from /proc/self/status) and its RSS after
 the load. One warm-up round, then `--runs` rounds (ours and plain interleaved); medians.
 Both must give the same pass/fail per check (asserted, with one documented exception: see
 `KNOWN_GX_DIFFERENCES`). A last child runs the repo's `dags/pipelines.py` loader via runpy
@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -75,6 +75,12 @@ def column_names() -> list[str]:
     ]
 
 
+def int_high(i: int) -> int:
+    """Exclusive upper bound of int column i: 10 to 100,000, or 6 and 12 for the two
+    columns with an allowed set (small sets: GX copies value sets into every metric key)."""
+    return {8: 6, 9: 12}.get(i, 10 ** (i % 5 + 1))
+
+
 def categories(i: int) -> list[str]:
     """Allowed values of str column i: 3 to 21 categories."""
     return [f"c{i}_{k:02d}" for k in range(3 + 2 * i)]
@@ -83,24 +89,36 @@ def categories(i: int) -> list[str]:
 def example_contract(rows: int, rule_fields: set[str]) -> dict[str, Any]:
     """A contract dict (ContractSpec shape): one rule per column, 50 in all.
 
-    Optional rule kinds (`unique`, `pattern`) are used only when the model has them.
+    Optional rule kinds (`unique`, `pattern`, `max_null_fraction`, `severity`) are used only
+    when the model has them.
     """
     columns: dict[str, dict[str, Any]] = {"id": {"type": "int", "min": 0}}
     if "unique" in rule_fields:
         columns["id"]["unique"] = True
     for i in range(N_FLOAT):
-        # f00-f04 may be missing; bounds are ±10 sigma around the column's mean.
-        columns[f"f{i:02d}"] = {"type": "float", "required": i >= 5, "min": -10.0 * (i + 1),
-                                "max": 10.0 * (i + 1) + 100.0 * i}
+        # f00-f04 may be missing (1 %); bounds are ±10 sigma around the column's mean.
+        rule: dict[str, Any] = {
+            "type": "float",
+            "min": 100.0 * i - 10.0 * (i + 1),
+            "max": 100.0 * i + 10.0 * (i + 1),
+        }
+        if i < 5:
+            rule["required"] = False
+            if i < 2 and "max_null_fraction" in rule_fields:
+                del rule["required"]  # implied by max_null_fraction
+                rule["max_null_fraction"] = 0.05
+        columns[f"f{i:02d}"] = rule
     for i in range(N_INT):
-        rule: dict[str, Any] = {"type": "int", "min": 0, "max": 10 ** (i % 5 + 1) - 1}
+        rule = {"type": "int", "min": 0, "max": int_high(i) - 1}
         if i >= 8:
-            rule = {"type": "int", "allowed": list(range(10 ** (i % 5 + 1)))}
+            rule = {"type": "int", "allowed": list(range(int_high(i)))}
         columns[f"i{i:02d}"] = rule
     for i in range(N_STR):
         rule = {"type": "str", "required": i < 8, "allowed": categories(i)}
         if i == 1 and "pattern" in rule_fields:
-            rule["pattern"] = r"c1_\d\d"
+            rule["pattern"] = r"^c1_\d\d$"
+        if i == 3 and "severity" in rule_fields:
+            rule["severity"] = "warn"  # its unknown categories warn instead of failing
         columns[f"s{i:02d}"] = rule
     for i in range(N_TIME):
         columns[f"t{i}"] = {"type": "datetime"}
@@ -123,7 +141,7 @@ def write_table(rows: int, path: Path) -> None:
             values[rng.choice(rows, 37, replace=False)] = 1e6
         data[f"f{i:02d}"] = pa.array(values, mask=mask)
     for i in range(N_INT):
-        data[f"i{i:02d}"] = pa.array(rng.integers(0, 10 ** (i % 5 + 1), rows, dtype=np.int64))
+        data[f"i{i:02d}"] = pa.array(rng.integers(0, int_high(i), rows, dtype=np.int64))
     for i in range(N_STR):
         cats = categories(i)
         index = rng.integers(0, len(cats), rows, dtype=np.int32)
@@ -148,11 +166,41 @@ def write_table(rows: int, path: Path) -> None:
 # --------------------------------------------------------------------------- children
 
 
-def rss_kib() -> int:
+def status_kib(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of this process, in KiB. VmHWM restarts at exec;
+    `getrusage(...).ru_maxrss` does not on Linux (a child inherits its parent's peak)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
+
+
+# Stages reported from the cProfile of a child: label -> (file suffix, function name).
+PROFILE_STAGES = {
+    "checks_from_contract": ("core/contract.py", "checks_from_contract"),
+    "ContractSpec.model_validate": ("pydantic/main.py", "model_validate"),
+    "validate_frame": ("adapters/great_expectations.py", "validate_frame"),
+    "gx.get_context": ("context_factory.py", "get_context"),
+    "context.suites.add": ("suite_factory.py", "add"),
+    "context.validation_definitions.add": ("validation_definition_factory.py", "add"),
+    "ValidationDefinition.run": ("core/validation_definition.py", "run"),
+    "ValidationDefinition.is_fresh": ("core/validation_definition.py", "is_fresh"),
+    "store_validation_results": ("validation_results_store.py", "store_validation_results"),
+    "batch.validate": ("datasource/fluent/interfaces.py", "validate"),
+    "Validator.validate_expectation_suite": ("v1_validator.py", "validate_expectation_suite"),
+    "adapter _check_result": ("adapters/great_expectations.py", "_check_result"),
+    "adapter _expectation": ("adapters/great_expectations.py", "_expectation"),
+}
+
+
+def profile_stages(stats: Any) -> dict[str, float]:
+    """Cumulative seconds (under the profiler) of the PROFILE_STAGES that ran."""
+    found: dict[str, float] = {}
+    for (filename, _, func), (_, _, _, cumtime, _) in stats.stats.items():
+        for label, (suffix, name) in PROFILE_STAGES.items():
+            if func == name and filename.endswith(suffix):
+                found[label] = found.get(label, 0.0) + cumtime
+    return found
 
 
 def plain_gx_validate(frame: Any, contract: dict[str, Any]) -> dict[str, bool]:
@@ -177,30 +225,55 @@ def plain_gx_validate(frame: Any, contract: dict[str, Any]) -> dict[str, bool]:
         expectations.append(expectation)
 
     cols = contract["columns"]
-    add("row_count:", gxe.ExpectTableRowCountToBeBetween(
-        min_value=contract["min_rows"], max_value=contract["max_rows"]))
-    add("no_extra_columns:", gxe.ExpectTableColumnsToMatchSet(
-        column_set=sorted(cols), exact_match=True))
+    add(
+        "row_count:",
+        gxe.ExpectTableRowCountToBeBetween(
+            min_value=contract["min_rows"], max_value=contract["max_rows"]
+        ),
+    )
+    add(
+        "no_extra_columns:",
+        gxe.ExpectTableColumnsToMatchSet(column_set=sorted(cols), exact_match=True),
+    )
     for name, rule in cols.items():
         add(f"column_exists:{name}", gxe.ExpectColumnToExist(column=name))
-        add(f"column_type:{name}", gxe.ExpectColumnValuesToBeInTypeList(
-            column=name, type_list=type_names[rule["type"]]))
+        add(
+            f"column_type:{name}",
+            gxe.ExpectColumnValuesToBeInTypeList(column=name, type_list=type_names[rule["type"]]),
+        )
         if rule.get("required", True):
             add(f"not_null:{name}", gxe.ExpectColumnValuesToNotBeNull(column=name))
         if rule.get("min") is not None or rule.get("max") is not None:
-            add(f"between:{name}", gxe.ExpectColumnValuesToBeBetween(
-                column=name, min_value=rule.get("min"), max_value=rule.get("max")))
+            add(
+                f"between:{name}",
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=name, min_value=rule.get("min"), max_value=rule.get("max")
+                ),
+            )
         if rule["type"] == "float":
-            add(f"finite:{name}", gxe.ExpectColumnValuesToNotBeInSet(
-                column=name, value_set=[math.inf, -math.inf]))
+            add(
+                f"finite:{name}",
+                gxe.ExpectColumnValuesToNotBeInSet(column=name, value_set=[math.inf, -math.inf]),
+            )
+        if rule.get("max_null_fraction") is not None:
+            add(
+                f"null_fraction:{name}",
+                gxe.ExpectColumnValuesToNotBeNull(
+                    column=name, mostly=1.0 - rule["max_null_fraction"]
+                ),
+            )
         if rule.get("allowed") is not None:
-            add(f"in_set:{name}", gxe.ExpectColumnValuesToBeInSet(
-                column=name, value_set=rule["allowed"]))
+            add(
+                f"in_set:{name}",
+                gxe.ExpectColumnValuesToBeInSet(column=name, value_set=rule["allowed"]),
+            )
         if rule.get("unique"):
             add(f"unique:{name}", gxe.ExpectColumnValuesToBeUnique(column=name))
         if rule.get("pattern"):
-            add(f"pattern:{name}", gxe.ExpectColumnValuesToMatchRegex(
-                column=name, regex=rule["pattern"]))
+            add(
+                f"pattern:{name}",
+                gxe.ExpectColumnValuesToMatchRegex(column=name, regex=rule["pattern"]),
+            )
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -217,8 +290,6 @@ def plain_gx_validate(frame: Any, contract: dict[str, Any]) -> dict[str, bool]:
 
 def child(variant: str, parquet: Path, contract_path: Path, out: Path, profile: bool) -> None:
     """One measured run in this (fresh) process; writes timings and outcomes to `out`."""
-    import resource
-
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import logging
 
@@ -240,7 +311,8 @@ def child(variant: str, parquet: Path, contract_path: Path, out: Path, profile: 
     frame = pd.read_parquet(parquet)
     t2 = time.perf_counter()
     load_s = t2 - t1
-    rec["rss_after_load_kib"] = rss_kib()
+    rec["rss_after_load_kib"] = status_kib("VmRSS")
+    rec["peak_rss_before_validate_kib"] = status_kib("VmHWM")
     contract = json.loads(contract_path.read_text())
 
     def work() -> dict[str, bool]:
@@ -259,6 +331,7 @@ def child(variant: str, parquet: Path, contract_path: Path, out: Path, profile: 
         t2 = time.perf_counter()
         outcomes = profiler.runcall(work)
         t3 = time.perf_counter()
+        rec["profile_stages_s"] = profile_stages(pstats.Stats(profiler))
         for sort in ("tottime", "cumulative"):
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats(sort).print_stats(30)
@@ -272,7 +345,7 @@ def child(variant: str, parquet: Path, contract_path: Path, out: Path, profile: 
         load_s=load_s,
         validate_s=t3 - t2,
         total_s=(t1 - t0) + load_s + (t3 - t2),
-        maxrss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        maxrss_kib=status_kib("VmHWM"),
         rows=len(frame),
         dtypes=sorted({str(d) for d in frame.dtypes}),
         outcomes=outcomes,
@@ -359,8 +432,11 @@ def bench_rows(rows: int, runs: int, profile: bool, root: Path) -> dict[str, Any
     t0 = time.perf_counter()
     if not parquet.exists():
         write_table(rows, parquet)
-    print(f"[{rows:,} rows] table {parquet} ({parquet.stat().st_size / 2**20:.0f} MiB, "
-          f"written in {time.perf_counter() - t0:.1f} s)", flush=True)
+    print(
+        f"[{rows:,} rows] table {parquet} ({parquet.stat().st_size / 2**20:.0f} MiB, "
+        f"written in {time.perf_counter() - t0:.1f} s)",
+        flush=True,
+    )
     contract = example_contract(rows, set(ColumnRule.model_fields))
     spec = ContractSpec.model_validate(contract)
     checks = checks_from_contract(spec)
@@ -377,12 +453,21 @@ def bench_rows(rows: int, runs: int, profile: bool, root: Path) -> dict[str, Any
             if rnd:
                 samples[variant].append(rec)
         loads.append(load_before)
-        ours, plain = samples["ours"][-1:] or [rec], samples["plain"][-1:] or [rec]
-        print(f"  round {rnd}{' (warm-up)' if not rnd else ''}: load {load_before:.2f}; "
-              + "  ".join(f"{v} validate {s[0]['validate_s']:.2f} s"
-                          for v, s in (("ours", ours), ("plain", plain))), flush=True)
-    differ = compare_outcomes(samples["ours"][0]["outcomes"], samples["plain"][0]["outcomes"],
-                              contract_dump)
+        if not rnd:
+            print(f"  round 0 (warm-up): load {load_before:.2f}", flush=True)
+            continue
+        ours, plain = samples["ours"][-1:], samples["plain"][-1:]
+        print(
+            f"  round {rnd}: load {load_before:.2f}; "
+            + "  ".join(
+                f"{v} validate {s[0]['validate_s']:.2f} s"
+                for v, s in (("ours", ours), ("plain", plain))
+            ),
+            flush=True,
+        )
+    differ = compare_outcomes(
+        samples["ours"][0]["outcomes"], samples["plain"][0]["outcomes"], contract_dump
+    )
     failed = sorted(k for k, ok in samples["ours"][0]["outcomes"].items() if not ok)
 
     summary: dict[str, Any] = {
@@ -391,8 +476,9 @@ def bench_rows(rows: int, runs: int, profile: bool, root: Path) -> dict[str, Any
         "contract_rules": len(contract["columns"]),
         "rule_fields": sorted(ColumnRule.model_fields),
         "checks": len(checks),
-        "checks_by_rule": {r: sum(c.rule == r for c in checks) for r in dict.fromkeys(
-            c.rule for c in checks)},
+        "checks_by_rule": {
+            r: sum(c.rule == r for c in checks) for r in dict.fromkeys(c.rule for c in checks)
+        },
         "parquet_mib": parquet.stat().st_size / 2**20,
         "dtypes": samples["ours"][0]["dtypes"],
         "failed_checks_ours": failed,
@@ -407,13 +493,16 @@ def bench_rows(rows: int, runs: int, profile: bool, root: Path) -> dict[str, Any
         } | {
             "maxrss_mib": stats([r["maxrss_kib"] / 1024 for r in recs]),
             "rss_after_load_mib": stats([r["rss_after_load_kib"] / 1024 for r in recs]),
+            "peak_rss_before_validate_mib": stats(
+                [r["peak_rss_before_validate_kib"] / 1024 for r in recs]
+            ),
             "new_modules": recs[0]["new_modules"],
-            "raw": [{k: v for k, v in r.items() if k not in ("outcomes", "dtypes")}
-                    for r in recs],
+            "raw": [{k: v for k, v in r.items() if k not in ("outcomes", "dtypes")} for r in recs],
         }
-    med = {v: {k: summary["variants"][v][k]["median"] for k in ("validate_s", "total_s",
-                                                                   "import_s")}
-           for v in VARIANTS}
+    med = {
+        v: {k: summary["variants"][v][k]["median"] for k in ("validate_s", "total_s", "import_s")}
+        for v in VARIANTS
+    }
     summary["ratios_ours_over_plain"] = {
         k.removesuffix("_s"): med["ours"][k] / med["plain"][k] for k in med["ours"]
     }
@@ -439,15 +528,25 @@ def machine() -> dict[str, Any]:
     import pyarrow
     import pydantic
 
-    cpu = sorted({
-        line.split(":", 1)[1].strip()
-        for line in Path("/proc/cpuinfo").read_text().splitlines()
-        if line.startswith("model name")
-    })
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                            capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "src"], cwd=REPO,
-                                capture_output=True, text=True).stdout.strip())
+    cpu = sorted(
+        {
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        }
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+    )
+    sources = {
+        name: hashlib.sha256((REPO / "src/airflow_mlops_provider" / name).read_bytes()).hexdigest()
+        for name in ("core/contract.py", "adapters/great_expectations.py", "spec/models.py")
+    }
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
@@ -460,24 +559,33 @@ def machine() -> dict[str, Any]:
         "pydantic": pydantic.VERSION,
         "commit": commit,
         "src_dirty": dirty,
+        "src_sha256": sources,
     }
 
 
 def print_table(s: dict[str, Any]) -> None:
-    print(f"\n{s['rows']:,} rows, {s['columns']} columns, {s['checks']} checks; "
-          f"load avg 1m {min(s['loadavg_1m']['rounds']):.2f}-{max(s['loadavg_1m']['rounds']):.2f}")
+    print(
+        f"\n{s['rows']:,} rows, {s['columns']} columns, {s['checks']} checks; "
+        f"load avg 1m {min(s['loadavg_1m']['rounds']):.2f}-{max(s['loadavg_1m']['rounds']):.2f}"
+    )
     print("| variant | import s | load s | validate s | total s | peak RSS MiB |")
     print("|---|---|---|---|---|---|")
     for v, d in s["variants"].items():
-        cells = [f"{d[k]['median']:.3f} ({d[k]['min']:.3f}-{d[k]['max']:.3f})"
-                 for k in ("import_s", "load_s", "validate_s", "total_s")]
+        cells = [
+            f"{d[k]['median']:.3f} ({d[k]['min']:.3f}-{d[k]['max']:.3f})"
+            for k in ("import_s", "load_s", "validate_s", "total_s")
+        ]
         print(f"| {v} | " + " | ".join(cells) + f" | {d['maxrss_mib']['median']:.0f} |")
     r = s["ratios_ours_over_plain"]
-    print(f"ours/plain: validate {r['validate']:.3f}x, total {r['total']:.3f}x, "
-          f"import {r['import']:.3f}x (target validate <= {TARGET_OVERHEAD}x)")
+    print(
+        f"ours/plain: validate {r['validate']:.3f}x, total {r['total']:.3f}x, "
+        f"import {r['import']:.3f}x (target validate <= {TARGET_OVERHEAD}x)"
+    )
     if "profile" in s:
         for v, rec in s["profile"].items():
             print(f"\n--- cProfile {v} (validate {rec['validate_s']:.2f} s under the profiler)")
+            for label, sec in sorted(rec["profile_stages_s"].items(), key=lambda x: -x[1]):
+                print(f"  {label:40s} {sec:7.3f} s")
             print("\n".join(rec["profile_tottime"].splitlines()[:45]))
 
 
@@ -503,10 +611,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="validate-bench-") as tmp:
         root = Path(tmp)
         parse = parse_check(root)
-        print(f"DAG parse via runpy(dags/pipelines.py): {len(parse['dags'])} DAGs in "
-              f"{parse['seconds']:.2f} s; great_expectations imported: "
-              f"{parse['great_expectations_imported']}; heavy modules added: "
-              f"{parse['heavy_modules_added'] or 'none'}", flush=True)
+        print(
+            f"DAG parse via runpy(dags/pipelines.py): {len(parse['dags'])} DAGs in "
+            f"{parse['seconds']:.2f} s; great_expectations imported: "
+            f"{parse['great_expectations_imported']}; heavy modules added: "
+            f"{parse['heavy_modules_added'] or 'none'}",
+            flush=True,
+        )
         sizes = [bench_rows(rows, args.runs, args.profile, root) for rows in rows_list]
     for s in sizes:
         print_table(s)
