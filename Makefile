@@ -33,6 +33,7 @@ ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/validate.py
 
 clean:
 	rm -rf .mlops test-output
