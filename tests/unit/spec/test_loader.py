@@ -331,7 +331,8 @@ def test_unknown_key_in_a_list_of_rules_lists_the_allowed_keys(tmp_path: Path) -
 
 def test_inline_quality_rules_load(tmp_path: Path) -> None:
     text = example_with(
-        "    customer_id: {type: str}", "    customer_id: {type: str, unique: true}"
+        "    customer_id: {type: str, unique: true}",
+        "    customer_id: {type: str, unique: true, severity: warn}",
     )
     text = text.replace(
         "  min_rows: 1000\n",
@@ -340,6 +341,7 @@ def test_inline_quality_rules_load(tmp_path: Path) -> None:
     )
     contract = load_spec(write(tmp_path, text)).contract
     assert contract.columns["customer_id"].unique
+    assert contract.columns["customer_id"].severity == "warn"
     assert contract.freshness is not None and contract.freshness.column == "event_time"
     assert contract.no_future_timestamps is not None
     assert contract.no_future_timestamps.tolerance_minutes == 5
