@@ -512,13 +512,6 @@ def _check_reachable_from_pod(spec: PipelineSpec) -> None:
         )
 
 
-DAG_KINDS = ("training", "monitoring", "rollback")
-
-
-def dag_ids_of(pipeline: str) -> list[str]:
-    return [f"{pipeline}__{kind}" for kind in DAG_KINDS]
-
-
 def pipeline_of_dag_id(dag_id: str) -> str | None:
     match = re.fullmatch(r"(.+)__(training|monitoring|rollback|config_error)", dag_id)
     return match.group(1) if match else None
