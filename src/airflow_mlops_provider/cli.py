@@ -103,10 +103,10 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
     from airflow_mlops_provider.adapters.great_expectations import validate_frame
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.contract import checks_from_contract, render_validation_html
-    from airflow_mlops_provider.spec.loader import SpecError, load_defaults, load_spec
+    from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
 
     try:
-        spec = load_spec(pipeline, load_defaults(pipeline.parent))
+        spec = load_pipeline_file(pipeline)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -154,11 +154,11 @@ def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path 
     is compared (numbers as numeric, the rest as categorical) with the default settings."""
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.drift import compare, render_html
-    from airflow_mlops_provider.spec.loader import SpecError, load_defaults, load_spec
+    from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
     from airflow_mlops_provider.spec.models import DriftSpec
 
     try:
-        spec = load_spec(pipeline, load_defaults(pipeline.parent)) if pipeline else None
+        spec = load_pipeline_file(pipeline) if pipeline else None
         storage = Storage(Path.cwd())
         frames = [storage.read_frame(uri, _format_of(uri)) for uri in (reference, current)]
         numeric, categorical = _drift_columns(spec, *frames)
@@ -213,10 +213,10 @@ def render_pod(path: Path) -> int:
 
     from airflow_mlops_provider.execution.contract import trainer_env
     from airflow_mlops_provider.execution.kubernetes import render_pod as render
-    from airflow_mlops_provider.spec.loader import SpecError, load_defaults, load_spec
+    from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
 
     try:
-        spec = load_spec(path, load_defaults(path.parent))
+        spec = load_pipeline_file(path)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -43,12 +43,11 @@ class RetrainOperator(PipelineOperator):
         self._publish_link(context, run_id)
         if needs_training:
             self._train(context, run_id, snapshot, lineage)
-        self._check_run(run_id)
-        tags = {**lineage, **_run_tags(self.mlflow.get_run(run_id), ("mlops.image_digest",))}
+        run = self._check_run(run_id)
+        # A pod reports the digest it really ran on the run; the version carries that.
+        digest = run.data.tags.get("mlops.image_digest", lineage["mlops.image_digest"])
+        tags = {**lineage, "mlops.image_digest": digest, "mlops.decision": "pending"}
         version = registry.register(self.mlflow, self.spec.model_name, run_id, tags=tags)
-        registry.tag_version(
-            self.mlflow, self.spec.model_name, version.version, {"mlops.decision": "pending"}
-        )
         result = {
             "run_id": run_id,
             "version": version.version,
@@ -130,11 +129,13 @@ class RetrainOperator(PipelineOperator):
         if digest:
             self.mlflow.set_tag(run_id, "mlops.image_digest", digest)
 
-    def _check_run(self, run_id: str) -> None:
+    def _check_run(self, run_id: str) -> Any:
+        """The finished run, or a TrainingError saying what the trainer left undone."""
         from airflow_mlops_provider.adapters import mlflow_registry as registry
         from airflow_mlops_provider.exceptions import TrainingError
 
-        status = self.mlflow.get_run(run_id).info.status
+        run = self.mlflow.get_run(run_id)
+        status = run.info.status
         if status != "FINISHED":
             raise TrainingError(
                 f"trainer exited but MLflow run {run_id} is {status}, not "
@@ -145,6 +146,7 @@ class RetrainOperator(PipelineOperator):
                 f"MLflow run {run_id} logged no model at artifact path 'model'; "
                 "the trainer must call log_model(..., name='model')"
             )
+        return run
 
     def _lineage(self, context: Context, snapshot: dict[str, Any]) -> dict[str, str]:
         ti = context["ti"]
@@ -181,10 +183,6 @@ _ACTIONS = {
     "resume": "resumed (a retry of an unfinished training)",
     "register": "finished earlier without a version: registering it, no retraining",
 }
-
-
-def _run_tags(run: Any, names: tuple[str, ...]) -> dict[str, str]:
-    return {k: v for k, v in run.data.tags.items() if k in names}
 
 
 def _code_commit(project_dir: str) -> str:
