@@ -3,6 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+bash tests/system_packages.sh
 .venv/bin/ruff check src tests include dags bench || exit 1
 .venv/bin/python -m pytest tests -p no:cacheprovider "$@"
 code=$?
