@@ -9,7 +9,11 @@ Writes date-partitioned parquet files that exercise the whole continuous-trainin
   trained on the old period ranks the new period measurably worse than a model retrained on
   it (5-7 ROC AUC points at 20000 rows);
 - ``inference_logs/dt=...`` — unlabelled served traffic (``request_id`` instead of ``churned``):
-  stable on 2026-11-01, drifted like the batch on 2026-11-08.
+  stable on 2026-11-01, drifted like the batch on 2026-11-08;
+- ``labels/dt=...`` — the ground truth that arrived later for a share (``LABELLED_SHARE``) of
+  those requests: ``request_id`` and ``churned``, drawn from the period's own churn model, so
+  the drifted week's labels carry its concept change and a model trained on the reference week
+  scores measurably worse on them (live performance decays).
 
 Everything is derived from ``seed``: two runs with the same arguments write the same bytes.
 
@@ -34,6 +38,7 @@ PAYMENT_METHODS = ["electronic-check", "mailed-check", "bank-transfer", "credit-
 INTERNET_SERVICES = ["dsl", "fiber", "none"]
 
 # Each written file gets its own random stream and its own customer_id range.
+LABELLED_SHARE = 0.6  # share of served requests whose outcome is known by the monitoring run
 FILES = [  # (kind, partition date, drifted, stream/range index)
     ("batches", REFERENCE_DT, False, 0),
     ("batches", DRIFTED_DT, True, 1),
@@ -55,6 +60,7 @@ _FEATURE_FIELDS = [
 ]
 BATCH_SCHEMA = pa.schema([*_FEATURE_FIELDS, ("churned", pa.int64())])
 LOG_SCHEMA = pa.schema([*_FEATURE_FIELDS, ("request_id", pa.string())])
+LABEL_SCHEMA = pa.schema([("request_id", pa.string()), ("churned", pa.int64())])
 
 MONTHLY_SHIFT = 14.0  # about 0.5 std of the reference monthly_charges
 
@@ -117,36 +123,57 @@ def _event_times(rng: np.random.Generator, n: int, dt: date) -> np.ndarray:
     return start + seconds.astype("timedelta64[s]").astype("timedelta64[us]")
 
 
-def _table(kind: str, dt: date, drifted: bool, index: int, rows: int, seed: int) -> pa.Table:
-    """Build one file's table from its own seeded stream."""
+def _table(
+    kind: str, dt: date, drifted: bool, index: int, rows: int, seed: int
+) -> tuple[pa.Table, pa.Table | None]:
+    """Build one file's table from its own seeded stream; for inference logs also the labels
+    table, from a second stream so the logs' bytes do not depend on it."""
     rng = np.random.default_rng([seed, index])
     n = rows if kind == "batches" else rows // 2
     ids = [f"C{index * ID_BLOCK + i:08d}" for i in range(n)]
     columns: dict[str, object] = {"customer_id": ids, "event_time": _event_times(rng, n, dt)}
     features = _features(rng, n, drifted)
     columns.update(features)
+    p = 1.0 / (1.0 + np.exp(-churn_logit(features, drifted)))
+    labels = None
     if kind == "batches":
-        p = 1.0 / (1.0 + np.exp(-churn_logit(features, drifted)))
         columns["churned"] = (rng.random(n) < p).astype(np.int64)
         schema = BATCH_SCHEMA
     else:
         columns["request_id"] = [f"R{dt:%Y%m%d}-{i:07d}" for i in range(n)]
         schema = LOG_SCHEMA
-    return pa.table({name: columns[name] for name in schema.names}, schema=schema)
+        labels = _labels(np.random.default_rng([seed, index, 1]), columns["request_id"], p)
+    table = pa.table({name: columns[name] for name in schema.names}, schema=schema)
+    return table, labels
+
+
+def _labels(rng: np.random.Generator, request_ids: list[str], p: np.ndarray) -> pa.Table:
+    """Outcomes of the requests whose label has arrived (a random LABELLED_SHARE of them)."""
+    outcome = (rng.random(len(p)) < p).astype(np.int64)
+    known = np.flatnonzero(rng.random(len(p)) < LABELLED_SHARE)
+    ids = [request_ids[i] for i in known]
+    return pa.table({"request_id": ids, "churned": outcome[known]}, schema=LABEL_SCHEMA)
 
 
 def generate(out_dir: Path, rows: int = 20000, seed: int = 7) -> dict[str, Path]:
-    """Write all four files under ``out_dir``; return ``{"<kind>/<dt>": path}``."""
+    """Write all six files under ``out_dir``; return ``{"<kind>/<dt>": path}``."""
     if not 2 <= rows < ID_BLOCK:
         raise ValueError(f"rows must be between 2 and {ID_BLOCK - 1}, got {rows}")
     written: dict[str, Path] = {}
     for kind, dt, drifted, index in FILES:
-        path = Path(out_dir) / kind / f"dt={dt.isoformat()}" / "part-0.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_table(kind, dt, drifted, index, rows, seed), path)
-        (path.parent / "_SUCCESS").touch()  # the marker a writer leaves once a batch is whole
-        written[f"{kind}/{dt.isoformat()}"] = path
+        table, labels = _table(kind, dt, drifted, index, rows, seed)
+        written[f"{kind}/{dt.isoformat()}"] = _write(table, out_dir, kind, dt)
+        if labels is not None:
+            written[f"labels/{dt.isoformat()}"] = _write(labels, out_dir, "labels", dt)
     return written
+
+
+def _write(table: pa.Table, out_dir: Path, kind: str, dt: date) -> Path:
+    path = Path(out_dir) / kind / f"dt={dt.isoformat()}" / "part-0.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    (path.parent / "_SUCCESS").touch()  # the marker a writer leaves once a batch is whole
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,12 @@ def test_parse_imports_nothing_heavy() -> None:
 def test_example_pipeline_dags(tmp_path: Path) -> None:
     bag = dagbag(make_dags_folder(tmp_path))
     assert not bag.import_errors
-    assert set(bag.dags) == {"churn__training", "churn__monitoring", "churn__rollback"}
+    assert set(bag.dags) == {
+        "churn__training",
+        "churn__monitoring",
+        "churn__health",
+        "churn__rollback",
+    }
     training = bag.dags["churn__training"]
     assert set(training.task_ids) == {
         "wait_for_batch",
@@ -72,11 +77,20 @@ def test_example_pipeline_dags(tmp_path: Path) -> None:
     assert "pipeline: churn" in training.doc_md  # the source YAML is shown in the DAG docs
     assert type(training.timetable).__name__ == "AssetOrTimeSchedule"
     monitoring = bag.dags["churn__monitoring"]
-    assert monitoring.get_task("detect_drift").downstream_task_ids == {
+    assert monitoring.get_task("validate_serving_data").downstream_task_ids == {
+        "detect_drift",
+        "live_performance",
+    }
+    assert monitoring.get_task("decide").upstream_task_ids == {"detect_drift", "live_performance"}
+    assert monitoring.get_task("decide").downstream_task_ids == {
         "request_retraining",
         "alert",
         "healthy",
     }
+    assert [i.uri for i in monitoring.get_task("decide").inlets] == [
+        "mlops://churn/retrain-request"
+    ]
+    assert bag.dags["churn__health"].task_ids == ["health_report"]
     outlets = monitoring.get_task("request_retraining").outlets
     assert [o.uri for o in outlets] == ["mlops://churn/retrain-request"]
 

@@ -10,6 +10,9 @@ EVENTS = (
     "validated",
     "rejected_data",
     "drift_checked",
+    "empty_window",  # monitoring: no inference logs in the run's window
+    "live_performance",  # monitoring: live metric on labelled requests (or why not assessed)
+    "monitoring_decided",  # monitoring: healthy / retrain / cooldown, with the causes
     "trained",
     "gated",
     "approved",

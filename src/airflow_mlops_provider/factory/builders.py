@@ -21,6 +21,10 @@ from airflow_mlops_provider.operators.drift import DriftBranchOperator
 from airflow_mlops_provider.operators.evaluate import EvaluateOperator
 from airflow_mlops_provider.operators.monitoring import (
     CollectWindowOperator,
+    HealthReportOperator,
+    LivePerformanceOperator,
+    MonitoringAlertOperator,
+    MonitoringDecisionOperator,
     NotifyOperator,
     RequestRetrainingOperator,
 )
@@ -56,6 +60,7 @@ def build_dags(
     builders = {spec.dag_id("training"): build_training, spec.dag_id("rollback"): build_rollback}
     if spec.monitoring is not None:
         builders[spec.dag_id("monitoring")] = build_monitoring
+        builders[spec.dag_id("health")] = build_health
     return [
         build(spec, project_dir, _doc(spec, source_text, source_file))
         for dag_id, build in builders.items()
@@ -138,16 +143,23 @@ def _approval(spec: PipelineSpec) -> Any:
 
 
 def build_monitoring(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
+    """collect_window → validate_serving_data → detect_drift ─┐
+                                      └→ live_performance ──┴→ decide →
+    request_retraining + alert / alert (cooldown) / healthy.
+
+    detect_drift always hands over to `decide`, which weighs drift and live performance
+    together, so decay and drift share one retrain-request path and one cooldown."""
     common = {"spec": spec, "project_dir": project_dir}
-    assert spec.monitoring is not None
+    monitoring = spec.monitoring
+    assert monitoring is not None
     with DAG(
         spec.dag_id("monitoring"),
-        schedule=spec.monitoring.schedule,
+        schedule=monitoring.schedule,
         doc_md=doc,
         **_dag_args(spec, "monitoring"),
     ) as dag:
         collect = CollectWindowOperator(
-            task_id="collect_window", source=spec.monitoring.source, **common
+            task_id="collect_window", source=monitoring.source, **common
         )
         validate = DataValidateOperator(
             task_id="validate_serving_data",
@@ -158,24 +170,45 @@ def build_monitoring(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
         drift = DriftBranchOperator(
             task_id="detect_drift",
             current_task_id="validate_serving_data",
-            drift_branch=["request_retraining", "alert"],
-            cooldown_branch="alert",
+            drift_branch="decide",
+            stable_branch="decide",
+            no_champion_branch="decide",
+            **common,
+        )
+        decide = MonitoringDecisionOperator(
+            task_id="decide",
+            retrain_branch=["request_retraining", "alert"],
+            alert_branch="alert",
+            healthy_branch="healthy",
+            performance_task_id="live_performance" if monitoring.labels else None,
             inlets=[Asset(spec.retrain_asset_uri)],
-            stable_branch="healthy",
-            no_champion_branch="healthy",
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             **common,
         )
         request = RequestRetrainingOperator(
             task_id="request_retraining", outlets=[Asset(spec.retrain_asset_uri)], **common
         )
-        alert = NotifyOperator(
-            task_id="alert",
-            headline=":warning: Drift detected",
-            summary_from={"drift": "detect_drift:drift"},
-            **common,
-        )
+        alert = MonitoringAlertOperator(task_id="alert", **common)
         healthy = EmptyOperator(task_id="healthy")
-        collect >> validate >> drift >> [request, alert, healthy]
+        collect >> validate >> drift >> decide >> [request, alert, healthy]
+        if monitoring.labels:
+            live = LivePerformanceOperator(
+                task_id="live_performance", labels=monitoring.labels, **common
+            )
+            validate >> live >> decide
+    return dag
+
+
+def build_health(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
+    """The daily health report, apart from monitoring so an hourly monitor posts once a day."""
+    assert spec.monitoring is not None
+    with DAG(
+        spec.dag_id("health"),
+        schedule=spec.monitoring.health_schedule,
+        doc_md=doc,
+        **_dag_args(spec, "health"),
+    ) as dag:
+        HealthReportOperator(task_id="health_report", spec=spec, project_dir=project_dir)
     return dag
 
 

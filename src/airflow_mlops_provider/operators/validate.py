@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_mlops_provider.exceptions import DataValidationError
 from airflow_mlops_provider.links import ValidationReportLink
 from airflow_mlops_provider.operators.base import PipelineOperator
+from airflow_mlops_provider.operators.monitoring import prediction_column
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -55,7 +56,9 @@ class DataValidateOperator(PipelineOperator):
         checks = checks_from_contract(
             self.spec.contract,
             skip_columns=[self.spec.data.target] if serving else [],
-            extra_columns=self.spec.monitoring.log_columns if serving else [],
+            extra_columns=[*self.spec.monitoring.log_columns, prediction_column(self.spec)]
+            if serving
+            else [],
         )
         # Freshness is judged as of the run's data interval, so a backfill is not "stale".
         result = validate_frame(frame, checks, now=context.get("data_interval_end"))

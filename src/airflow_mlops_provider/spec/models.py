@@ -372,19 +372,76 @@ class CanarySpec(StrictModel):
     )
 
 
+class PerformanceSpec(StrictModel):
+    """Live performance: the bound the metric on labelled serving traffic must keep.
+
+    Below `min` (above `max` for lower-is-better metrics) is decay: the same retrain request
+    and alert as drift. Fewer than `min_labelled_rows` joined labels are not judged at all:
+    a metric on a handful of rows is noise, not an incident."""
+
+    metric: MetricName = Field(description="one of evaluation's metric names for data.task")
+    min: float | None = Field(None, description="decay when the live metric is below this")
+    max: float | None = Field(None, description="decay when above this (log_loss, rmse, mae)")
+    min_labelled_rows: int = Field(
+        200, ge=1, description="labelled requests needed before the metric is judged"
+    )
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> PerformanceSpec:
+        if (self.min is None) == (self.max is None):
+            raise ValueError(
+                f"give exactly one of min or max for {self.metric} (min for metrics where "
+                "higher is better, max for log_loss, rmse, mae)"
+            )
+        return self
+
+
 class MonitoringSpec(StrictModel):
     schedule: Schedule = "@daily"
-    source: str = Field(description="inference-log batch for the run (templated like data.source)")
+    source: str = Field(
+        description="inference-log partition for the run (templated like data.source; rendered "
+        "for every day of the run's data interval)"
+    )
     format: Literal["parquet", "csv"] = "parquet"
     cooldown_hours: float = Field(
-        24, ge=0, description="after a retrain request, drift only alerts for this long (0: off)"
+        24,
+        ge=0,
+        description="after a retrain request, drift or decay only alerts for this long (0: off)",
     )
     log_columns: list[str] = Field(
         default_factory=lambda: ["request_id"],
         description="columns the logs carry besides the contract's",
     )
+    id_column: str = Field(
+        "request_id", description="request id in the logs and the labels (the join key)"
+    )
+    labels: str | None = Field(
+        None,
+        description="ground truth that arrives after serving (templated): id_column and "
+        "data.target for some of the requests of the run's window; null: no live performance",
+    )
+    performance: PerformanceSpec | None = Field(
+        None, description="alert and request retraining when the live metric decays"
+    )
+    health_schedule: Schedule = Field(
+        "@daily", description="schedule of the <pipeline>__health report DAG (null: manual)"
+    )
 
-    _schedule = field_validator("schedule")(_check_schedule)
+    _schedule = field_validator("schedule", "health_schedule")(_check_schedule)
+
+    @model_validator(mode="after")
+    def _labels_join(self) -> MonitoringSpec:
+        if self.performance is not None and self.labels is None:
+            raise ValueError(
+                "monitoring.performance needs monitoring.labels (where the ground truth "
+                "arrives, e.g. include/data/labels/dt={{ ds }})"
+            )
+        if self.labels is not None and self.id_column not in self.log_columns:
+            raise ValueError(
+                f"monitoring.id_column {self.id_column!r} joins logs and labels, so the logs "
+                f"must carry it: add it to monitoring.log_columns ({self.log_columns})"
+            )
+        return self
 
 
 class SlackSpec(StrictModel):
@@ -474,6 +531,12 @@ class PipelineSpec(StrictModel):
                 f"evaluation.metrics {wrong} do not apply to {self.data.task}; "
                 f"use {', '.join(metrics)}"
             )
+        performance = self.monitoring.performance if self.monitoring else None
+        if performance is not None and performance.metric not in metrics:
+            raise ValueError(
+                f"monitoring.performance.metric {performance.metric!r} does not apply to "
+                f"{self.data.task}; use {', '.join(metrics)}"
+            )
         return self
 
     # Derived names, kept here so the factory, operators and CLI agree on them.
@@ -513,5 +576,5 @@ def _check_reachable_from_pod(spec: PipelineSpec) -> None:
 
 
 def pipeline_of_dag_id(dag_id: str) -> str | None:
-    match = re.fullmatch(r"(.+)__(training|monitoring|rollback|config_error)", dag_id)
+    match = re.fullmatch(r"(.+)__(training|monitoring|health|rollback|config_error)", dag_id)
     return match.group(1) if match else None

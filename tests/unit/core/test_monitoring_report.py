@@ -1,0 +1,107 @@
+"""Monitoring decision and wording: causes, alert text, daily health report."""
+
+from __future__ import annotations
+
+from airflow_mlops_provider.core.monitoring_report import (
+    alert_text,
+    causes,
+    health_report,
+    health_text,
+    reason_of,
+    top_drifted,
+)
+
+DRIFT = {
+    "dataset_drift": True,
+    "drifted_share": 0.4286,
+    "drifted_features": ["monthly_charges", "contract", "total_charges"],
+    "champion_version": "1",
+    "report": "/r/drift.html",
+}
+TOP = [
+    {"feature": "monthly_charges", "test": "ks", "value": 0.31, "threshold": 0.05, "drifted": True},
+    {"feature": "contract", "test": "chi2", "value": 0.12, "threshold": 0.05, "drifted": True},
+    {"feature": "tenure_months", "test": "ks", "value": 0.01, "threshold": 0.05, "drifted": False},
+]
+DECAY = {
+    "status": "decayed",
+    "reason": "performance: accuracy 0.697 < min 0.72 on 1173 labelled",
+    "metric": "accuracy",
+    "value": 0.6973,
+    "bound": {"min": 0.72},
+    "stats": {"labelled_rows": 1173, "window_rows": 2000},
+    "report": "/r/performance.json",
+}
+
+
+def test_causes_and_reason_put_drift_first() -> None:
+    assert causes(DRIFT, DECAY) == ["drift", "performance"]
+    assert reason_of(DRIFT, DECAY) == (
+        "drift in monthly_charges, contract, total_charges; "
+        "performance: accuracy 0.697 < min 0.72 on 1173 labelled"
+    )
+    assert causes({**DRIFT, "dataset_drift": False}, {**DECAY, "status": "ok"}) == []
+    assert causes(None, {"status": "no_labels", "reason": "no labels yet"}) == []
+    assert reason_of(None, None) == "no dataset drift, no performance decay"
+
+
+def test_top_features_use_the_engines_ranking_when_present() -> None:
+    assert top_drifted({**DRIFT, "top": TOP}) == [
+        "monthly_charges (ks 0.31, threshold 0.05)",
+        "contract (chi2 0.12, threshold 0.05)",
+    ]
+    assert top_drifted(DRIFT) == DRIFT["drifted_features"]  # before the engine gives `top`
+    assert top_drifted(None) == []
+
+
+def test_alert_names_features_metric_and_reports() -> None:
+    decision = {
+        "causes": ["drift", "performance"],
+        "reason": reason_of(DRIFT, DECAY),
+        "retrain_requested": True,
+        "cooldown": None,
+        "report": DRIFT["report"],
+        "performance_report": DECAY["report"],
+        "drift": {**DRIFT, "top": TOP, "prediction_drift": True},
+        "performance": DECAY,
+    }
+    text = alert_text("churn", "scheduled__2026-11-08", decision)
+    assert text.splitlines()[0] == (
+        ":warning: churn: Drift and performance decay detected (scheduled__2026-11-08)"
+    )
+    assert "  • monthly_charges (ks 0.31, threshold 0.05)" in text
+    assert "prediction drift: yes" in text
+    assert "live accuracy: 0.697 (min 0.72) — DECAYED; 1173 labelled of 2000 requests" in text
+    assert "Retraining requested" in text and "Drift report: /r/drift.html" in text
+    cooling = alert_text("churn", "r", {**decision, "cooldown": "already requested at t"})
+    assert "Retraining not requested again: already requested at t" in cooling
+    assert "Retraining requested" not in cooling
+
+
+def test_health_report_text() -> None:
+    status = {
+        "status": "retrain",
+        "reason": reason_of(DRIFT, DECAY),
+        "run_id": "scheduled__2026-11-08",
+        "window": "2026-11-08 00:00:00+00:00",
+        "drift": DRIFT,
+        "performance": DECAY,
+    }
+    report = health_report(
+        "churn",
+        status=status,
+        champion={"version": "1", "created": "2026-11-23T10:00:00+00:00", "gate": "promote"},
+        last_training={"version": "2", "created": "2026-11-23T11:00:00+00:00", "gate": "reject"},
+        generated_at="2026-11-23T12:00:00+00:00",
+    )
+    text = health_text(report)
+    assert "monitoring: retrain — drift in monthly_charges" in text
+    assert "drift: DRIFT (0.429 of features drifted, vs champion v1)" in text
+    assert "top drifted features: monthly_charges; contract; total_charges" in text
+    assert "live accuracy: 0.697 (min 0.72) — DECAYED" in text
+    assert "champion: v1 (since 2026-11-23T10:00:00+00:00)" in text
+    assert "last training: v2 at 2026-11-23T11:00:00+00:00, gate reject" in text
+    empty = health_text(
+        health_report("churn", status=None, champion=None, last_training=None, generated_at="t")
+    )
+    assert "no monitoring run yet" in empty and "champion: none yet" in empty
