@@ -47,13 +47,21 @@ def run_demo(project: Path) -> int:
             FIRST,
         ),
         (
-            f"2. Monitoring the {FIRST} inference logs: expect no drift",
+            f"2. Monitoring the {FIRST} inference logs (scored by v1) and the labels that "
+            "arrived: expect no drift and a live accuracy above the bound",
             f"{PIPELINE}__monitoring",
             FIRST,
         ),
         (
-            f"3. Monitoring the {SECOND} inference logs: expect drift and a retrain-request event",
+            f"3. Monitoring the {SECOND} inference logs: expect drift, live accuracy below the "
+            "bound, and one retrain-request event",
             f"{PIPELINE}__monitoring",
+            SECOND,
+        ),
+        (
+            "   Daily health report (churn__health): latest monitoring decision, live metric, "
+            "champion, last training",
+            f"{PIPELINE}__health",
             SECOND,
         ),
         (
@@ -120,7 +128,13 @@ def _step(
 def _highlights(text: str) -> list[str]:
     """The decision lines the operators log, so the console shows what happened."""
     keys = (
+        "Top drifted features:",
+        "Live metric:",
+        "scored the",
         "Decision:",
+        "daily health report",
+        "champion: v",
+        "last training:",
         "Gate:",
         "Snapshot ",
         "promoting version",

@@ -260,7 +260,12 @@ class MonitoringDecisionOperator(PipelineBranchOperator):
         self.performance_task_id = performance_task_id
 
     def choose_branch(self, context: Context) -> str | list[str]:
-        from airflow_mlops_provider.core.monitoring_report import causes, reason_of
+        from airflow_mlops_provider.core.monitoring_report import (
+            causes,
+            performance_line,
+            reason_of,
+            top_drifted,
+        )
 
         ti = context["ti"]
         drift = ti.xcom_pull(task_ids=self.drift_task_id, key="drift")
@@ -284,8 +289,10 @@ class MonitoringDecisionOperator(PipelineBranchOperator):
             "drift": drift,
             "performance": performance,
         }
+        self.log.info("Top drifted features: %s", "; ".join(top_drifted(drift)) or "none")
+        self.log.info("Live metric: %s", performance_line(performance))
         self.log.info(
-            "Decision: %s (%s)%s", branch, decision["reason"], f"; {cooldown}" * bool(cooldown)
+            "Decision: %s (%s)", branch, "; ".join(filter(None, [decision["reason"], cooldown]))
         )
         ti.xcom_push(key="decision", value=decision)
         write_status(self, context, decision)
@@ -348,8 +355,9 @@ class MonitoringAlertOperator(PipelineOperator):
 
         decision = context["ti"].xcom_pull(task_ids=self.decision_task_id, key="decision")
         text = alert_text(self.spec.pipeline, context["ti"].run_id, decision)
-        status = self.notify(text)
-        self.log.info("Alert %s:\n%s", status, text)
+        status = self.notify(text)  # logs the text itself when Slack is not reached
+        if status == "sent":
+            self.log.info("Alert sent to Slack:\n%s", text)
         self.audit(
             context, "notified", {"kind": "alert", "status": status, "reason": decision["reason"]}
         )
@@ -380,8 +388,10 @@ class HealthReportOperator(PipelineOperator):
             self.storage.join(folder, "health.json"), json.dumps(report, indent=2, default=str)
         )
         text = health_text(report)
-        sent = self.notify(text)
-        self.log.info("Health report %s (%s):\n%s", sent, uri, text)
+        sent = self.notify(text)  # logs the text itself when Slack is not reached
+        self.log.info("Health report %s; JSON: %s", sent, uri)
+        if sent == "sent":
+            self.log.info("Health report:\n%s", text)
         self.audit(context, "notified", {"kind": "health", "status": sent, "report": uri})
         return {"report": uri, "status": sent, "text": text}
 
