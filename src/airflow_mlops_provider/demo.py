@@ -128,8 +128,9 @@ def _step(
 def _highlights(text: str) -> list[str]:
     """The decision lines the operators log, so the console shows what happened."""
     keys = (
-        "Top drifted features:",
-        "Live metric:",
+        "Top drifted features: ",  # the decision's log line, not the alert's header
+        "live metric:",
+        "monitoring: ",
         "scored the",
         "Decision:",
         "daily health report",
@@ -145,10 +146,12 @@ def _highlights(text: str) -> list[str]:
     )
     found = []
     for line in text.splitlines():
+        if "Decision: decide " in line:  # detect_drift handing over to monitoring's decide
+            continue
         for key in keys:
             if key in line:
-                message = line[line.index(key) :].split(" [airflow.")[0]
-                found.append(message[:150])
+                message = line[line.index(key) :].split(" [airflow")[0]
+                found.append(message[:150].rstrip())
                 break
     return found
 

@@ -39,6 +39,11 @@ def project(tmp_path: Path, demo_data: Path) -> Path:
     text = text.replace("include/demo/data", str(demo_data)).replace(
         "min_rows: 1000", "min_rows: 100"
     )
+    # A model trained on 4000 rows is weaker than the demo's 20000-row one: the live
+    # accuracy bound moves down with it (stable week ~0.73, drifted week ~0.70 here).
+    bound = "min: 0.74, min_labelled_rows"
+    assert bound in text
+    text = text.replace(bound, "min: 0.72, min_labelled_rows")
     (tmp_path / "dags" / "churn.yaml").write_text(text)
     shutil.copytree(ROOT / "include" / "trainer", tmp_path / "include" / "trainer")
     return tmp_path

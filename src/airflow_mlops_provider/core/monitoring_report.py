@@ -53,17 +53,18 @@ def top_drifted(drift: dict[str, Any] | None, limit: int = TOP_SHOWN) -> list[st
 def performance_line(performance: dict[str, Any] | None) -> str:
     """The live metric in one line, or why there is none."""
     if not performance:
-        return "live performance: no labels yet"
+        return "live metric: not assessed (no labels configured or none yet)"
     if performance.get("status") == "no_labels":
-        return f"live performance: {performance['reason']}"
+        return f"live metric: not assessed ({performance['reason']})"
     if performance.get("value") is None:
-        return f"live {performance['reason']}"
+        return f"live metric: {performance['reason'].removeprefix('performance: ')}"
     bound = performance.get("bound") or {}
     limit = ", ".join(f"{k} {v:g}" for k, v in bound.items())
     stats = performance.get("stats") or {}
     verdict = "DECAYED" if performance["status"] == "decayed" else "ok"
     return (
-        f"live {performance['metric']}: {_num(performance['value'])} ({limit}) — {verdict}; "
+        f"live metric: {performance['metric']} {_num(performance['value'])} ({limit}) — "
+        f"{verdict}; "
         f"{stats.get('labelled_rows')} labelled of {stats.get('window_rows')} requests"
     )
 

@@ -290,7 +290,7 @@ class MonitoringDecisionOperator(PipelineBranchOperator):
             "performance": performance,
         }
         self.log.info("Top drifted features: %s", "; ".join(top_drifted(drift)) or "none")
-        self.log.info("Live metric: %s", performance_line(performance))
+        self.log.info(performance_line(performance))
         self.log.info(
             "Decision: %s (%s)", branch, "; ".join(filter(None, [decision["reason"], cooldown]))
         )

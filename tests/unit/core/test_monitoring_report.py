@@ -71,7 +71,7 @@ def test_alert_names_features_metric_and_reports() -> None:
     )
     assert "  • monthly_charges (ks 0.31, threshold 0.05)" in text
     assert "prediction drift: yes" in text
-    assert "live accuracy: 0.697 (min 0.72) — DECAYED; 1173 labelled of 2000 requests" in text
+    assert "live metric: accuracy 0.697 (min 0.72) — DECAYED; 1173 labelled of 2000" in text
     assert "Retraining requested" in text and "Drift report: /r/drift.html" in text
     cooling = alert_text("churn", "r", {**decision, "cooldown": "already requested at t"})
     assert "Retraining not requested again: already requested at t" in cooling
@@ -98,7 +98,7 @@ def test_health_report_text() -> None:
     assert "monitoring: retrain — drift in monthly_charges" in text
     assert "drift: DRIFT (0.429 of features drifted, vs champion v1)" in text
     assert "top drifted features: monthly_charges; contract; total_charges" in text
-    assert "live accuracy: 0.697 (min 0.72) — DECAYED" in text
+    assert "live metric: accuracy 0.697 (min 0.72) — DECAYED" in text
     assert "champion: v1 (since 2026-11-23T10:00:00+00:00)" in text
     assert "last training: v2 at 2026-11-23T11:00:00+00:00, gate reject" in text
     empty = health_text(

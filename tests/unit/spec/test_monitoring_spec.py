@@ -9,7 +9,7 @@ import pytest
 from airflow_mlops_provider.spec import SpecError, load_spec
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "dags" / "churn.yaml"
-PERFORMANCE = "performance: {metric: accuracy, min: 0.72, min_labelled_rows: 200}"
+PERFORMANCE = "performance: {metric: accuracy, min: 0.74, min_labelled_rows: 200}"
 
 
 def load_with(tmp_path: Path, old: str, new: str):
@@ -29,7 +29,7 @@ def error_with(tmp_path: Path, old: str, new: str) -> str:
 def test_example_monitoring_block() -> None:
     monitoring = load_spec(EXAMPLE).monitoring
     assert monitoring.labels == "include/demo/data/labels/dt={{ ds }}"
-    assert monitoring.performance.metric == "accuracy" and monitoring.performance.min == 0.72
+    assert monitoring.performance.metric == "accuracy" and monitoring.performance.min == 0.74
     assert monitoring.id_column == "request_id" and monitoring.health_schedule == "@daily"
 
 
