@@ -94,3 +94,9 @@ def test_empty_window_is_skipped_with_the_reason(s3_logs: None, tmp_path: Path) 
     assert status["status"] == "no_data" and "dt=2026-11-05" in status["reason"]
     (entry,) = [json.loads(line) for line in (root / "audit.jsonl").read_text().splitlines()]
     assert entry["event"] == "empty_window"
+
+    # A backfill of an older window does not replace the newer latest status.
+    with pytest.raises(AirflowSkipException):
+        operator(tmp_path).execute(context("2026-10-01", "2026-10-02"))
+    kept = json.loads((root / "monitoring" / "latest.json").read_text())
+    assert kept["window"].startswith("2026-11-04") and "dt=2026-11-05" in kept["reason"]

@@ -97,7 +97,12 @@ def alert_text(pipeline: str, run_id: str, decision: dict[str, Any]) -> str:
         lines.append(f"Retraining not requested again: {decision['cooldown']}")
     elif decision.get("retrain_requested"):
         lines.append("Retraining requested (mlops retrain-request event).")
-    for label, key in (("Drift report", "report"), ("Performance report", "performance_report")):
+    reports = (
+        ("Drift report", "report"),
+        ("Drift report (JSON)", "report_json"),
+        ("Performance report", "performance_report"),
+    )
+    for label, key in reports:
         if decision.get(key):
             lines.append(f"{label}: {decision[key]}")
     return "\n".join(lines)

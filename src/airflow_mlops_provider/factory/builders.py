@@ -143,8 +143,7 @@ def _approval(spec: PipelineSpec) -> Any:
 
 
 def build_monitoring(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
-    """collect_window → validate_serving_data → detect_drift ─┐
-                                      └→ live_performance ──┴→ decide →
+    """collect_window → validate_serving_data → detect_drift and live_performance → decide →
     request_retraining + alert / alert (cooldown) / healthy.
 
     detect_drift always hands over to `decide`, which weighs drift and live performance

@@ -285,6 +285,7 @@ class MonitoringDecisionOperator(PipelineBranchOperator):
             "cooldown": cooldown,
             "retrain_requested": bool(found and not cooldown),
             "report": (drift or {}).get("report"),
+            "report_json": (drift or {}).get("report_json"),  # from the drift engine, if any
             "performance_report": (performance or {}).get("report"),
             "drift": drift,
             "performance": performance,

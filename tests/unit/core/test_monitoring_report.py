@@ -61,6 +61,7 @@ def test_alert_names_features_metric_and_reports() -> None:
         "retrain_requested": True,
         "cooldown": None,
         "report": DRIFT["report"],
+        "report_json": "/r/drift.json",
         "performance_report": DECAY["report"],
         "drift": {**DRIFT, "top": TOP, "prediction_drift": True},
         "performance": DECAY,
@@ -73,6 +74,8 @@ def test_alert_names_features_metric_and_reports() -> None:
     assert "prediction drift: yes" in text
     assert "live metric: accuracy 0.697 (min 0.72) — DECAYED; 1173 labelled of 2000" in text
     assert "Retraining requested" in text and "Drift report: /r/drift.html" in text
+    assert "Drift report (JSON): /r/drift.json" in text
+    assert "Performance report: /r/performance.json" in text
     cooling = alert_text("churn", "r", {**decision, "cooldown": "already requested at t"})
     assert "Retraining not requested again: already requested at t" in cooling
     assert "Retraining requested" not in cooling
