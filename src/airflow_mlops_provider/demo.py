@@ -59,15 +59,15 @@ def run_demo(project: Path) -> int:
             SECOND,
         ),
         (
-            "   Daily health report (churn__health): latest monitoring decision, live metric, "
-            "champion, last training",
-            f"{PIPELINE}__health",
-            SECOND,
-        ),
-        (
             f"4. Training on the {SECOND} batch (in `make ui` the retrain-request Asset schedules "
             "this; `airflow dags test` has no scheduler, so the demo runs it)",
             f"{PIPELINE}__training",
+            SECOND,
+        ),
+        (
+            "5. The daily health report (churn__health): latest monitoring decision, live "
+            "metric, champion, last training",
+            f"{PIPELINE}__health",
             SECOND,
         ),
     ]
@@ -150,8 +150,9 @@ def _highlights(text: str) -> list[str]:
             continue
         for key in keys:
             if key in line:
-                message = line[line.index(key) :].split(" [airflow")[0]
-                found.append(message[:150].rstrip())
+                message = line[line.index(key) :].split(" [airflow")[0][:150].rstrip()
+                if message not in found:  # the alert repeats the decision's lines
+                    found.append(message)
                 break
     return found
 
