@@ -166,9 +166,9 @@ def test_monitoring_windows_alerts_and_health_report(project: Path, slack_texts:
     states = run(monitoring, NO_LABELS)
     assert states["live_performance"] == "skipped" and states["healthy"] == "success"
     skipped = last(project, "mon", "live_performance")
-    assert skipped["status"] == "no_labels"
+    assert skipped["status"] == "not_assessed"
     assert skipped["reason"].startswith("no labels yet at ") and NO_LABELS in skipped["reason"]
-    assert latest_status(project, "mon")["performance"]["status"] == "no_labels"
+    assert latest_status(project, "mon")["performance"]["status"] == "not_assessed"
 
     # Empty window: a clear outcome, nothing downstream runs, recorded for the health report.
     states = run(monitoring, EMPTY)

@@ -54,7 +54,7 @@ def performance_line(performance: dict[str, Any] | None) -> str:
     """The live metric in one line, or why there is none."""
     if not performance:
         return "live metric: not assessed (no labels configured or none yet)"
-    if performance.get("status") == "no_labels":
+    if performance.get("status") in ("not_assessed", "too_few_labels"):
         return f"live metric: not assessed ({performance['reason']})"
     if performance.get("value") is None:
         return f"live metric: {performance['reason'].removeprefix('performance: ')}"

@@ -225,7 +225,7 @@ class LivePerformanceOperator(PipelineOperator):
         return joined, stats
 
     def _skip(self, context: Context, reason: str, summary: dict | None = None) -> NoReturn:
-        summary = {**(summary or {}), "status": "no_labels", "reason": reason}
+        summary = {"status": "not_assessed", **(summary or {}), "reason": reason}
         context["ti"].xcom_push(key="performance", value=summary)
         self.audit(context, "live_performance", summary)
         self.log.info("Live performance not assessed: %s", reason)

@@ -7,6 +7,7 @@ from airflow_mlops_provider.core.monitoring_report import (
     causes,
     health_report,
     health_text,
+    performance_line,
     reason_of,
     top_drifted,
 )
@@ -41,7 +42,12 @@ def test_causes_and_reason_put_drift_first() -> None:
         "performance: accuracy 0.697 < min 0.72 on 1173 labelled"
     )
     assert causes({**DRIFT, "dataset_drift": False}, {**DECAY, "status": "ok"}) == []
-    assert causes(None, {"status": "no_labels", "reason": "no labels yet"}) == []
+    assert causes(None, {"status": "not_assessed", "reason": "no labels yet"}) == []
+    too_few = {"status": "too_few_labels", "reason": "5 labelled requests of 6 (need 6)"}
+    assert causes(None, too_few) == []
+    assert performance_line(too_few) == (
+        "live metric: not assessed (5 labelled requests of 6 (need 6))"
+    )
     assert reason_of(None, None) == "no dataset drift, no performance decay"
 
 
