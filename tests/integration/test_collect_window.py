@@ -49,6 +49,7 @@ def s3_logs():
 
 
 def operator(tmp_path: Path) -> CollectWindowOperator:
+    """The operator as the factory builds it, on a schedule of every other day."""
     text = (ROOT / "dags" / "churn.yaml").read_text()
     old = "include/demo/data/inference_logs/dt={{ ds }}"
     assert old in text
@@ -56,47 +57,54 @@ def operator(tmp_path: Path) -> CollectWindowOperator:
     return CollectWindowOperator(
         task_id="collect_window",
         source=load_spec(tmp_path / "p.yaml").monitoring.source,
+        cron="0 0 */2 * *",
         spec=load_spec(tmp_path / "p.yaml"),
         project_dir=str(tmp_path),
     )
 
 
-def context(start: str, end: str) -> dict:
-    run = SimpleNamespace(dag_id="churn__monitoring", run_id=f"scheduled__{start}", run_after=end)
+def context(day: str) -> dict:
+    """A scheduled run's context as far as collect_window reads it (trigger timetable: the
+    data interval is the logical date)."""
+    logical = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    run = SimpleNamespace(dag_id="churn__monitoring", run_id=f"scheduled__{day}", run_after=logical)
     ti = SimpleNamespace(dag_id=run.dag_id, run_id=run.run_id, task_id="collect_window")
-    begin = datetime.fromisoformat(start).replace(tzinfo=UTC)
     return {
-        "data_interval_start": begin,
-        "data_interval_end": datetime.fromisoformat(end).replace(tzinfo=UTC),
-        "logical_date": begin,
+        "data_interval_start": logical,
+        "data_interval_end": logical,
+        "logical_date": logical,
         "dag_run": run,
         "ti": ti,
     }
 
 
-def test_window_reads_every_partition_of_the_interval(s3_logs: None, tmp_path: Path) -> None:
-    result = operator(tmp_path).execute(context("2026-11-01", "2026-11-03"))
+def test_window_reads_every_partition_of_the_period(s3_logs: None, tmp_path: Path) -> None:
+    result = operator(tmp_path).execute(context("2026-11-03"))  # period (11-01, 11-03]
     assert result["rows"] == 9 and result["missing"] == [] and result["scored_with"] is None
     assert result["files"] == [
-        "s3://logs/inference/dt=2026-11-01/part-0.parquet",
-        "s3://logs/inference/dt=2026-11-01/part-1.parquet",
         "s3://logs/inference/dt=2026-11-02/part-0.parquet",
+        "s3://logs/inference/dt=2026-11-03/part-0.parquet",
     ]
     window = pd.read_parquet(result["window_uri"])
-    assert sorted(window["request_id"].str[:10].unique()) == ["2026-11-01", "2026-11-02"]
+    assert sorted(window["request_id"].str[:10].unique()) == ["2026-11-02", "2026-11-03"]
+    result = operator(tmp_path).execute(context("2026-11-01"))  # two files in one partition
+    assert result["rows"] == 5 and [f[-14:] for f in result["files"]] == [
+        "part-0.parquet",
+        "part-1.parquet",
+    ]
 
 
 def test_empty_window_is_skipped_with_the_reason(s3_logs: None, tmp_path: Path) -> None:
     with pytest.raises(AirflowSkipException, match="no inference logs in this window"):
-        operator(tmp_path).execute(context("2026-11-04", "2026-11-06"))
+        operator(tmp_path).execute(context("2026-11-05"))
     root = tmp_path / ".mlops" / "pipelines" / "churn"
     status = json.loads((root / "monitoring" / "latest.json").read_text())
-    assert status["status"] == "no_data" and "dt=2026-11-05" in status["reason"]
+    assert status["status"] == "no_data" and "dt=2026-11-04" in status["reason"]
     (entry,) = [json.loads(line) for line in (root / "audit.jsonl").read_text().splitlines()]
     assert entry["event"] == "empty_window"
 
     # A backfill of an older window does not replace the newer latest status.
     with pytest.raises(AirflowSkipException):
-        operator(tmp_path).execute(context("2026-10-01", "2026-10-02"))
+        operator(tmp_path).execute(context("2026-10-01"))
     kept = json.loads((root / "monitoring" / "latest.json").read_text())
-    assert kept["window"].startswith("2026-11-04") and "dt=2026-11-05" in kept["reason"]
+    assert kept["window"].startswith("2026-11-05") and "dt=2026-11-04" in kept["reason"]

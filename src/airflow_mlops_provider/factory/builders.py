@@ -158,7 +158,10 @@ def build_monitoring(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
         **_dag_args(spec, "monitoring"),
     ) as dag:
         collect = CollectWindowOperator(
-            task_id="collect_window", source=monitoring.source, **common
+            task_id="collect_window",
+            source=monitoring.source,
+            cron=_cron(monitoring.schedule),
+            **common,
         )
         validate = DataValidateOperator(
             task_id="validate_serving_data",
@@ -235,6 +238,13 @@ def _training_schedule(spec: PipelineSpec) -> Any:
         return [asset] if asset else spec.schedule
     timetable = CronTriggerTimetable(PRESET_CRON.get(spec.schedule, spec.schedule), timezone="UTC")
     return AssetOrTimeSchedule(timetable=timetable, assets=[asset]) if asset else timetable
+
+
+def _cron(schedule: str | None) -> str | None:
+    """The schedule as a cron expression; None for manual and @once."""
+    if schedule is None or schedule == "@once":
+        return None
+    return PRESET_CRON.get(schedule, schedule)
 
 
 def _dag_args(spec: PipelineSpec, kind: str) -> dict[str, Any]:

@@ -36,20 +36,22 @@ def prediction_column(spec: PipelineSpec) -> str:
 class CollectWindowOperator(PipelineOperator):
     """Freeze this run's inference-log window into the run folder, with predictions.
 
-    `source` is rendered once per day of the run's data interval (`{{ ds }}` is that day), so
-    a weekly run over daily partitions reads all seven; every file of every partition is read
-    and listed in the log. The copy means every later step — and a cleared re-run — reads the
-    same rows even if the log source keeps growing. When the logs carry no prediction column,
-    the window is scored with the champion (the model serving it), so prediction drift and
-    live performance have something to check. No rows at all: the run is skipped with the
-    reason, which is recorded (audit, status for the health report) — an outage is not a crash.
+    `source` is rendered once per day of the run's schedule period (core/windows.py;
+    `{{ ds }}` is that day), so a weekly run over daily partitions reads all seven; every file
+    of every partition is read and listed in the log. The copy means every later step — and a
+    cleared re-run — reads the same rows even if the log source keeps growing. When the logs
+    carry no prediction column, the window is scored with the champion (the model serving
+    it), so prediction drift and live performance have something to check. No rows at all:
+    the run is skipped with the reason, which is recorded (audit, status for the health
+    report) — an outage is not a crash.
     """
 
     ui_color = "#eef7e8"
 
-    def __init__(self, *, source: str, **kwargs: Any) -> None:
+    def __init__(self, *, source: str, cron: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = source  # a template, rendered per day in execute()
+        self.cron = cron  # the monitoring schedule as cron; None: the run's own day only
 
     def execute(self, context: Context) -> dict[str, Any]:
         import pandas as pd
@@ -87,18 +89,12 @@ class CollectWindowOperator(PipelineOperator):
         }
 
     def _partitions(self, context: Context) -> list[str]:
-        """The source rendered for each day the data interval covers (at least its first)."""
-        start = context.get("data_interval_start")
-        end = context.get("data_interval_end")
-        if start is None:
-            return [self.storage.resolve(self.render_template(self.source, context))]
-        days = [start.date()]
-        while end is not None and datetime.combine(
-            days[-1] + timedelta(days=1), datetime.min.time(), tzinfo=UTC
-        ) < end.astimezone(UTC):
-            days.append(days[-1] + timedelta(days=1))
+        """The source rendered for each day of the period ending at the run's logical date."""
+        from airflow_mlops_provider.core.windows import window_days
+
+        anchor = context.get("logical_date") or context["dag_run"].run_after
         locations = []
-        for day in days:
+        for day in window_days(anchor, self.cron):
             rendered = self.render_template(
                 self.source, {**context, "ds": day.isoformat(), "ds_nodash": f"{day:%Y%m%d}"}
             )
