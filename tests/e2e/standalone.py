@@ -1,10 +1,11 @@
 """The real services the browser test drives: a throwaway project, `airflow standalone` on
 SQLite and an `mlflow server` over the store the pipelines write. Each runs in its own process
-group on 127.0.0.1 and a free port; `stop()` kills the whole group, so nothing outlives a test.
+group on 127.0.0.1 and a free port; `stop_all()` kills the groups, so nothing outlives a test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -104,22 +105,6 @@ class Service:
                 start_new_session=True,
             )
 
-    def stop(self) -> None:
-        """SIGTERM to the group, SIGKILL after 10 s: standalone's children must not linger."""
-        if self.proc is None:
-            return
-        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                return
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and _group_alive(self.proc.pid):
-                self.proc.poll()  # reap the leader so the group can empty
-                time.sleep(0.2)
-            if not _group_alive(self.proc.pid):
-                return
-
     def check_running(self) -> None:
         assert self.proc is not None
         if self.proc.poll() is not None:
@@ -127,7 +112,25 @@ class Service:
             raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{tail}")
 
 
-def _group_alive(pgid: int) -> bool:
+def stop_all(*services: Service) -> None:
+    """SIGTERM to each process group, SIGKILL after 10 s: no child (scheduler, workers, API
+    server, triggerer, mlflow's workers) may outlive the test."""
+    groups = [s.proc for s in services if s.proc is not None]
+    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        for proc in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_group_alive(p) for p in groups):
+            time.sleep(0.2)
+        if not any(_group_alive(p) for p in groups):
+            return
+
+
+def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
+    """Any process left in the group (the leader is reaped first, so it cannot linger)."""
+    proc.poll()
+    pgid = proc.pid
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -137,8 +140,9 @@ def _group_alive(pgid: int) -> bool:
 
 def base_env(**extra: str) -> dict[str, str]:
     """The venv's bin first on PATH (standalone restarts its parts by name) and this
-    worktree's sources on PYTHONPATH for every Airflow process."""
-    env = dict(os.environ)
+    checkout's sources on PYTHONPATH for every Airflow process."""
+    # Nothing Airflow/MLflow-specific leaks in from the test process (other tests set some).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLFLOW_"))}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(ROOT / "src")
     env["GX_ANALYTICS_ENABLED"] = "false"
@@ -196,7 +200,6 @@ class AirflowStandalone(Service):
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.url}/execution/",
             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
         )
-        env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", None)
         super().__init__(
             "airflow standalone", [str(BIN / "airflow"), "standalone"], env, home / "standalone.log"
         )
@@ -217,7 +220,11 @@ class AirflowStandalone(Service):
                 return False
             if _get(f"{self.url}/api/v2/monitor/health") is None:
                 return False
-            known = {d["dag_id"] for d in self.api("GET", "/api/v2/dags?limit=100")["dags"]}
+            try:
+                dags = self.api("GET", "/api/v2/dags?limit=100")["dags"]
+            except urllib.error.URLError:  # API up, auth not yet: try again
+                return False
+            known = {d["dag_id"] for d in dags}
             return set(dag_ids) <= known
 
         wait_for(f"airflow standalone with DAGs {dag_ids}", parsed, timeout, self.log)
@@ -232,9 +239,6 @@ class AirflowStandalone(Service):
             )
             self._token = token["access_token"]
         return _request(method, f"{self.url}{path}", body, token=self._token)
-
-    def dag_runs(self, dag_id: str) -> list[dict]:
-        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=-start_date")["dag_runs"]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"

@@ -26,6 +26,7 @@ from .standalone import (
     MlflowServer,
     build_project,
     free_port,
+    stop_all,
     wait_for,
 )
 
@@ -72,8 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         airflow.wait_ready([*EXAMPLE_DAGS, BROKEN_DAG, GATED_DAG])
         yield Stack(project, airflow, mlflow)
     finally:
-        airflow.stop()
-        mlflow.stop()
+        stop_all(airflow, mlflow)
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +199,9 @@ def test_approval_given_in_the_ui_promotes(stack: Stack, browser, training_run) 
     browser.shot("approval-given")
 
     assert airflow.wait_run(GATED_DAG, run_id, {"success", "failed"}, RUN_TIMEOUT) == "success"
+    browser.driver.get(f"{airflow.url}/dags/{GATED_DAG}/runs/{run_id}")
+    browser.text_shown("Success")
+    browser.shot("gated-run-promoted")
     states = airflow.task_states(GATED_DAG, run_id)
     assert states["approve"] == "success" and states["canary_promote"] == "success", states
     hitl = airflow.api(
