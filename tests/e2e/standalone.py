@@ -113,10 +113,10 @@ class Service:
 
 
 def stop_all(*services: Service) -> None:
-    """SIGTERM to each process group, SIGKILL after 10 s: no child (scheduler, workers, API
+    """SIGTERM to each process group, SIGKILL after 5 s: no child (scheduler, workers, API
     server, triggerer, mlflow's workers) may outlive the test."""
     groups = [s.proc for s in services if s.proc is not None]
-    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
         for proc in groups:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
@@ -181,6 +181,10 @@ class MlflowServer(Service):
             return _get(f"{self.url}/health") is not None
 
         wait_for("mlflow server /health", up, timeout, self.log)
+
+    def api(self, path: str) -> Any:
+        """GET on MLflow's REST API (`/api/2.0/mlflow/...`)."""
+        return _request("GET", f"{self.url}/api/2.0/mlflow/{path}")
 
 
 class AirflowStandalone(Service):

@@ -116,8 +116,10 @@ def test_config_error_dag_shows_the_error(stack: Stack, browser) -> None:
     docs = browser.dialog("Dag Documentation")
     browser.text_shown(f"Configuration error in {BROKEN_FILE}")
     browser.shot("config-error-docs")
-    assert f"{BROKEN_FILE}:" in docs.text, docs.text  # file:line:column
-    assert "data.taks: unknown key 'taks'; did you mean 'task'?" in docs.text, docs.text
+    lines = (stack.project / "dags" / BROKEN_FILE).read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "taks:" in text)
+    expected = f"{BROKEN_FILE}:{line}:3: data.taks: unknown key 'taks'; did you mean 'task'?"
+    assert expected in docs.text, docs.text
 
 
 def test_training_run_triggered_in_the_ui_succeeds(stack: Stack, browser, training_run) -> None:
@@ -176,6 +178,13 @@ def test_cleared_task_runs_again(stack: Stack, browser, training_run) -> None:
     states = airflow.task_states("churn__training", training_run)
     assert states["evaluate"] == "success" and states["canary_promote"] == "success", states
     assert states["notify"] == "success", states
+    # Nothing duplicated: still one model version, still the champion, promoted once.
+    versions = stack.mlflow.api("model-versions/search?filter=name%3D%27churn%27")
+    assert [v["version"] for v in versions["model_versions"]] == ["1"], versions
+    model = stack.mlflow.api("registered-models/get?name=churn")["registered_model"]
+    assert {"alias": "champion", "version": "1"} in model["aliases"], model
+    events = [e["event"] for e in _audit(stack.project / ".mlops", "churn", training_run)]
+    assert events.count("promoted") == 1 and events.count("trained") == 1, events
     browser.open_task(airflow.url, "churn__training", training_run, "evaluate")
     browser.text_shown("Success")
     browser.shot("evaluate-after-clear")
@@ -209,13 +218,15 @@ def test_approval_given_in_the_ui_promotes(stack: Stack, browser, training_run) 
     )
     assert hitl["chosen_options"] == ["Approve"], hitl
     assert hitl["responded_by_user"]["id"] == "admin", hitl
-    audit = stack.project / ".mlops-gated" / "pipelines" / GATED_PIPELINE / "audit.jsonl"
-    promoted = [
-        e
-        for e in map(json.loads, audit.read_text().splitlines())
-        if e["event"] == "promoted" and e["run_id"] == run_id
-    ]
-    assert promoted and promoted[-1]["details"]["champion"] == "1", promoted
+    audit = _audit(stack.project / ".mlops-gated", GATED_PIPELINE, run_id)
+    promoted = [entry["details"] for entry in audit if entry["event"] == "promoted"]
+    assert [p["champion"] for p in promoted] == ["1"], audit
+
+
+def _audit(root: Path, pipeline: str, run_id: str) -> list[dict]:
+    """The decisions the pipeline's audit log holds for one DAG run, in order."""
+    audit = root / "pipelines" / pipeline / "audit.jsonl"
+    return [e for e in map(json.loads, audit.read_text().splitlines()) if e["run_id"] == run_id]
 
 
 def _task(airflow: AirflowStandalone, dag_id: str, run_id: str, task_id: str) -> dict:
