@@ -138,6 +138,9 @@ class Rollout:
     def answer(self, choice: str, actor: str) -> None:
         """A person's answer to a pause (continue / promote / rollback), then carry on."""
         state = self.load()
+        if canary.next_action(self.steps, state, self.clock()).kind != canary.PAUSE:
+            log.warning("The canary is not paused (%s); answer %r ignored", state.phase, choice)
+            return
         new = canary.answer(self.steps, state, choice, self.clock())
         self.save(new)
         self.audit(
@@ -159,7 +162,7 @@ class Rollout:
             self.registry.tag_version(
                 self.mlflow, self.model_name, self.challenger, {"mlops.decision": "promoted"}
             )
-            log.info("Canary passed: version %s is the champion (%s)", self.challenger, moved)
+            log.info("Canary passed every step: promoting version %s (%s)", self.challenger, moved)
         elif kind == canary.ROLLBACK:
             self.router.rollback(self.champion)
             self.registry.tag_version(
@@ -222,12 +225,6 @@ class Rollout:
                 },
                 "airflow",
             )
-            if after.phase == canary.PAUSED:
-                self.notify(
-                    f":pause_button: {self.model_name} v{self.challenger} canary paused — "
-                    f"{after.reason}. Answer in Airflow (Required actions) or run the "
-                    "rollback DAG."
-                )
         elif action.kind == canary.PROMOTE:
             self.audit(
                 "promoted",

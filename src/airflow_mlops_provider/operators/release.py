@@ -53,8 +53,8 @@ class CanaryPromoteOperator(PipelineOperator):
         champion = self._champion(context, version)
         if self.spec.canary.enabled and champion is not None:
             return self._advance(context)
-        why = "canary is not enabled" if not self.spec.canary.enabled else "no champion yet"
-        self.log.info("Promoting version %s directly (%s)", version, why)
+        why = "Canary is not enabled" if not self.spec.canary.enabled else "No champion yet"
+        self.log.info("%s: promoting version %s directly", why, version)
         moved = registry.promote(self.mlflow, self.spec.model_name, version)
         registry.tag_version(
             self.mlflow, self.spec.model_name, version, {"mlops.decision": "promoted"}
@@ -123,6 +123,11 @@ class CanaryPromoteOperator(PipelineOperator):
             params={},
         )
         self.log.info("Canary paused for a person: %s", reason)
+        self.notify(
+            f":pause_button: {self.spec.model_name} v{state.challenger} canary paused at "
+            f"{state.weight}% — {reason}. Answer in Airflow (Required actions): continue, "
+            "promote or rollback."
+        )
         raise TaskAwaitingInput(method_name="answered")
 
     def _champion(self, context: Context, version: str) -> str | None:

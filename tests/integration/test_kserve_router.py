@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
+
+from airflow_mlops_provider.adapters import mlflow_registry
+from airflow_mlops_provider.adapters.metric_sources.inference_logs import InferenceLogsSource
+from airflow_mlops_provider.adapters.rollout import Rollout, model_storage_uri
 from airflow_mlops_provider.adapters.routers.kserve import (
     CANARY_KEY,
     STABLE_KEY,
@@ -19,6 +27,10 @@ from airflow_mlops_provider.adapters.routers.kserve import (
     promote_patch,
     set_weight_patch,
 )
+from airflow_mlops_provider.adapters.storage import Storage
+from airflow_mlops_provider.spec.models import CanarySpec, InferenceLogsMetrics
+
+from .canary_fixtures import reset_aliases, store_fixture  # noqa: F401 - provides `store`
 
 URIS = {"1": "s3://models/churn/1", "2": "s3://models/churn/2"}
 
@@ -138,3 +150,75 @@ def test_rollback_without_canary_moves_the_model_back() -> None:
         "weight": 0,
         "storage_uri": URIS["1"],
     }
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("canary_errors", [0.0, 0.2])
+def test_kserve_rollout_driven_by_inference_logs(
+    tmp_path: Path, store: dict, canary_errors: float
+) -> None:
+    """The rollout driver with the KServe router (through the stand-in API) and the
+    `inference_logs` source, against the real MLflow registry of two trained versions."""
+    client = store["client"]
+    reset_aliases(client)
+    storage = Storage(tmp_path)
+    n = 800
+    log = pd.DataFrame(
+        {
+            "model_version": np.where(np.arange(n) % 5 == 0, "2", "1"),
+            "prediction": np.linspace(0, 1, n),
+            "error": (np.arange(n) % 5 == 0) & (np.arange(n) % 25 < 25 * canary_errors),
+        }
+    )
+    storage.write_frame(log, str(tmp_path / "logs" / "part-0.parquet"))
+    steps = list(
+        CanarySpec.model_validate(
+            {
+                "enabled": True,
+                "router": "kserve",
+                "kserve": {"namespace": "ml", "name": "churn"},
+                "metric_source": "inference_logs",
+                "inference_logs": {"source": "logs"},
+                "analysis": {"metrics": {"error_rate": {"max": 0.01}}, "min_samples": 100},
+                "steps": [{"set_weight": 20}, {"analysis": {"count": 1}}, {"set_weight": 60}],
+            },
+            strict=False,
+        ).steps
+    )
+    settings = InferenceLogsMetrics.model_validate({"source": "logs"})
+    api = FakeCustomObjectsApi(service())
+    events: list[str] = []
+    driver = Rollout(
+        steps=steps,
+        storage=storage,
+        folder=str(tmp_path / "canary"),
+        router=KServeRouter(
+            api,
+            namespace="ml",
+            name="churn",
+            storage_uri=lambda v: model_storage_uri(client, "churn", v),
+        ),
+        source=InferenceLogsSource(storage, settings, source="logs", label=None, threshold=0.5),
+        registry=mlflow_registry,
+        mlflow=client,
+        model_name="churn",
+        challenger="2",
+        champion="1",
+        audit=lambda event, details, actor: events.append(event),
+        notify=lambda text: None,
+    )
+    action, state = driver.advance()
+    weights = [call[-1]["spec"]["predictor"]["canaryTrafficPercent"] for call in api.calls]
+    uri = {v: model_storage_uri(client, "churn", v) for v in ("1", "2")}
+    assert uri["1"] != uri["2"]
+    champion = {a: str(v) for a, v in client.get_registered_model("churn").aliases.items()}
+    if canary_errors:
+        assert state.phase == "rolled_back" and weights == [20, 0]
+        assert api.calls[-1][-1] == abort_patch("1") and champion == {"champion": "1"}
+        assert events == ["canary_step", "canary_step", "canary_failed"]
+    else:
+        assert state.phase == "promoted" and weights == [20, 60, 100]
+        assert api.service["spec"]["predictor"]["model"]["storageUri"] == uri["2"]
+        assert champion == {"champion": "2", "previous_champion": "1"}
+        assert events == ["canary_step"] * 3 + ["promoted"]
+    assert action.kind == "done"
