@@ -1,7 +1,7 @@
 """An inconclusive canary pauses for a person (Airflow HITL) and resumes on the answer.
 
-A real `dag.test()` run in a background thread parks `canary_promote` in Airflow 3.3's
-`awaiting_input` state (the analysis can never reach `min_samples`). The test then answers
+A real `dag.test()` run parks `canary_promote` in Airflow 3.3's `awaiting_input` state (the
+analysis can never reach `min_samples`). A reviewer thread then answers
 through the REST API's own handler, `update_hitl_detail` — called in-process with a
 SimpleAuthManager user and a database session, because no API server runs in this test — and
 the run resumes in `answered`, promotes, and records who decided.
@@ -80,21 +80,27 @@ def test_inconclusive_canary_waits_for_a_person_then_promotes(
 
     paused_yaml(project, demo_data)
     dag = load_dags(project)["churn__training"]
-    result: dict = {}
+    seen: dict = {}
 
-    def run_dag() -> None:
-        result["run"] = dag.test(logical_date=logical, run_conf={"force_retrain": True})
+    def person() -> None:
+        """The reviewer, answering once the task waits (dag.test needs the main thread)."""
+        try:
+            run_id = awaiting("churn__training")
+            state = rollout_state(project, "2")
+            seen["paused"] = (state["phase"], state["reason"])
+            seen["champion_while_paused"] = aliases(registry(project))["champion"]
+            seen["response"] = answer("churn__training", run_id, "promote")
+        except BaseException as exc:  # reported by the main thread
+            seen["error"] = exc
 
-    worker = threading.Thread(target=run_dag, daemon=True)
-    worker.start()
-    run_id = awaiting("churn__training")
-    state = rollout_state(project, "2")
-    assert state["phase"] == "paused" and "inconclusive" in state["reason"]
-    assert aliases(registry(project))["champion"] == "1"
-    response = answer("churn__training", run_id, "promote")
-    assert response["chosen_options"] == ["promote"]
-    worker.join(timeout=600)
-    assert not worker.is_alive()
+    reviewer = threading.Thread(target=person, daemon=True)
+    reviewer.start()
+    result = {"run": dag.test(logical_date=logical, run_conf={"force_retrain": True})}
+    reviewer.join(timeout=60)
+    assert "error" not in seen, seen.get("error")
+    assert seen["paused"][0] == "paused" and "inconclusive" in seen["paused"][1]
+    assert seen["champion_while_paused"] == "1"
+    assert seen["response"]["chosen_options"] == ["promote"]
     assert str(result["run"].state) == "success"
     assert aliases(registry(project)) == {
         "champion": "2",

@@ -404,8 +404,10 @@ def _check_duration(value: Any) -> Any:
     return value
 
 
-CANARY_BUILTIN_METRICS = {"latency_p95_ms": "lower", "error_rate": "lower"}
-LOWER_IS_BETTER_METRICS = ("log_loss", "rmse", "mae", "latency_p95_ms", "error_rate")
+# Measured by every replay / inference-log source besides the task's model metrics.
+CANARY_BUILTIN_METRICS = ("latency_p95_ms", "error_rate")
+# Known "lower is better" metrics (core/canary.py judges with the same list).
+LOWER_IS_BETTER_METRICS = ("log_loss", "rmse", "mae", *CANARY_BUILTIN_METRICS)
 
 
 class CanaryMetricRule(StrictModel):
