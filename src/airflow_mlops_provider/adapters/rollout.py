@@ -76,8 +76,8 @@ class Rollout:
     folder: str
     router: Any
     source: Any
-    registry: Any  # adapters.mlflow_registry, bound to a client by `tag`/`promote` below
-    mlflow: Any
+    registry: Any  # the adapters.mlflow_registry module (its functions take `mlflow`)
+    mlflow: Any  # an MlflowClient
     model_name: str
     challenger: str
     champion: str

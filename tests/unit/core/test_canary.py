@@ -167,13 +167,12 @@ def test_a_crash_between_action_and_save_repeats_only_that_action() -> None:
     """The caller saves after acting: replaying the last action from the saved state gives
     the same history as an uninterrupted run (no step lost, none counted twice)."""
     steps = spec_steps()
-    state = canary.start("2", "1")
-    saved = state
-    action = canary.next_action(steps, state, 0)
-    _ = canary.after(steps, state, action, 0)  # acted, then "killed" before saving
-    state = saved
-    action_again = canary.next_action(steps, state, 0)
-    assert action_again == action  # the same set_weight, idempotent on the router
+    saved = canary.after(steps, canary.start("2", "1"), canary.Action(canary.SET_WEIGHT, 20), 0)
+    action = canary.next_action(steps, saved, 0)  # the 1-minute pause: WAIT until 60
+    # Killed before the wait was saved: the new worker repeats that one action (the pause
+    # starts again, nothing else changes); once saved, its deadline survives a restart.
+    assert canary.next_action(steps, saved, 30) == canary.Action(canary.WAIT, until=90)
+    assert canary.next_action(steps, canary.after(steps, saved, action, 0), 30) == action
     final = drive(steps, [good()] * 4)
     assert [h["step"] for h in final.history] == list(range(len(steps) + 1))
 
