@@ -21,6 +21,10 @@ EVENTS = (
     "rolled_back",
     "retrain_requested",
     "notified",
+    # canary rollout (adapters/rollout.py)
+    "canary_step",
+    "canary_failed",
+    "canary_answered",
 )
 
 

@@ -101,7 +101,12 @@ def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
             promote_branch="approve" if gated else "canary_promote",
             **common,
         )
-        promote = CanaryPromoteOperator(task_id="canary_promote", **common)
+        promote = CanaryPromoteOperator(
+            task_id="canary_promote",
+            replay_source=spec.canary.replay.source,
+            logs_source=spec.canary.inference_logs and spec.canary.inference_logs.source,
+            **common,
+        )
         reject = RejectOperator(task_id="reject", **common)
         skip = EmptyOperator(task_id="skip_retrain")
         notify = NotifyOperator(

@@ -10,13 +10,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Scalar = str | int | float | bool
 
 CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
+METRIC_NAMES = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 MetricName = Literal[
     "roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "rmse", "mae", "r2"
 ]
@@ -366,10 +374,244 @@ class ApprovalSpec(StrictModel):
     timeout_hours: float = Field(24, gt=0)
 
 
-class CanarySpec(StrictModel):
-    enabled: Literal[False] = Field(
-        False, description="canary rollout is not in this release; promotion is direct"
+DURATION_PATTERN = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+Duration = Annotated[
+    str | int | float,
+    Field(description="seconds, or a number with unit ms/s/m/h: 500ms, 10s, 5m, 1h"),
+]
+
+
+def duration_seconds(value: str | int | float) -> float:
+    """'10s' / '5m' / 30 → seconds; the Argo Rollouts spelling of durations."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like 10s, 5m, 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = DURATION_PATTERN.match(value.strip())
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 1h or 500ms")
+        seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def _check_duration(value: Any) -> Any:
+    if value is not None:
+        duration_seconds(value)
+    return value
+
+
+# Measured by every replay / inference-log source besides the task's model metrics.
+CANARY_BUILTIN_METRICS = ("latency_p95_ms", "error_rate")
+# Known "lower is better" metrics (core/canary.py judges with the same list).
+LOWER_IS_BETTER_METRICS = ("log_loss", "rmse", "mae", *CANARY_BUILTIN_METRICS)
+
+
+class CanaryMetricRule(StrictModel):
+    """Bounds on the canary arm's value and a signed change bound against the champion arm."""
+
+    min: float | None = None
+    max: float | None = None
+    max_regression: float | None = Field(
+        None, ge=0, description="how much worse than the champion arm the canary arm may be"
     )
+    relative: bool = Field(False, description="max_regression is a fraction of the champion's")
+    direction: Literal["higher", "lower"] | None = Field(
+        None,
+        description="which way is better; known metrics (roc_auc, rmse, latency_p95_ms, "
+        "error_rate, ...) know it, Prometheus queries must say it",
+    )
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> CanaryMetricRule:
+        if all(v is None for v in (self.min, self.max, self.max_regression)):
+            raise ValueError("give at least one of min, max, max_regression")
+        return self
+
+
+class AnalysisSpec(StrictModel):
+    """One analysis run (Argo's AnalysisRun): `count` measurements, `interval` apart."""
+
+    metrics: dict[str, CanaryMetricRule] = Field(min_length=1)
+    min_samples: int = Field(
+        100, ge=1, description="requests per arm a measurement needs to count (else inconclusive)"
+    )
+    interval: Duration = "1m"
+    count: int = Field(3, ge=1, description="measurements to take")
+    failure_limit: int = Field(
+        0, ge=0, description="failed measurements tolerated; one more rolls back"
+    )
+
+    _interval = field_validator("interval")(_check_duration)
+
+    @property
+    def interval_seconds(self) -> float:
+        return duration_seconds(self.interval)
+
+
+class PauseSpec(StrictModel):
+    duration: Duration | None = Field(
+        None, description="how long to wait; absent: wait for a person (Airflow HITL)"
+    )
+
+    _duration = field_validator("duration")(_check_duration)
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.duration is None else duration_seconds(self.duration)
+
+
+class CanaryStep(StrictModel):
+    """Exactly one of `set_weight`, `pause`, `analysis` (Argo Rollouts canary steps)."""
+
+    set_weight: int | None = Field(None, ge=1, le=100, description="percent of traffic")
+    pause: PauseSpec | None = None
+    analysis: AnalysisSpec | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CanaryStep:
+        given = [k for k in ("set_weight", "pause", "analysis") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a step is exactly one of {set_weight: N}, {pause: {duration: 10m}} or "
+                f"{{analysis: {{...}}}}; found {given or 'none'}"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("set_weight", "pause", "analysis") if getattr(self, k) is not None)
+
+
+class KServeTarget(StrictModel):
+    namespace: str = "default"
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description="InferenceService")
+
+
+class ReplaySpec(StrictModel):
+    """The `local` router's traffic: logged requests replayed through both models."""
+
+    source: str | None = Field(
+        None,
+        description="logged requests (templated like data.source); null: the run's snapshot "
+        "holdout. Label metrics need the target column in it",
+    )
+    format: Literal["parquet", "csv"] = "parquet"
+    request_id_column: str | None = Field(
+        None, description="stable id the split hashes; default data.id_column, else row number"
+    )
+    requests_per_interval: int | None = Field(
+        None,
+        ge=1,
+        description="requests replayed per measurement; null: the log split evenly over "
+        "every measurement of the rollout",
+    )
+    batch_size: int = Field(64, ge=1, description="requests scored per model call")
+
+
+class InferenceLogsMetrics(StrictModel):
+    """Logged predictions of the serving system, read per model version."""
+
+    source: str = Field(description="folder or file of logged predictions (templated)")
+    format: Literal["parquet", "csv"] = "parquet"
+    version_column: str = "model_version"
+    prediction_column: str = "prediction"
+    label_column: str | None = Field(None, description="default data.target when present")
+    latency_column: str | None = "latency_ms"
+    error_column: str | None = "error"
+
+
+class PrometheusSpec(StrictModel):
+    url: str | None = Field(None, pattern=r"^https?://", description="Prometheus base URL")
+    url_connection: str | None = Field(None, description="Airflow connection with the URL")
+    queries: dict[str, str] = Field(
+        min_length=1,
+        description="metric name → PromQL with {{ version }} / {{ arm }} placeholders, "
+        "evaluated once per arm",
+    )
+    samples: str | None = Field(
+        None, description="PromQL counting an arm's requests (for min_samples); null: no check"
+    )
+    timeout_seconds: float = Field(10, gt=0)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> PrometheusSpec:
+        if (self.url is None) == (self.url_connection is None):
+            raise ValueError("give exactly one of url (http://host:9090) or url_connection")
+        return self
+
+
+class CanarySpec(StrictModel):
+    """Progressive delivery after the gate: Argo Rollouts / Flagger vocabulary."""
+
+    enabled: bool = Field(False, description="false: the gate's promotion is direct")
+    router: Literal["local", "kserve"] = Field(
+        "local", description="local: replay logged requests; kserve: canaryTrafficPercent"
+    )
+    kserve: KServeTarget | None = None
+    metric_source: Literal["replay", "inference_logs", "prometheus"] = "replay"
+    replay: ReplaySpec = Field(default_factory=ReplaySpec)
+    inference_logs: InferenceLogsMetrics | None = None
+    prometheus: PrometheusSpec | None = None
+    analysis: AnalysisSpec | None = Field(
+        None, description="defaults for every `analysis` step (a step's keys override them)"
+    )
+    steps: list[CanaryStep] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_analysis_template(cls, data: Any) -> Any:
+        """`- analysis: {}` takes `canary.analysis`; keys given in the step override it."""
+        if not isinstance(data, dict) or not isinstance(data.get("analysis"), dict):
+            return data
+        template = data["analysis"]
+        steps = [
+            {**s, "analysis": {**template, **(s["analysis"] or {})}}
+            if isinstance(s, dict) and "analysis" in s and isinstance(s["analysis"], dict | None)
+            else s
+            for s in data.get("steps") or []
+        ]
+        return {**data, "steps": steps}
+
+    @model_validator(mode="after")
+    def _rollout_makes_sense(self) -> CanarySpec:
+        if not self.enabled:
+            return self
+        if not self.steps:
+            raise ValueError(
+                "canary.enabled needs steps, e.g. [{set_weight: 20}, {analysis: {...}}, "
+                "{set_weight: 50}, {analysis: {...}}]"
+            )
+        weights = [s.set_weight for s in self.steps if s.set_weight is not None]
+        if any(b <= a for a, b in zip(weights, weights[1:], strict=False)):
+            raise ValueError(f"set_weight values must increase step by step; found {weights}")
+        first_weight = next((i for i, s in enumerate(self.steps) if s.set_weight), None)
+        first_analysis = next((i for i, s in enumerate(self.steps) if s.analysis), None)
+        if first_analysis is not None and (first_weight is None or first_analysis < first_weight):
+            raise ValueError(
+                f"steps[{first_analysis}] analyses before any traffic reaches the canary; "
+                "put a {set_weight: N} step before it"
+            )
+        if self.router == "kserve" and self.kserve is None:
+            raise ValueError(
+                "router: kserve needs kserve: {namespace: ..., name: <InferenceService>}"
+            )
+        if self.metric_source == "replay" and self.router != "local":
+            raise ValueError(
+                "metric_source: replay measures the local router's replayed traffic; with "
+                "router: kserve use inference_logs or prometheus"
+            )
+        if self.metric_source == "prometheus" and self.prometheus is None:
+            raise ValueError("metric_source: prometheus needs prometheus: {url, queries}")
+        if self.metric_source == "inference_logs" and self.inference_logs is None:
+            raise ValueError("metric_source: inference_logs needs inference_logs: {source: ...}")
+        return self
+
+    def analysis_metrics(self) -> set[str]:
+        return {m for s in self.steps if s.analysis for m in s.analysis.metrics}
 
 
 class PerformanceSpec(StrictModel):
@@ -539,6 +781,14 @@ class PipelineSpec(StrictModel):
             )
         return self
 
+    @field_validator("canary")
+    @classmethod
+    def _canary_metrics_exist(cls, canary: CanarySpec, info: ValidationInfo) -> CanarySpec:
+        data = info.data.get("data")
+        if data is not None:  # else `data` has its own error already
+            _check_canary_metrics(canary, data.task)
+        return canary
+
     # Derived names, kept here so the factory, operators and CLI agree on them.
     @property
     def model_name(self) -> str:
@@ -572,6 +822,38 @@ def _check_reachable_from_pod(spec: PipelineSpec) -> None:
         raise ValueError(
             "compute: kubernetes needs an MLflow server the pod can reach: set "
             f"mlflow.tracking_uri to http(s)://... or use the connection; found {uri!r}"
+        )
+
+
+def _check_canary_metrics(canary: CanarySpec, task: str) -> None:
+    """Every analysis metric must be one the configured metric source can measure."""
+    if not canary.enabled:
+        return
+    wanted = canary.analysis_metrics()
+    if canary.metric_source == "prometheus":
+        assert canary.prometheus is not None
+        known = set(canary.prometheus.queries)
+        undirected = sorted(
+            name
+            for s in canary.steps
+            if s.analysis
+            for name, rule in s.analysis.metrics.items()
+            if rule.direction is None and name not in (*LOWER_IS_BETTER_METRICS, *METRIC_NAMES)
+        )
+        if undirected:
+            raise ValueError(
+                f"canary analysis metrics {undirected} come from Prometheus queries; "
+                "say which way is better with direction: higher or direction: lower"
+            )
+    else:
+        task_metrics = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+        known = {*task_metrics, *CANARY_BUILTIN_METRICS}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ValueError(
+            f"canary analysis metrics {unknown} are not measured by metric_source "
+            f"{canary.metric_source}; use {', '.join(sorted(known))}"
+            + (" (or add a query under canary.prometheus.queries)" if canary.prometheus else "")
         )
 
 

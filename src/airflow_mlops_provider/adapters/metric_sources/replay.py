@@ -1,0 +1,30 @@
+"""`replay`: metrics of the local router's scored replay for the current step's windows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_mlops_provider.adapters.metric_sources import by_version
+
+
+class ReplaySource:
+    def __init__(self, storage: Any, traffic_folder: str, *, threshold: float):
+        self.storage = storage
+        self.traffic_folder = traffic_folder
+        self.threshold = threshold
+
+    def step_folder(self, step: int) -> str:
+        return self.storage.join(self.traffic_folder, f"step-{step:02d}")
+
+    def measure(
+        self, names: list[str], *, challenger: str, champion: str, step: int
+    ) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+        frame = self.storage.read_frame(self.step_folder(step))
+        return by_version(
+            frame,
+            names,
+            {"canary": challenger, "champion": champion},
+            version_column="model_version",
+            label="label",
+            threshold=self.threshold,
+        )

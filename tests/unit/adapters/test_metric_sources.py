@@ -1,0 +1,83 @@
+"""`inference_logs` and `replay` sources: per-version metrics from logged predictions."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from airflow_mlops_provider.adapters.metric_sources.inference_logs import InferenceLogsSource
+from airflow_mlops_provider.adapters.metric_sources.replay import ReplaySource
+from airflow_mlops_provider.adapters.routers.local import in_canary, window
+from airflow_mlops_provider.adapters.storage import Storage
+from airflow_mlops_provider.exceptions import MlopsConfigError
+from airflow_mlops_provider.spec.models import InferenceLogsMetrics
+
+NAMES = ["roc_auc", "error_rate", "latency_p95_ms"]
+
+
+def logged(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 2, n)
+    version = np.where(np.arange(n) % 4 == 0, "2", "1")  # 25% on the canary
+    good = np.clip(label * 0.6 + rng.normal(0.2, 0.15, n), 0, 1)
+    noisy = rng.random(n)
+    return pd.DataFrame(
+        {
+            "model_version": version,
+            "prediction": np.where(version == "1", good, noisy),
+            "churned": label,
+            "latency_ms": np.where(version == "1", 2.0, 6.0),
+            "error": (version == "2") & (np.arange(n) % 40 == 0),
+        }
+    )
+
+
+def test_inference_logs_split_by_version(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    storage.write_frame(logged(), str(tmp_path / "logs" / "part-0.parquet"))
+    settings = InferenceLogsMetrics.model_validate({"source": "logs"})
+    source = InferenceLogsSource(storage, settings, source="logs", label="churned", threshold=0.5)
+    canary_arm, champion_arm, samples = source.measure(NAMES, challenger="2", champion="1", step=1)
+    assert samples == {"canary": 100 - 10, "champion": 300}  # scored, labelled rows
+    assert champion_arm["roc_auc"] > 0.9 and 0.3 < canary_arm["roc_auc"] < 0.7
+    assert canary_arm["error_rate"] == pytest.approx(0.1) and champion_arm["error_rate"] == 0
+    assert (canary_arm["latency_p95_ms"], champion_arm["latency_p95_ms"]) == (6.0, 2.0)
+
+
+def test_inference_logs_missing_columns_say_which_setting_to_fix(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    storage.write_frame(logged().drop(columns="model_version"), str(tmp_path / "l.parquet"))
+    settings = InferenceLogsMetrics.model_validate({"source": "l.parquet"})
+    source = InferenceLogsSource(storage, settings, source="l.parquet", label=None, threshold=0.5)
+    with pytest.raises(MlopsConfigError, match="no column.*model_version.*version_column"):
+        source.measure(NAMES, challenger="2", champion="1", step=1)
+
+
+def test_replay_source_reads_only_the_current_step(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    source = ReplaySource(storage, str(tmp_path / "traffic"), threshold=0.5)
+    frame = logged().rename(columns={"churned": "label"})
+    storage.write_frame(frame, storage.join(source.step_folder(1), "m-00.parquet"))
+    storage.write_frame(frame.iloc[:40], storage.join(source.step_folder(4), "m-00.parquet"))
+    _, _, samples = source.measure(["roc_auc"], challenger="2", champion="1", step=4)
+    assert samples == {"canary": 9, "champion": 30}
+    unlabelled = frame.drop(columns="label")
+    storage.write_frame(unlabelled, storage.join(source.step_folder(6), "m-00.parquet"))
+    canary_arm, _, samples = source.measure(["roc_auc"], challenger="2", champion="1", step=6)
+    assert math.isnan(canary_arm["roc_auc"]) and samples["canary"] == 0
+
+
+def test_hash_split_is_stable_sticky_and_close_to_the_weight() -> None:
+    ids = [f"C{i:08d}" for i in range(20000)]
+    at20, at50 = in_canary(ids, 20, "churn"), in_canary(ids, 50, "churn")
+    assert abs(at20.mean() - 0.2) < 0.01 and abs(at50.mean() - 0.5) < 0.01
+    assert (at20 <= at50).all()  # a request in the canary at 20% stays there at 50%
+    assert (in_canary(ids, 20, "churn") == at20).all()
+    assert not in_canary(ids, 0, "churn").any() and in_canary(ids, 100, "churn").all()
+    frame = pd.DataFrame({"x": range(10)})
+    assert [len(window(frame, i, 4, None)) for i in range(4)] == [3, 3, 3, 1]
+    assert list(window(frame, 1, 4, 4)["x"]) == [4, 5, 6, 7]
