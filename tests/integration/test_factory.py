@@ -118,6 +118,7 @@ def test_approval_step_follows_the_mode(tmp_path: Path) -> None:
     """risk/always: `approve` between the gate and promotion (which the gate may also reach
     directly); never: no approval task at all."""
     example = (ROOT / "dags" / "churn.yaml").read_text()
+    example = example[: example.index("\napproval:")] + example[example.index("\nmonitoring:") :]
     folder = make_dags_folder(tmp_path)
     (folder / "churn.yaml").write_text(
         example + "\napproval: {mode: always, timeout_hours: 2, on_timeout: promote}\n"
@@ -132,3 +133,45 @@ def test_approval_step_follows_the_mode(tmp_path: Path) -> None:
     training = dagbag(folder).dags["churn__training"]
     assert "approve" not in training.task_ids
     assert training.get_task("evaluate").downstream_task_ids == {"canary_promote", "reject"}
+
+
+def test_parsing_context_builds_only_the_wanted_dag(tmp_path: Path) -> None:
+    folder = make_dags_folder(tmp_path)
+    code = (
+        "import runpy, sys; ns = runpy.run_path(sys.argv[1]); "
+        "print(sorted(k for k in ns if '__' in k and not k.startswith('__')))"
+    )
+    env = {**os.environ, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": "churn__monitoring"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder / "pipelines.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "['churn__monitoring']"
+
+
+def test_provider_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    (entry,) = [
+        e
+        for e in entry_points(group="apache_airflow_provider")
+        if e.value.startswith("airflow_mlops_provider")
+    ]
+    info = entry.load()()
+    assert info["package-name"] == "airflow-mlops-provider"
+    assert "airflow_mlops_provider.links.MlflowRunLink" in info["extra-links"]
+
+
+def test_batch_sensor_waits_for_the_marker(tmp_path: Path) -> None:
+    from airflow_mlops_provider.sensors.batch import BatchSensor
+    from airflow_mlops_provider.spec import load_spec
+
+    spec = load_spec(ROOT / "dags" / "churn.yaml")
+    sensor = BatchSensor(task_id="w", spec=spec, project_dir=str(tmp_path), source="lake/dt=1")
+    (tmp_path / "lake" / "dt=1").mkdir(parents=True)
+    assert sensor.poke({}) is False  # the folder exists, the batch is not complete yet
+    (tmp_path / "lake" / "dt=1" / "_SUCCESS").touch()
+    assert sensor.poke({}) is True
