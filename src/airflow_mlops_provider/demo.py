@@ -73,8 +73,78 @@ def run_demo(project: Path) -> int:
         )
         if code != 0:
             return code
+    print_release_trials(project, state)
     print_summary(project, state)
     return 0
+
+
+def print_release_trials(project: Path, state: Path) -> None:
+    """Release acceptance on the champion's own holdout: a deliberately worse challenger is
+    rejected for every seed, and an unfair one is sent to a person.
+
+    In-process, through the same `core.evaluation.evaluate` the `evaluate` task calls (the
+    challengers are trained with the reference trainer's own code and label knobs), because
+    `airflow dags test` cannot answer an approval: a run whose gate asks a person would wait
+    forever. `make ui` shows the real `approve` task."""
+    import mlflow
+    import pandas as pd
+
+    from airflow_mlops_provider.adapters import mlflow_registry as registry
+    from airflow_mlops_provider.core.evaluation import evaluate
+    from airflow_mlops_provider.spec import load_spec
+
+    print("\n== 5. Release gate trials (in-process, same gate code as the evaluate task)")
+    started = time.monotonic()
+    sys.path.insert(0, str(project / "include" / "trainer"))
+    import train as trainer
+
+    spec = load_spec(project / "dags" / f"{PIPELINE}.yaml")
+    data = spec.data
+    client = registry.client(f"sqlite:///{state / 'mlflow.db'}")
+    champion = registry.by_alias(client, PIPELINE, registry.CHAMPION)
+    assert champion is not None, "the demo's training steps promote a champion"
+    train = pd.read_parquet(champion.tags["mlops.train_data"])
+    holdout = pd.read_parquet(champion.tags["mlops.holdout_data"])
+    model_spec = {**data.features.model_dump(), "target": data.target, "task": data.task}
+    champion_model = mlflow.pyfunc.load_model(champion.uri)
+
+    def trial(title: str, params: dict, against: object | None) -> str:
+        params = {**trainer.DEFAULT_PARAMS, "backend": "sklearn", **params}
+        labels = trainer.perturb_labels(train, data.target, params, data.task)
+        model = trainer.build_model(model_spec, params).fit(train[data.features.all], labels)
+        result = evaluate(
+            holdout=holdout,
+            challenger=model.predict_proba,
+            champion=against,
+            data=data,
+            evaluation=spec.evaluation,
+            approval=spec.approval,
+        )
+        print(
+            f"   {title}: {result['decision'].upper()}\n      " + "\n      ".join(result["reasons"])
+        )
+        return result["decision"]
+
+    worse = [
+        trial(
+            f"worse challenger (label_noise 0.3, seed {seed}) vs champion v{champion.version}",
+            {"label_noise": 0.3, "random_state": seed},
+            champion_model.predict,
+        )
+        for seed in (0, 1, 2)
+    ]
+    unfair = trial(
+        "unfair first model (labels biased against payment_method=mailed-check), no champion",
+        {"bias_group": "payment_method=mailed-check", "bias_rate": 0.3},
+        None,
+    )
+    print(
+        f"   -> worse rejected in {worse.count('reject')}/3 seeds; the unfair model's decision "
+        f"is {unfair!r}: in a DAG run it waits in the `approve` task (awaiting_input: "
+        f"no worker held) until a person answers or {spec.approval.timeout_hours:g} h pass "
+        f"(then: {spec.approval.on_timeout}). Not run here: `airflow dags test` cannot answer."
+    )
+    print(f"   done in {time.monotonic() - started:.0f}s")
 
 
 def airflow_env(project: Path) -> dict[str, str]:

@@ -16,7 +16,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -33,18 +32,17 @@ UNFAIR = {"bias_group": "payment_method=mailed-check", "bias_rate": 0.3}
 
 @pytest.fixture(scope="module")
 def trial(demo_data: Path):
-    """Train with the reference trainer in-process and judge with the example's gate."""
+    """Train with the reference trainer in-process; judge with the example's gate, through the
+    same core function EvaluateOperator calls (scikit-learn predict_proba instead of pyfunc)."""
     sys.path.insert(0, str(ROOT / "include" / "trainer"))
     import train as trainer
 
-    from airflow_mlops_provider.core.fairness import group_fairness, group_labels
-    from airflow_mlops_provider.core.gate import Policy, disagreement, judge, limit_check
-    from airflow_mlops_provider.core.metrics import compute
+    from airflow_mlops_provider.core.evaluation import evaluate
     from airflow_mlops_provider.core.snapshot import time_split
     from airflow_mlops_provider.spec import load_spec
 
     spec = load_spec(ROOT / "dags" / "churn.yaml")
-    evaluation, data = spec.evaluation, spec.data
+    data = spec.data
     frame = pd.read_parquet(demo_data / "batches" / "dt=2026-11-01")
     train, holdout = time_split(frame, data.split.time_column, data.split.holdout_fraction)
     model_spec = {
@@ -53,64 +51,41 @@ def trial(demo_data: Path):
         "categorical": data.features.categorical,
         "task": data.task,
     }
-    features = data.features.categorical + data.features.numeric
 
-    def scores(**params: object) -> np.ndarray:
+    def model(**params: object) -> object:
         params = {**trainer.DEFAULT_PARAMS, "backend": "sklearn", **params}
         labels = trainer.perturb_labels(train, data.target, params, data.task)
-        model = trainer.build_model(model_spec, params).fit(train[features], labels)
-        return model.predict_proba(holdout[features])[:, 1]
+        return trainer.build_model(model_spec, params).fit(train[data.features.all], labels)
 
-    def decide(challenger: np.ndarray, champion: np.ndarray) -> object:
-        fairness = evaluation.fairness
-        gaps = group_fairness(
-            group_labels(holdout, fairness.group_columns),
-            holdout[data.target],
-            challenger >= evaluation.threshold,
-            min_group_size=fairness.min_group_size,
-        ).metrics()
-        checks = [
-            limit_check(f"fairness.{name}", "fairness", gaps[name], limit)
-            for name, limit in (
-                ("demographic_parity_difference", fairness.max_demographic_parity_difference),
-                ("equal_opportunity_difference", fairness.max_equal_opportunity_difference),
-            )
-        ]
-        share = disagreement(challenger, champion, regression=False)
-        checks.append(limit_check("disagreement", "disagreement", share, 0.5))
-        names = list(evaluation.metrics)
-        approval = spec.approval
-        return judge(
-            evaluation.metrics,
-            compute(names, holdout[data.target], challenger),
-            compute(names, holdout[data.target], champion),
-            checks,
-            Policy(
-                approve_above=approval.approve_above,
-                reject_above=approval.reject_above,
-                soft_limit=approval.soft_limit,
-                weights=approval.weights.model_dump(),
-            ),
+    def decide(challenger: object, champion: object) -> dict:
+        return evaluate(
+            holdout=holdout,
+            challenger=challenger.predict_proba,
+            champion=champion.predict_proba,
+            data=data,
+            evaluation=spec.evaluation,
+            approval=spec.approval,
         )
 
-    return scores, decide
+    return model, decide
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_seeded_trials(trial, seed: int) -> None:
-    scores, decide = trial
-    champion = scores(random_state=seed)
-    worse = decide(scores(**WORSE, random_state=seed), champion)
-    assert worse.decision == "reject", worse.reasons
-    assert any("roc_auc regressed" in reason for reason in worse.reasons)
+    model, decide = trial
+    champion = model(random_state=seed)
+    worse = decide(model(**WORSE, random_state=seed), champion)
+    assert worse["decision"] == "reject", worse["reasons"]
+    assert any("roc_auc regressed" in reason for reason in worse["reasons"])
 
-    weak_champion = scores(**WEAK_CHAMPION, random_state=seed)
+    weak_champion = model(**WEAK_CHAMPION, random_state=seed)
     better = decide(champion, weak_champion)
-    assert better.decision == "promote", better.reasons
+    assert better["decision"] == "promote", better["reasons"]
 
-    unfair = decide(scores(**UNFAIR, random_state=seed), weak_champion)
-    assert unfair.decision == "approval", unfair.reasons
-    assert unfair.risk.factors["fairness"] >= 0.5 and unfair.risk.factors["regression"] == 0
+    unfair = decide(model(**UNFAIR, random_state=seed), weak_champion)
+    assert unfair["decision"] == "approval", unfair["reasons"]
+    factors = unfair["risk"]["factors"]
+    assert factors["fairness"] >= 0.5 and factors["regression"] == 0
 
 
 def write_pipeline(project: Path, params: str) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.links import GateReportLink
@@ -60,13 +59,13 @@ class EvaluateOperator(PipelineBranchOperator):
         self.mlflow.set_registered_model_alias(name, registry.CHALLENGER, trained["version"])
         baseline = self._baseline(trained["version"])
         result = self._judge(trained, baseline, holdout)
-        result |= {"holdout": self.storage.resolve(holdout_uri), "holdout_rows": len(holdout)}
+        result["holdout"] = self.storage.resolve(holdout_uri)
         result["report"] = self._record(context, trained, result)
         self.log.info(
-            "Gate: %s (risk score %.2f)\n%s",
+            "Gate: %s (risk score %.2f): %s",
             result["decision"].upper(),
             result["risk"]["score"],
-            "\n".join(result["reasons"]),
+            "; ".join(result["reasons"]),
         )
         ti.xcom_push(key="gate", value=result)
         self.audit(context, "gated", _audit_details(result))
@@ -111,145 +110,26 @@ class EvaluateOperator(PipelineBranchOperator):
         return champion
 
     def _judge(self, trained: dict[str, Any], baseline: Any, holdout: Any) -> dict[str, Any]:
-        """Measure both models, then apply the bounds, hard limits and risk policy."""
-        from airflow_mlops_provider.core.gate import judge
-
-        approval = self.spec.approval
-        challenger = self._measure(trained["model_uri"], holdout)
-        champion = self._measure(baseline.uri, holdout) if baseline else None
-        disagreement = self._disagreement(challenger, champion) if champion else None
-        checks = self._checks(challenger, disagreement)
-        decision = judge(
-            self.spec.evaluation.metrics,
-            challenger["metrics"],
-            champion["metrics"] if champion else None,
-            checks,
-            self._policy(),
-        )
-        return _plain(
-            {
-                "decision": decision.decision,
-                "reasons": decision.reasons,
-                "challenger": trained["version"],
-                "champion": baseline.version if baseline else None,
-                "challenger_metrics": challenger["metrics"],
-                "champion_metrics": champion["metrics"] if champion else None,
-                "verdicts": [asdict(v) for v in decision.verdicts],
-                "checks": [asdict(c) for c in decision.checks],
-                "champion_checks": {name: value for name, _, value in self._limits(champion)},
-                "risk": decision.risk.to_dict() if decision.risk else None,
-                "approve_above": approval.approve_above,
-                "reject_above": approval.reject_above,
-                "approval_mode": approval.mode,
-                "fairness": challenger["fairness"],
-                "champion_fairness": champion["fairness"] if champion else None,
-                "latency": {
-                    "challenger": challenger["latency"],
-                    "champion": champion["latency"] if champion else None,
-                },
-                "disagreement": disagreement,
-            }
-        )
-
-    def _policy(self) -> Any:
-        from airflow_mlops_provider.core.gate import Policy
-
-        approval = self.spec.approval
-        return Policy(
-            mode=approval.mode,
-            approve_above=approval.approve_above,
-            reject_above=approval.reject_above,
-            soft_limit=approval.soft_limit,
-            weights=approval.weights.model_dump(),
-            on_missing_champion=self.spec.evaluation.on_missing_champion,
-        )
-
-    def _measure(self, model_uri: str, holdout: Any) -> dict[str, Any]:
-        """Scores, metrics, fairness by group and p95 batch latency of one model."""
+        """Load both models as MLflow pyfuncs and evaluate them with the gate's core."""
         import mlflow
 
-        from airflow_mlops_provider.core import latency
-        from airflow_mlops_provider.core.metrics import compute, to_scores
+        from airflow_mlops_provider.core.evaluation import evaluate
 
-        evaluation, data = self.spec.evaluation, self.spec.data
-        model = mlflow.pyfunc.load_model(model_uri)
-        inputs = holdout[data.features.all]
-        scores = to_scores(model.predict(inputs))
-        measured = {
-            "scores": scores,
-            "metrics": compute(
-                list(evaluation.metrics),
-                holdout[data.target],
-                scores,
-                threshold=evaluation.threshold,
-            ),
-            "latency": latency.measure(
-                model.predict,
-                inputs,
-                batch_size=evaluation.latency.batch_size,
-                repeats=evaluation.latency.repeats,
-            ),
-            "fairness": None,
-        }
-        if evaluation.fairness is not None:
-            measured["fairness"] = self._fairness(holdout, scores)
-        return measured
-
-    def _fairness(self, holdout: Any, scores: Any) -> dict[str, Any]:
-        from airflow_mlops_provider.core.fairness import group_fairness, group_labels
-
-        fairness = self.spec.evaluation.fairness
-        assert fairness is not None
-        return group_fairness(
-            group_labels(holdout, fairness.group_columns),
-            holdout[self.spec.data.target],
-            scores >= self.spec.evaluation.threshold,
-            min_group_size=fairness.min_group_size,
-        ).to_dict()
-
-    def _disagreement(self, challenger: dict[str, Any], champion: dict[str, Any]) -> float:
-        from airflow_mlops_provider.core.gate import disagreement
-
-        return disagreement(
-            challenger["scores"],
-            champion["scores"],
-            regression=self.spec.data.task == "regression",
-            threshold=self.spec.evaluation.threshold,
-            tolerance=self.spec.evaluation.disagreement.tolerance,
+        challenger = mlflow.pyfunc.load_model(trained["model_uri"])
+        champion = mlflow.pyfunc.load_model(baseline.uri) if baseline else None
+        result = evaluate(
+            holdout=holdout,
+            challenger=challenger.predict,
+            champion=champion.predict if champion else None,
+            data=self.spec.data,
+            evaluation=self.spec.evaluation,
+            approval=self.spec.approval,
         )
-
-    def _checks(self, challenger: dict[str, Any], disagreement: float | None) -> list[Any]:
-        """Hard limits: fairness gaps, p95 latency budget, disagreement with the champion."""
-        from airflow_mlops_provider.core.gate import limit_check
-
-        checks = [
-            limit_check(name, name.split(".")[0], value, limit)
-            for name, limit, value in self._limits(challenger)
-        ]
-        if disagreement is not None:
-            limit = self.spec.evaluation.disagreement.max
-            checks.append(limit_check("disagreement", "disagreement", disagreement, limit))
-        return checks
-
-    def _limits(self, measured: dict[str, Any] | None) -> list[tuple[str, float, float | None]]:
-        """(check name, limit, measured value) of the limits that apply to one model."""
-        evaluation = self.spec.evaluation
-        found: list[tuple[str, float, float | None]] = []
-        if measured is None:
-            return found
-        fairness = evaluation.fairness
-        if fairness is not None:
-            groups = measured.get("fairness") or {}
-            for key, limit in (
-                ("demographic_parity_difference", fairness.max_demographic_parity_difference),
-                ("equal_opportunity_difference", fairness.max_equal_opportunity_difference),
-            ):
-                if limit is not None:
-                    found.append((f"fairness.{key}", limit, groups.get(key)))
-        if evaluation.latency.max_p95_ms is not None:
-            value = measured.get("latency", {}).get("p95_ms")
-            found.append(("latency.p95_ms", evaluation.latency.max_p95_ms, value))
-        return found
+        return {
+            **result,
+            "challenger": trained["version"],
+            "champion": baseline.version if baseline else None,
+        }
 
     def _record(self, context: Context, trained: dict[str, Any], result: dict[str, Any]) -> str:
         """Metrics and report to the challenger's run, tags on its version, report to storage."""
@@ -277,11 +157,6 @@ class EvaluateOperator(PipelineBranchOperator):
             self.mlflow.set_tag(run_id, key, value)
         registry.tag_version(self.mlflow, self.spec.model_name, trained["version"], tags)
         return report
-
-
-def _plain(value: Any) -> Any:
-    """JSON types only (tuples to lists, numpy scalars to floats): XCom and the report agree."""
-    return json.loads(json.dumps(value, default=float))
 
 
 def _loggable(result: dict[str, Any]) -> dict[str, float]:
