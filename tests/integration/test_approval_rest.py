@@ -50,7 +50,7 @@ def risky_pipeline(demo_data: Path) -> str:
         "retrain_on_request: true": "retrain_on_request: false",
         "  wait: {marker: _SUCCESS, timeout_minutes: 360, poke_minutes: 5}": "",
         "params: {learning_rate: 0.1, max_iter: 200, max_depth: 6}": "params: {learning_rate: 0.1,"
-        " max_iter: 200, max_depth: 6, bias_group: payment_method=mailed-check, bias_rate: 0.3}",
+        " max_iter: 200, max_depth: 6, bias_group: payment_method=mailed-check, bias_rate: 0.35}",
     }
     for old, new in edits.items():
         assert old in text, old

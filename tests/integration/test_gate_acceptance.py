@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)
 WORSE = {"label_noise": 0.3}
 WEAK_CHAMPION = {"label_noise": 0.2}
-UNFAIR = {"bias_group": "payment_method=mailed-check", "bias_rate": 0.3}
+UNFAIR = {"bias_group": "payment_method=mailed-check", "bias_rate": 0.35}
 
 
 @pytest.fixture(scope="module")
 def trial(demo_data: Path):
     """Train with the reference trainer in-process; judge with the example's gate, through the
-    same core function EvaluateOperator calls (scikit-learn predict_proba instead of pyfunc)."""
+    same core function EvaluateOperator calls (the fitted pipeline's predict_proba, not a pyfunc)."""
     sys.path.insert(0, str(ROOT / "include" / "trainer"))
     import train as trainer
 
@@ -53,7 +53,7 @@ def trial(demo_data: Path):
     }
 
     def model(**params: object) -> object:
-        params = {**trainer.DEFAULT_PARAMS, "backend": "sklearn", **params}
+        params = {**trainer.DEFAULT_PARAMS, **params}
         labels = trainer.perturb_labels(train, data.target, params, data.task)
         return trainer.build_model(model_spec, params).fit(train[data.features.all], labels)
 

@@ -31,8 +31,8 @@ def test_group_column_shorthand(tmp_path: Path) -> None:
     [
         (FAIRNESS, "    group_columns: [gender]\n", "", "['gender'] must be contract columns"),
         (
-            "    max_demographic_parity_difference: 0.35\n"
-            "    max_equal_opportunity_difference: 0.4\n",
+            "    max_demographic_parity_difference: 0.4\n"
+            "    max_equal_opportunity_difference: 0.6\n",
             "",
             "evaluation.fairness",
             "give max_demographic_parity_difference and/or",
