@@ -33,7 +33,7 @@ UNFAIR = {"bias_group": "payment_method=mailed-check", "bias_rate": 0.35}
 @pytest.fixture(scope="module")
 def trial(demo_data: Path):
     """Train with the reference trainer in-process; judge with the example's gate, through the
-    same core function EvaluateOperator calls (the fitted pipeline's predict_proba, not a pyfunc)."""
+    same core function EvaluateOperator calls (the pipeline's predict_proba, not a pyfunc)."""
     sys.path.insert(0, str(ROOT / "include" / "trainer"))
     import train as trainer
 
