@@ -202,4 +202,7 @@ def test_approval_over_the_rest_api_promotes_and_records_the_approver(
     assert gated["details"]["decision"] == "approval"
     assert gated["details"]["risk_factors"]["fairness"] > 0
     assert ("approval_requested", "airflow") in events and ("approved", "alice") in events
+    requested = next(entry for entry in audit if entry["event"] == "approval_requested")
+    page = f"{base}/dags/{DAG_ID}/runs/approval-test/tasks/approve/required_actions"
+    assert requested["details"]["url"].startswith(page)  # the link the Slack notice carries
     assert events.index(("approved", "alice")) < events.index(("promoted", "airflow"))

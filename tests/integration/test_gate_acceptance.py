@@ -107,7 +107,16 @@ def test_dag_runs_promote_the_better_and_reject_the_worse(project: Path, airflow
     states = run(dags["churn__training"], "2026-11-01T01:00:00", conf={"force_retrain": True})
     assert states["canary_promote"] == "success" and states["approve"] == "skipped"
     assert aliases(client)["champion"] == "2"
-    # v3: deliberately worse: rejected, the champion stays
+    # v3: deliberately worse, judged on a fixed golden set (csv): rejected, the champion stays
+    golden = project / "golden.csv"
+    holdout = pd.read_parquet(client.get_model_version("churn", "2").tags["mlops.holdout_data"])
+    holdout.to_csv(golden, index=False)
+    text = (project / "dags" / "churn.yaml").read_text()
+    (project / "dags" / "churn.yaml").write_text(
+        text.replace(
+            "  on_missing_champion: promote", f"  holdout: {golden}\n  on_missing_champion: promote"
+        )
+    )
     dags = write_pipeline(project, "{label_noise: 0.3, random_state: 1}")
     states = run(dags["churn__training"], "2026-11-01T02:00:00", conf={"force_retrain": True})
     assert states["reject"] == "success" and states["canary_promote"] == "skipped"
@@ -123,6 +132,7 @@ def test_dag_runs_promote_the_better_and_reject_the_worse(project: Path, airflow
     assert "Decision: reject" in html and "payment_method=mailed-check" in html
     document = json.loads((report.parent / "gate.json").read_text())
     assert document["champion"] == "2" and document["disagreement"] > 0
+    assert document["holdout"] == str(golden) and document["holdout_rows"] == len(holdout)
     assert document["latency"]["challenger"]["p95_ms"] > 0
     metrics = client.get_run(v3.run_id).data.metrics
     for key in ("gate.roc_auc", "gate.champion.roc_auc", "gate.disagreement", "gate.risk_score"):
