@@ -96,7 +96,8 @@ def test_timeout_default_is_recorded_as_the_timeout(setup, monkeypatch) -> None:
     approve, ti, client, folder = setup
     monkeypatch.setattr(approve, "_set_state_to_skipped", lambda ids, _: None)
     assert approve.defaults == ["Reject"]  # approval.on_timeout: reject in the example
-    approve.execute_complete({"ti": ti, "task": approve}, event("Reject", None))
+    answer = approve.execute_complete({"ti": ti, "task": approve}, event("Reject", None))
+    assert (answer["decision"], answer["version"]) == ("rejected", "1")
     tags = client.get_model_version("churn", "1").tags
     assert tags["mlops.rejected_by"] == "timeout (approval.on_timeout=reject)"
     (entry,) = audit_entries(folder)

@@ -104,7 +104,9 @@ class GateApprovalOperator(PipelineOperatorMixin, ApprovalOperator):
         self.audit(context, "approved" if approved else "rejected", details, actor=actor)
         if not approved:
             self.notify(f"{self.spec.model_name} v{version} rejected by {actor}; nothing moved.")
-        return super().execute_complete(context, event)
+        answer = super().execute_complete(context, event)
+        # what the run's `notify` summary shows: the decision, the version and who made it
+        return {**answer, "decision": tags["mlops.approval"], "version": version, "reason": actor}
 
     def _gate(self, context: Context) -> dict[str, Any]:
         return context["ti"].xcom_pull(task_ids=self.gate_task_id, key="gate")
