@@ -50,7 +50,7 @@ def risky_pipeline(demo_data: Path) -> str:
         "retrain_on_request: true": "retrain_on_request: false",
         "  wait: {marker: _SUCCESS, timeout_minutes: 360, poke_minutes: 5}": "",
         "params: {learning_rate: 0.1, max_iter: 200, max_depth: 6}": "params: {learning_rate: 0.1,"
-        " max_iter: 200, max_depth: 6, bias_group: payment_method=mailed-check, bias_rate: 0.35}",
+        " max_iter: 200, max_depth: 6, bias_group: payment_method=mailed-check, bias_rate: 0.3}",
     }
     for old, new in edits.items():
         assert old in text, old
@@ -158,13 +158,20 @@ def test_approval_over_the_rest_api_promotes_and_records_the_approver(
     assert started.status_code == 200, started.text
     run = f"/dagRuns/{started.json()['dag_run_id']}"
 
-    def approve_state() -> str | None:
-        state = get(f"{run}/taskInstances/approve").get("state")
+    waiting: list[int] = []
+
+    def settled_in_awaiting_input() -> bool:
+        """awaiting_input on three polls in a row, like a person who reads the request first.
+        Observed on Airflow 3.3.2 with LocalExecutor: an answer within a second of the task
+        parking, before its worker process has exited, is lost — the executor's "success"
+        puts the resumed task up for retry, and the retry asks again."""
         if get(run).get("state") == "failed":
             raise AssertionError(f"the run failed before approval: {get(run + '/taskInstances')}")
-        return state if state == "awaiting_input" else None
+        state = get(f"{run}/taskInstances/approve").get("state")
+        waiting.append(int(state == "awaiting_input"))
+        return waiting[-3:] == [1, 1, 1]
 
-    _wait_for(approve_state, "the approve task to await input")
+    _wait_for(settled_in_awaiting_input, "the approve task to await input")
     detail = get(f"{run}/taskInstances/approve/-1/hitlDetails")
     assert detail["options"] == ["Approve", "Reject"] and detail["defaults"] == ["Reject"]
     assert "Gate decision: a person must approve" in detail["body"]
