@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -71,9 +71,6 @@ class GateDecision:
     verdicts: tuple[MetricVerdict, ...]
     checks: tuple[LimitCheck, ...] = ()
     risk: risk.RiskAssessment | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def decide(
