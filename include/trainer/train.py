@@ -47,7 +47,13 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "l2_regularization": 0.0,
     "early_stopping": False,  # no hidden random validation split: same data, same model
     "random_state": 0,
+    # Test knobs that perturb the *training labels* (never the holdout), seeded by random_state,
+    # so evaluation-gate acceptance tests can train a deliberately worse or unfair challenger.
+    "label_noise": 0.0,  # share of training rows whose label is flipped (regression: shuffled)
+    "bias_group": "",  # "column=value": the group whose negative labels bias_rate flips to 1
+    "bias_rate": 0.0,
 }
+LABEL_KNOBS = ("label_noise", "bias_group", "bias_rate")
 # MLflow 3.17 saves sklearn models with skops, which loads only the types it is told to
 # trust; reviewed per backend: tree nodes and the passthrough input checker for sklearn, the
 # estimator and its Booster (state = the model's own binary format, no pickle) for xgboost.
@@ -101,6 +107,8 @@ def load_config() -> tuple[dict[str, Any], dict[str, Any]]:
     params = {**DEFAULT_PARAMS, **params}
     if params["backend"] not in BACKENDS:
         fail(f"MLOPS_PARAMS: backend {params['backend']!r} is not one of {', '.join(BACKENDS)}")
+    if not all(0 <= params[k] <= 1 for k in ("label_noise", "bias_rate")):
+        fail("MLOPS_PARAMS: label_noise and bias_rate are shares between 0 and 1")
     spec = env("MLOPS_DATA_SPEC", parse_json=True)
     if not isinstance(spec, dict) or not isinstance(spec.get("target"), str):
         fail('MLOPS_DATA_SPEC must be a JSON object with a "target" column name')
@@ -159,7 +167,7 @@ def build_model(spec: dict[str, Any], params: dict[str, Any], device: str = "cpu
     columns = ColumnTransformer([("cat", encoder, cats), ("num", "passthrough", spec["numeric"])])
     if resolve_backend(params["backend"], params["early_stopping"]) == "sklearn":
         hgb_cls = HistGradientBoostingRegressor if regress else HistGradientBoostingClassifier
-        options = {k: v for k, v in params.items() if k != "backend"}
+        options = {k: v for k, v in params.items() if k not in ("backend", *LABEL_KNOBS)}
         booster = hgb_cls(categorical_features=list(range(len(cats))) or None, **options)
     else:
         from xgboost import XGBClassifier, XGBRegressor
@@ -176,6 +184,30 @@ def build_model(spec: dict[str, Any], params: dict[str, Any], device: str = "cpu
             feature_types=["c"] * len(cats) + ["q"] * len(spec["numeric"]),
         )
     return Pipeline([("columns", columns), ("booster", booster)])
+
+
+def perturb_labels(
+    train: pd.DataFrame, target: str, params: dict[str, Any], task: str
+) -> pd.Series:
+    """The training labels after the label knobs: flip a random ``label_noise`` share, and flip
+    a ``bias_rate`` share of the ``bias_group`` rows labelled 0 to 1 (an unfair model)."""
+    import numpy as np
+
+    labels = train[target].copy()
+    rng = np.random.default_rng(params["random_state"])
+    noise, rate, group = params["label_noise"], params["bias_rate"], params["bias_group"]
+    noisy = rng.random(len(labels)) < noise
+    if task == REGRESS:
+        labels[noisy] = rng.permutation(labels[noisy].to_numpy())
+    else:
+        labels[noisy] = 1 - labels[noisy]
+    if group and rate:
+        column, _, value = str(group).partition("=")
+        if column not in train.columns:
+            fail(f"MLOPS_PARAMS: bias_group {group!r} must be 'column=value' of a training column")
+        chosen = (train[column].astype(str) == value) & (labels == 0)
+        labels[chosen & (rng.random(len(labels)) < rate)] = 1
+    return labels
 
 
 def holdout_metrics(model: Pipeline, x: pd.DataFrame, y: pd.Series, task: str) -> dict:
@@ -217,7 +249,8 @@ def main() -> None:
         mlflow.log_params({**params, "train_rows": len(train)})
         if lineage is not None:
             mlflow.log_dict(lineage, "lineage.json")
-        model = build_model(spec, params, device).fit(train[features], train[target])
+        labels = perturb_labels(train, target, params, spec["task"])
+        model = build_model(spec, params, device).fit(train[features], labels)
         if (used := device_used(model)) != device:
             print("note: xgboost could not start CUDA (see its warning): trained on the CPU")
         mlflow.log_param("device", used)

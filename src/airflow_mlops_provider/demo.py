@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 PIPELINE = "churn"
+SEEDS = (0, 1)  # release trials: seeds of the deliberately worse challenger
 FIRST, SECOND = "2026-11-01", "2026-11-08"
+STEP_TIMEOUT_S = 1800  # a step waiting for a person would never end under `dags test`
 
 
 def run_demo(project: Path) -> int:
@@ -64,25 +66,104 @@ def run_demo(project: Path) -> int:
             f"{PIPELINE}__training",
             SECOND,
         ),
-        (
-            "5. The daily health report (churn__health): latest monitoring decision, live "
-            "metric, champion, last training",
-            f"{PIPELINE}__health",
-            SECOND,
-        ),
     ]
+    health = (
+        "6. The daily health report (churn__health): latest monitoring decision, live "
+        "metric, champion, last training",
+        f"{PIPELINE}__health",
+        SECOND,
+    )
     for title, dag_id, day in steps:
-        code = _step(
-            title,
-            [_airflow(), "dags", "test", dag_id, day],
-            project,
-            env,
-            log_name=f"{dag_id}-{day}",
-        )
-        if code != 0:
+        if code := _run_dag(title, dag_id, day, project, env):
             return code
+    print_release_trials(project, state)
+    if code := _run_dag(*health, project, env):
+        return code
     print_summary(project, state)
     return 0
+
+
+def _run_dag(title: str, dag_id: str, day: str, project: Path, env: dict[str, str]) -> int:
+    return _step(
+        title, [_airflow(), "dags", "test", dag_id, day], project, env, log_name=f"{dag_id}-{day}"
+    )
+
+
+def print_release_trials(project: Path, state: Path) -> None:
+    """Release acceptance on the champion's own holdout: a deliberately worse challenger is
+    rejected for every seed, and an unfair one is sent to a person.
+
+    In-process, through the same `core.evaluation.evaluate` the `evaluate` task calls (the
+    challengers are trained with the reference trainer's own code and label knobs), because
+    `airflow dags test` cannot answer an approval: a run whose gate asks a person would wait
+    forever. `make ui` shows the real `approve` task."""
+    import mlflow
+    import pandas as pd
+
+    from airflow_mlops_provider.adapters import mlflow_registry as registry
+    from airflow_mlops_provider.core.evaluation import evaluate
+    from airflow_mlops_provider.spec import load_spec
+
+    print(
+        "\n== 5. Release gate trials on v2's holdout (in-process, the same gate code as the "
+        "evaluate task; challengers trained by the reference trainer with its label knobs)"
+    )
+    started = time.monotonic()
+    sys.path.insert(0, str(project / "include" / "trainer"))
+    import train as trainer
+
+    spec = load_spec(project / "dags" / f"{PIPELINE}.yaml")
+    data = spec.data
+    client = registry.client(f"sqlite:///{state / 'mlflow.db'}")
+    champion = registry.by_alias(client, PIPELINE, registry.CHAMPION)
+    assert champion is not None, "the demo's training steps promote a champion"
+    train = pd.read_parquet(champion.tags["mlops.train_data"])
+    holdout = pd.read_parquet(champion.tags["mlops.holdout_data"])
+    model_spec = {**data.features.model_dump(), "target": data.target, "task": data.task}
+    champion_model = mlflow.pyfunc.load_model(champion.uri)
+
+    def trial(title: str, params: dict, against: object | None) -> str:
+        params = {**trainer.DEFAULT_PARAMS, **params}
+        labels = trainer.perturb_labels(train, data.target, params, data.task)
+        model = trainer.build_model(model_spec, params).fit(train[data.features.all], labels)
+        result = evaluate(
+            holdout=holdout,
+            challenger=model.predict_proba,
+            champion=against,
+            data=data,
+            evaluation=spec.evaluation,
+            approval=spec.approval,
+        )
+        print(
+            f"   {title}: {result['decision'].upper()}\n      " + "\n      ".join(result["reasons"])
+        )
+        return result["decision"]
+
+    worse = [
+        trial(
+            f"worse challenger (label_noise 0.3, seed {seed}) vs champion v{champion.version}",
+            {"label_noise": 0.3, "random_state": seed},
+            champion_model.predict,
+        )
+        for seed in SEEDS
+    ]
+    # bias strength chosen so the gap lands between the soft and the hard fairness limit
+    unfair = trial(
+        "unfair first model (label bias on payment_method=mailed-check), no champion",
+        {"bias_group": "payment_method=mailed-check", "bias_rate": 0.25},
+        None,
+    )
+    print(f"   -> the worse challenger was rejected in {worse.count('reject')}/{len(SEEDS)} seeds")
+    if unfair == "approval":
+        print(
+            "   -> the unfair model needs a person: in a DAG run it waits in the `approve` task "
+            "(awaiting_input: no worker slot held) until someone answers or "
+            f"{spec.approval.timeout_hours:g} h pass (then: {spec.approval.on_timeout}). Not run "
+            "as a DAG here: `airflow dags test` cannot answer an approval."
+        )
+    else:
+        print(f"   -> the unfair model's decision is {unfair!r} (expected 'approval')")
+    print(f"   done in {time.monotonic() - started:.0f}s")
 
 
 def airflow_env(project: Path) -> dict[str, str]:
@@ -110,9 +191,22 @@ def _step(
     print(f"\n== {title}")
     started = time.monotonic()
     with open(log_file, "w") as out:
-        code = subprocess.run(
-            argv, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
-        ).returncode
+        try:
+            code = subprocess.run(
+                argv,
+                cwd=project,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+                timeout=STEP_TIMEOUT_S,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            code = 1
+            print(
+                f"   no end after {STEP_TIMEOUT_S // 60} min: `airflow dags test` cannot answer "
+                "a human approval (if the gate asked for one, `make ui` shows the `approve` task)"
+            )
     text = log_file.read_text(errors="replace")
     print(
         f"   {'done' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f}s; "

@@ -31,6 +31,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlops_provider.operators.retrain",
                     "airflow_mlops_provider.operators.evaluate",
                     "airflow_mlops_provider.operators.release",
+                    "airflow_mlops_provider.operators.approval",
                     "airflow_mlops_provider.operators.monitoring",
                 ],
             }
@@ -38,6 +39,7 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "airflow_mlops_provider.links.MlflowRunLink",
             "airflow_mlops_provider.links.ValidationReportLink",
+            "airflow_mlops_provider.links.GateReportLink",
         ],
         "connection-types": [],
     }

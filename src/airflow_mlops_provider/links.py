@@ -27,3 +27,14 @@ class ValidationReportLink(BaseOperatorLink):
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         target = XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
         return f"file://{target}" if target.startswith("/") else target
+
+
+class GateReportLink(BaseOperatorLink):
+    """The evaluation gate's HTML report (decision, checks, risk factors, fairness by group)."""
+
+    name = "Gate report"
+    xcom_key = "gate_report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        target = XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
+        return f"file://{target}" if target.startswith("/") else target

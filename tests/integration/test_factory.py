@@ -64,6 +64,7 @@ def test_example_pipeline_dags(tmp_path: Path) -> None:
         "retrain",
         "skip_retrain",
         "evaluate",
+        "approve",
         "canary_promote",
         "reject",
         "notify",
@@ -72,7 +73,11 @@ def test_example_pipeline_dags(tmp_path: Path) -> None:
     assert sensor.downstream_task_ids == {"validate_data"}
     assert sensor.mode == "reschedule" and sensor.timeout == 360 * 60
     assert training.get_task("detect_drift").downstream_task_ids == {"retrain", "skip_retrain"}
-    assert training.get_task("evaluate").downstream_task_ids == {"canary_promote", "reject"}
+    assert training.get_task("evaluate").downstream_task_ids == {
+        "canary_promote",
+        "approve",
+        "reject",
+    }
     assert "pipeline:churn" in training.tags and training.max_active_runs == 1
     assert "pipeline: churn" in training.doc_md  # the source YAML is shown in the DAG docs
     assert type(training.timetable).__name__ == "AssetOrTimeSchedule"
@@ -123,14 +128,25 @@ def test_broken_defaults_make_every_pipeline_a_visible_error(tmp_path: Path) -> 
     assert "defaults.yaml is invalid" in bag.dags["churn__config_error"].doc_md
 
 
-def test_approval_always_adds_the_hitl_step(tmp_path: Path) -> None:
-    text = (ROOT / "dags" / "churn.yaml").read_text() + "\napproval: {mode: always}\n"
+def test_approval_step_follows_the_mode(tmp_path: Path) -> None:
+    """risk/always: `approve` between the gate and promotion (which the gate may also reach
+    directly); never: no approval task at all."""
+    example = (ROOT / "dags" / "churn.yaml").read_text()
+    example = example[: example.index("\napproval:")] + example[example.index("\nmonitoring:") :]
     folder = make_dags_folder(tmp_path)
-    (folder / "churn.yaml").write_text(text)
+    (folder / "churn.yaml").write_text(
+        example + "\napproval: {mode: always, timeout_hours: 2, on_timeout: promote}\n"
+    )
     training = dagbag(folder).dags["churn__training"]
-    assert training.get_task("evaluate").downstream_task_ids == {"approve", "reject"}
-    assert type(training.get_task("approve")).__name__ == "ApprovalOperator"
-    assert training.get_task("approve").downstream_task_ids == {"canary_promote"}
+    approve = training.get_task("approve")
+    assert type(approve).__name__ == "GateApprovalOperator"
+    assert approve.downstream_task_ids == {"canary_promote"}
+    assert approve.defaults == ["Approve"] and approve.response_timeout.total_seconds() == 7200
+    assert training.get_task("canary_promote").trigger_rule == "none_failed_min_one_success"
+    (folder / "churn.yaml").write_text(example + "\napproval: {mode: never}\n")
+    training = dagbag(folder).dags["churn__training"]
+    assert "approve" not in training.task_ids
+    assert training.get_task("evaluate").downstream_task_ids == {"canary_promote", "reject"}
 
 
 def test_parsing_context_builds_only_the_wanted_dag(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ EVENTS = (
     "monitoring_decided",  # monitoring: healthy / retrain / cooldown, with the causes
     "trained",
     "gated",
+    "approval_requested",
     "approved",
     "promoted",
     "rejected",
@@ -52,3 +53,33 @@ def record(
         "details": details,
     }
     return json.dumps(entry, sort_keys=True, default=str)
+
+
+# Which model version a decision is about, by the key its details name it with.
+_VERSION_KEYS = {
+    "trained": "version",
+    "gated": "version",
+    "approval_requested": "version",
+    "approved": "version",
+    "rejected": "version",
+    "promoted": "champion",
+    "rolled_back": "champion",
+    "drift_checked": "champion_version",
+}
+TAG_PREFIX = "mlops.audit."
+TAG_LIMIT = 5000  # MLflow's model-version tag value limit
+
+
+def version_tag(line: str) -> tuple[str, str, str] | None:
+    """(version, tag key, tag value) mirroring one audit line on its model version, or None
+    for decisions about data rather than a model (validated, retrain requested, ...)."""
+    entry = json.loads(line)
+    key = _VERSION_KEYS.get(entry["event"])
+    version = entry["details"].get(key) if key else None
+    if version in (None, ""):
+        return None
+    summary = {k: entry[k] for k in ("time", "actor", "dag_id", "run_id", "task_id")}
+    value = json.dumps({**summary, "details": entry["details"]}, sort_keys=True, default=str)
+    if len(value) > TAG_LIMIT:
+        value = json.dumps(summary | {"details": "see audit.jsonl"}, sort_keys=True)
+    return str(version), TAG_PREFIX + entry["event"], value

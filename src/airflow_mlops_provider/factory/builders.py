@@ -17,6 +17,7 @@ from airflow.sdk import (
     TriggerRule,
 )
 
+from airflow_mlops_provider.operators.approval import GateApprovalOperator
 from airflow_mlops_provider.operators.drift import DriftBranchOperator
 from airflow_mlops_provider.operators.evaluate import EvaluateOperator
 from airflow_mlops_provider.operators.monitoring import (
@@ -70,7 +71,7 @@ def build_dags(
 
 def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
     common = {"spec": spec, "project_dir": project_dir}
-    gated = spec.approval.mode == "always"
+    asks = spec.approval.mode != "never"  # the gate may ask a person: an `approve` task
     with DAG(
         spec.dag_id("training"),
         schedule=_training_schedule(spec),
@@ -98,11 +99,14 @@ def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
         evaluate = EvaluateOperator(
             task_id="evaluate",
             reject_branch="reject",
-            promote_branch="approve" if gated else "canary_promote",
+            promote_branch="canary_promote",
+            approval_branch="approve" if asks else None,
             **common,
         )
         promote = CanaryPromoteOperator(
             task_id="canary_promote",
+            # reached from `evaluate` directly (auto-promote) or through `approve`
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             replay_source=spec.canary.replay.source,
             logs_source=spec.canary.inference_logs and spec.canary.inference_logs.source,
             **common,
@@ -118,6 +122,7 @@ def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
                 "drift": "detect_drift:drift",
                 "trained": "retrain",
                 "gate": "evaluate:gate",
+                "approval": "approve",
                 "promoted": "canary_promote",
                 "rejected": "reject",
             },
@@ -126,25 +131,11 @@ def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
         if spec.data.wait is not None:
             BatchSensor(task_id="wait_for_batch", source=spec.data.source, **common) >> validate
         validate >> drift >> [retrain, skip]
-        retrain >> evaluate >> reject
-        if gated:
-            evaluate >> _approval(spec) >> promote
-        else:
-            evaluate >> promote
+        retrain >> evaluate >> [promote, reject]
+        if asks:
+            evaluate >> GateApprovalOperator(task_id="approve", **common) >> promote
         [promote, reject, skip] >> notify
     return dag
-
-
-def _approval(spec: PipelineSpec) -> Any:
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
-
-    return ApprovalOperator(
-        task_id="approve",
-        subject=f"Promote a new {spec.pipeline} model?",
-        body="The evaluation gate passed; `approval.mode: always` asks a person to decide. "
-        "See the `evaluate` task's gate report.",
-        response_timeout=timedelta(hours=spec.approval.timeout_hours),
-    )
 
 
 def build_monitoring(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:

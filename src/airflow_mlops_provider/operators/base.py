@@ -107,6 +107,22 @@ class PipelineOperatorMixin:
             actor=actor,
         )
         self.storage.append_line(self.storage.join(self.pipeline_root, "audit.jsonl"), line)
+        self._tag_audit(line)
+
+    def _tag_audit(self, line: str) -> None:
+        """Mirror a decision about a model version as its `mlops.audit.<event>` MLflow tag;
+        the audit log stays the record: a tag that cannot be written is a warning."""
+        from airflow_mlops_provider.adapters import mlflow_registry as registry
+        from airflow_mlops_provider.core import audit
+
+        found = audit.version_tag(line)
+        if found is None:
+            return
+        version, key, value = found
+        try:
+            registry.tag_version(self.mlflow, self.spec.model_name, version, {key: value})
+        except Exception as exc:  # the decision is in audit.jsonl already
+            self.log.warning("Audit tag %s on version %s not written: %s", key, version, exc)
 
     def notify(self, text: str) -> str:
         from airflow_mlops_provider.adapters import slack

@@ -363,15 +363,118 @@ class MetricRule(StrictModel):
         return self
 
 
+class FairnessSpec(StrictModel):
+    """Per-group gaps of the challenger's thresholded predictions; the limits are hard (reject),
+    and a gap past `approval.soft_limit` x its limit raises the risk score."""
+
+    group_columns: list[str] = Field(
+        min_length=1, description="sensitive column(s); several: intersectional groups"
+    )
+    max_demographic_parity_difference: float | None = Field(
+        None, gt=0, le=1, description="max - min over groups of the positive prediction rate"
+    )
+    max_equal_opportunity_difference: float | None = Field(
+        None, gt=0, le=1, description="max - min over groups of the true positive rate"
+    )
+    min_group_size: int = Field(
+        30, ge=1, description="smaller groups are reported but left out of the gaps"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_column(cls, data: Any) -> Any:
+        """`group_column: x` is shorthand for `group_columns: [x]`."""
+        if isinstance(data, dict) and "group_column" in data:
+            if "group_columns" in data:
+                raise ValueError("give group_column or group_columns, not both")
+            data = {**data, "group_columns": [data["group_column"]]}
+            del data["group_column"]
+        return data
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> FairnessSpec:
+        if (
+            self.max_demographic_parity_difference is None
+            and self.max_equal_opportunity_difference is None
+        ):
+            raise ValueError(
+                "give max_demographic_parity_difference and/or max_equal_opportunity_difference"
+            )
+        return self
+
+
+class LatencySpec(StrictModel):
+    """p95 of the time to score one batch of holdout rows, over `repeats` batches."""
+
+    max_p95_ms: float | None = Field(
+        None, gt=0, description="hard limit on the challenger's p95 batch latency; null: report"
+    )
+    batch_size: int = Field(100, ge=1)
+    repeats: int = Field(30, ge=2)
+
+
+class DisagreementSpec(StrictModel):
+    """Share of holdout rows whose thresholded prediction differs from the champion's."""
+
+    max: float = Field(0.5, gt=0, le=1, description="hard limit on the disagreement share")
+    tolerance: float = Field(
+        0.1, gt=0, description="regression: relative difference that counts as disagreeing"
+    )
+
+
 class EvaluationSpec(StrictModel):
-    metrics: dict[MetricName, MetricRule] = Field(min_length=1)
-    on_missing_champion: Literal["promote", "reject"] = "promote"
+    metrics: dict[MetricName, MetricRule] = Field(
+        min_length=1, description="the gate: at least one metric with a bound"
+    )
+    holdout: str | None = Field(
+        None,
+        description="fixed golden set (path, file:// or s3://, parquet or csv) scored instead "
+        "of the validated snapshot's holdout",
+    )
+    fairness: FairnessSpec | None = None
+    latency: LatencySpec = Field(default_factory=LatencySpec)
+    disagreement: DisagreementSpec = Field(default_factory=DisagreementSpec)
+    on_missing_champion: Literal["promote", "approval", "reject"] = Field(
+        "promote", description="the first model: promote (risk permitting), ask, or reject"
+    )
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold for label metrics")
 
 
+class RiskWeights(StrictModel):
+    """How much each risk factor (0..1) can add; see README "Evaluation gate and approval"."""
+
+    regression: float = Field(0.6, ge=0, le=1)
+    fairness: float = Field(0.6, ge=0, le=1)
+    latency: float = Field(0.4, ge=0, le=1)
+    disagreement: float = Field(0.25, ge=0, le=1)
+    cold_start: float = Field(0.2, ge=0, le=1)
+
+
 class ApprovalSpec(StrictModel):
-    mode: Literal["never", "always"] = "never"
+    mode: Literal["risk", "always", "never"] = Field(
+        "risk",
+        description="risk: the risk score decides; always: a person approves every passing "
+        "model; never: no person (the score can still reject)",
+    )
+    approve_above: float = Field(0.3, ge=0, le=1, description="risk score that asks a person")
+    reject_above: float = Field(0.7, ge=0, le=1, description="risk score that rejects")
+    soft_limit: float = Field(
+        0.5, gt=0, le=1, description="share of each hard limit from which a factor counts"
+    )
+    weights: RiskWeights = Field(default_factory=RiskWeights)
     timeout_hours: float = Field(24, gt=0)
+    on_timeout: Literal["reject", "promote"] = Field(
+        "reject", description="what an unanswered approval request becomes"
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> ApprovalSpec:
+        if self.approve_above > self.reject_above:
+            raise ValueError(
+                f"approve_above ({self.approve_above}) must not exceed "
+                f"reject_above ({self.reject_above})"
+            )
+        return self
 
 
 DURATION_PATTERN = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
@@ -766,6 +869,7 @@ class PipelineSpec(StrictModel):
             )
         if self.training.compute == "kubernetes":
             _check_reachable_from_pod(self)
+        _check_fairness(self)
         metrics = REGRESSION_METRICS if self.data.task == "regression" else CLASSIFICATION_METRICS
         wrong = sorted(set(self.evaluation.metrics) - set(metrics))
         if wrong:
@@ -808,6 +912,24 @@ class PipelineSpec(StrictModel):
     @property
     def validated_asset_uri(self) -> str:
         return f"mlops://{self.pipeline}/validated-batch"
+
+
+def _check_fairness(spec: PipelineSpec) -> None:
+    """Fairness needs thresholded predictions and group columns the holdout carries."""
+    fairness = spec.evaluation.fairness
+    if fairness is None:
+        return
+    if spec.data.task != "binary_classification":
+        raise ValueError(
+            "evaluation.fairness applies to binary_classification (thresholded predictions); "
+            "remove it for a regression model"
+        )
+    unknown = [c for c in fairness.group_columns if c not in spec.contract.columns]
+    if unknown:
+        raise ValueError(
+            f"evaluation.fairness.group_columns {unknown} must be contract columns; "
+            f"use {', '.join(spec.contract.columns)}"
+        )
 
 
 def _check_reachable_from_pod(spec: PipelineSpec) -> None:

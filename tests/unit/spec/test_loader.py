@@ -39,7 +39,7 @@ def test_example_loads_with_documented_defaults() -> None:
     assert spec.pipeline == "churn"
     assert spec.model_name == "churn" and spec.experiment_name == "churn"
     assert spec.drift.correction == "bonferroni"
-    assert spec.approval.mode == "never"
+    assert spec.approval.mode == "risk" and spec.approval.on_timeout == "reject"
     assert spec.dag_id("training") == "churn__training"
 
 
