@@ -117,6 +117,7 @@ VARIANTS = {
     "as in the example": {},
     "no gpu": {"resources": {"gpu": 0, "gpu_product": None}},
     "service account": {"kubernetes": {"service_account": "trainer"}},
+    "no service account": {"kubernetes": {"service_account": None}},
     "custom uid": {"kubernetes": {"run_as_user": 4242}},
     "tolerations + pull secrets": {
         "kubernetes": {
@@ -199,7 +200,7 @@ def test_every_rendered_pod_is_locked_down(tmp_path: Path, request: pytest.Fixtu
         assert accounts[name] is (spec.training.kubernetes.service_account is not None), name
     record(
         "pods",
-        scenario="rendered training pods: every kubernetes example x 5 variants",
+        scenario=f"rendered training pods: every kubernetes example x {len(VARIANTS)} variants",
         test=request.node.nodeid,
         outcome={
             "pods checked": len(pods),
