@@ -119,11 +119,12 @@ def _forward(request: BaseHTTPRequestHandler, upstream: str, body: bytes) -> Non
 
 class FakeSlack:
     """chat.postMessage stand-in. `script` lists the statuses of the next answers (429s carry
-    Retry-After: 1); after it, 200. `stop()` closes the port: connection refused."""
+    Retry-After: `retry_after`); after it, 200. `stop()` closes the port: connection refused."""
 
     def __init__(self) -> None:
         self.received: list[dict] = []
         self.script: list[int] = []
+        self.retry_after = "1"
         slack = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -139,7 +140,7 @@ class FakeSlack:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 if status == 429:
-                    self.send_header("Retry-After", "1")
+                    self.send_header("Retry-After", slack.retry_after)
                 self.end_headers()
                 self.wfile.write(json.dumps(payload).encode())
 

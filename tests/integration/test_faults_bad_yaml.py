@@ -178,8 +178,17 @@ def test_parsing_the_corpus_is_bounded(dags_folder: Path, request: pytest.Fixtur
             "slowest file (ms)": round(measured["slowest_s"] * 1000, 1),
             "slowest": measured["slowest_file"],
             "peak RSS (MiB)": round(measured["rss_peak_kib"] / 1024),
-            "RSS growth while parsing (MiB)": round(
+            "RSS above the post-import peak while parsing (MiB)": round(
                 (measured["rss_peak_kib"] - measured["rss_before_kib"]) / 1024, 1
             ),
         },
     )
+
+
+def test_file_names_that_sanitise_alike_keep_separate_error_dags(tmp_path: Path) -> None:
+    (tmp_path / "team-a.yaml").write_text("pipeline: [\n")
+    (tmp_path / "team_a.yaml").write_text("pipeline: 1\n")
+    dags = {d.dag_id: d for d in load_pipelines({}, tmp_path)}
+    assert len(dags) == 2 and all(d.endswith("__config_error") for d in dags)
+    docs = " ".join(d.doc_md for d in dags.values())
+    assert "team-a.yaml:" in docs and "team_a.yaml:" in docs

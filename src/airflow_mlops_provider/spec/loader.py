@@ -187,7 +187,7 @@ def _walk(node: yaml.Node, loc: Loc, out: dict, name: str, count: list[int]) -> 
             "nodes (anchors/aliases?); write it out plainly",
         )
     if len(loc) > MAX_DEPTH:
-        raise _at_node(name, node, loc[:4], f"{_TOO_DEEP}; write the settings out plainly")
+        raise _at_node(name, node, loc[:4], f"{_TOO_DEEP}; write it plainly")
     if node.tag == INT_TAG and len(node.value) > MAX_INT_DIGITS:
         raise _at_node(name, node, loc, f"a number of {len(node.value)} digits; write a real one")
     out.setdefault(loc, (name, node.start_mark.line + 1, node.start_mark.column + 1))
