@@ -29,5 +29,5 @@ def record(key: str, *, scenario: str, test: str, outcome: dict[str, Any]) -> No
         "machine": f"{os.cpu_count()} cpu",
     }
     temp = OUTPUT.with_suffix(".tmp")
-    temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    temp.write_text(json.dumps(data, indent=2) + "\n")  # outcomes keep the test's order
     temp.replace(OUTPUT)

@@ -177,6 +177,7 @@ def test_parsing_the_corpus_is_bounded(dags_folder: Path, request: pytest.Fixtur
             "parse all (s)": round(measured["parse_s"], 2),
             "slowest file (ms)": round(measured["slowest_s"] * 1000, 1),
             "slowest": measured["slowest_file"],
+            "RSS after imports (MiB)": round(measured["rss_before_kib"] / 1024),
             "peak RSS (MiB)": round(measured["rss_peak_kib"] / 1024),
             "RSS above the post-import peak while parsing (MiB)": round(
                 (measured["rss_peak_kib"] - measured["rss_before_kib"]) / 1024, 1

@@ -341,7 +341,6 @@ def test_training_recovers_from_s3_trainer_and_mlflow_faults(
     # Attempt 3 started while the server was down (the conductor waited for it) and its
     # MLflow client's retries rode out the restart: it is the attempt that succeeded.
     assert tis["retrain"].start_date < conductor["server_up_at"]
-    retried = log.count("Retrying (")  # urllib3's lines, when its logger reaches the log
     assert "MLflow run" in log and "resumed (a retry of an unfinished training)" in log
     counts = _counts(stack)
     assert counts == {"mlflow runs": 1, "model versions": 1, "champion": "1", "snapshots": 1}
@@ -385,7 +384,6 @@ def test_training_recovers_from_s3_trainer_and_mlflow_faults(
             "attempt 3 started before the server was back (s)": round(
                 (conductor["server_up_at"] - tis["retrain"].start_date).total_seconds(), 1
             ),
-            "MLflow client retries logged": retried,
             "server down (s)": round(conductor["outage_s"], 1),
             "restart took (s)": round(conductor["restart_s"], 1),
             "MLflow runs / versions after": f"{counts['mlflow runs']} / {counts['model versions']}",
