@@ -13,3 +13,5 @@ os.environ.setdefault("AIRFLOW_HOME", str(_HOME))
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
+# Test data lives in temporary folders outside the projects that use it (adapters/storage.py).
+os.environ.setdefault("MLOPS_ALLOWED_ROOTS", tempfile.gettempdir())

@@ -21,3 +21,7 @@ class TrainingError(MlopsError):
 
 class RegistryError(MlopsError):
     """The model registry is not in the state a step needs (e.g. no version to roll back to)."""
+
+
+class PathNotAllowedError(MlopsConfigError):
+    """A local path from a pipeline points outside the allowed roots (`..`, symlink, absolute)."""

@@ -9,28 +9,64 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from airflow_mlops_provider.exceptions import PathNotAllowedError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
+ALLOWED_ROOTS_ENV = "MLOPS_ALLOWED_ROOTS"
+
+
+def allowed_roots(project_dir: Path) -> list[Path]:
+    """Where a pipeline's local paths may point: the project, plus the folders the
+    deployment lists in MLOPS_ALLOWED_ROOTS (os.pathsep-separated). The list is the worker's
+    setting, never the YAML's, so a pipeline cannot grant itself access to more."""
+    extra = os.environ.get(ALLOWED_ROOTS_ENV, "")
+    return [project_dir, *(Path(p) for p in extra.split(os.pathsep) if p.strip())]
 
 
 class Storage:
-    def __init__(self, base_dir: Path, s3_client: Callable[[], Any] | None = None):
+    """allowed_roots confines every local path (after resolving symlinks) to those folders;
+    None (the CLI, which reads what its user names) leaves paths unconfined."""
+
+    def __init__(
+        self,
+        base_dir: Path,
+        s3_client: Callable[[], Any] | None = None,
+        allowed_roots: Sequence[Path] | None = None,
+    ):
         self.base_dir = base_dir
         self._s3_factory = s3_client
         self._s3: Any = None
+        self._roots = (
+            None if allowed_roots is None else [Path(os.path.realpath(r)) for r in allowed_roots]
+        )
 
     def resolve(self, location: str) -> str:
         """A location as an absolute path or an s3:// URI."""
         if location.startswith("s3://"):
             return location
         path = Path(location.removeprefix("file://"))
-        return str(path if path.is_absolute() else self.base_dir / path)
+        target = path if path.is_absolute() else self.base_dir / path
+        if self._roots is not None:
+            self._check_confined(location, target)
+        return str(target)
+
+    def _check_confined(self, location: str, target: Path) -> None:
+        """Refuse a path whose real location (`..` and symlinks resolved) is outside the
+        allowed roots; checked on every use, so a symlink swapped in later is caught too."""
+        real = Path(os.path.realpath(target))
+        if not any(real.is_relative_to(root) for root in self._roots or []):
+            roots = ", ".join(str(r) for r in self._roots or [])
+            raise PathNotAllowedError(
+                f"{location!r} resolves to {real}, outside the allowed roots ({roots}); keep "
+                f"pipeline data under the project or add its folder to {ALLOWED_ROOTS_ENV}"
+            )
 
     def join(self, location: str, *parts: str) -> str:
         base = self.resolve(location)

@@ -8,6 +8,7 @@ error so the Airflow UI shows why without opening another log.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections import deque
@@ -35,6 +36,12 @@ INHERITED = (
     "MLFLOW_TRACKING_USERNAME",
     "MLFLOW_TRACKING_PASSWORD",
     "MLFLOW_TRACKING_TOKEN",
+    # How patient the trainer's MLflow client is (the worker's deployment setting, not YAML's).
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    "MLFLOW_HTTP_REQUEST_MAX_TIMEOUT",
 )
 
 
@@ -71,6 +78,12 @@ def run_trainer(
             f"trainer exceeded {timeout_s:.0f}s (training.timeout_minutes); "
             f"last lines:\n" + "\n".join(tail)
         ) from None
+    if process.returncode < 0:  # killed: the OOM killer, an operator, a node drain
+        name = signal.Signals(-process.returncode).name
+        raise TrainingError(
+            f"trainer was killed by {name} (out of memory, or stopped from outside); "
+            "nothing was registered; last lines:\n" + "\n".join(tail)
+        )
     if process.returncode != 0:
         raise TrainingError(
             f"trainer exited with code {process.returncode}; last lines:\n" + "\n".join(tail)

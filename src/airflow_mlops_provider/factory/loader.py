@@ -52,18 +52,45 @@ def _build_all(folder: Path) -> list[Any]:
     defaults, defaults_error = _defaults(folder)
     seen: dict[str, Path] = {}
     dags: list[Any] = []
+    error_ids: set[str] = set()
     for path in pipeline_files(folder):
         spec, error = _load(path, defaults, defaults_error, seen)
-        if spec is None:
-            error_id = f"{_safe_id(path.stem)}__config_error"
+        if spec is not None:
+            seen[spec.pipeline] = path
+            if only_pipeline not in (None, spec.pipeline):
+                continue
+            built, error = _build(spec, folder, path, wanted)
+            dags.extend(built)
+        if error is not None:
+            error_id = _error_id(path, error_ids)
             if wanted in (None, error_id):
-                dags.append(build_config_error(error_id, path.name, str(error)))
-            continue
-        seen[spec.pipeline] = path
-        if only_pipeline in (None, spec.pipeline):
-            text = path.read_text("utf-8")
-            dags.extend(build_dags(spec, str(folder.parent), text, path.name, only=wanted))
+                dags.append(build_config_error(error_id, path.name, error))
     return dags
+
+
+def _build(
+    spec: PipelineSpec, folder: Path, path: Path, wanted: str | None
+) -> tuple[list, str | None]:
+    """The pipeline's DAGs, or the error that stopped them: a validated spec should always
+    build, but if it does not, only this file's DAGs are lost, never the folder's."""
+    try:
+        text = path.read_text("utf-8")
+        return build_dags(spec, str(folder.parent), text, path.name, only=wanted), None
+    except Exception as exc:  # isolation is the point
+        return [], f"{path}:1:1: building the DAGs failed: {type(exc).__name__}: {exc}"
+
+
+def _error_id(path: Path, taken: set[str]) -> str:
+    """`<file>__config_error`, unique even when two names sanitise alike (`a-b`, `a_b`)."""
+    import hashlib
+
+    stem = _safe_id(path.stem)[:200]
+    error_id = f"{stem}__config_error"
+    if error_id in taken:
+        digest = hashlib.sha256(path.name.encode()).hexdigest()[:8]
+        error_id = f"{stem}_{digest}__config_error"
+    taken.add(error_id)
+    return error_id
 
 
 def _defaults(folder: Path) -> tuple[YamlDoc | None, str | None]:
@@ -83,6 +110,9 @@ def _load(
         spec = load_spec(path, defaults)
     except SpecError as exc:
         return None, str(exc)
+    except Exception as exc:  # a loader bug must not hide the others
+        return None, f"{path}:1:1: cannot load: {type(exc).__name__}: {exc}"
+
     if spec.pipeline in seen:
         return None, (
             f"{path}:1:1: pipeline: '{spec.pipeline}' is already defined in "

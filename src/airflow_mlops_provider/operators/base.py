@@ -38,9 +38,10 @@ class PipelineOperatorMixin:
 
     @cached_property
     def storage(self) -> Storage:
-        from airflow_mlops_provider.adapters.storage import Storage
+        from airflow_mlops_provider.adapters.storage import Storage, allowed_roots
 
-        return Storage(Path(self.project_dir), s3_client=self._s3_client)
+        project = Path(self.project_dir)
+        return Storage(project, s3_client=self._s3_client, allowed_roots=allowed_roots(project))
 
     def _s3_client(self) -> Any:
         """boto3 S3 client from the `connections.aws` Airflow connection, if it exists."""

@@ -106,7 +106,12 @@ class DataValidateOperator(PipelineOperator):
         if self.purpose == "serving":
             window = context["ti"].xcom_pull(task_ids=self.window_task_id)
             return window["window_uri"], "parquet"
-        return self.storage.resolve(self.source), self.spec.data.format
+        from airflow_mlops_provider.exceptions import PathNotAllowedError
+
+        try:
+            return self.storage.resolve(self.source), self.spec.data.format
+        except PathNotAllowedError as exc:  # configuration, not data: a retry cannot help
+            raise AirflowFailException(str(exc)) from None
 
     def _write_report(self, context: Context, result: Any, location: str) -> str:
         from airflow_mlops_provider.core.contract import render_validation_html

@@ -22,6 +22,11 @@ from airflow_mlops_provider.spec.models import PipelineSpec
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
+MAX_DEPTH = 64  # a pipeline nests ~6 levels; deeper is a mistake or an attack
+_TOO_DEEP = f"settings nest more than {MAX_DEPTH} levels deep"
+MAX_INT_DIGITS = 100  # Python refuses to convert >4300 digits; nothing here needs 100
+INT_TAG = "tag:yaml.org,2002:int"
+NESTING_SCAN_MARKERS = 1_000  # fewer `[ { - ?` than this cannot nest deep enough to matter
 DEFAULTS_FILE = "defaults.yaml"
 
 Loc = tuple[str | int, ...]
@@ -59,23 +64,8 @@ class YamlDoc:
 def read_yaml(path: Path) -> YamlDoc:
     """Read one YAML mapping safely; raise SpecError naming the place of any problem."""
     name = str(path)
-    raw = _read_bytes(path)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise SpecError(
-            name,
-            [
-                Problem(
-                    name,
-                    line,
-                    1,
-                    "",
-                    f"file is not valid UTF-8 (byte {exc.start}); save it as UTF-8",
-                )
-            ],
-        ) from None
+    text = _decode(_read_bytes(path), name)
+    _check_nesting(text, name)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
@@ -84,48 +74,100 @@ def read_yaml(path: Path) -> YamlDoc:
         positions: dict[Loc, tuple[str, int, int]] = {}
         _walk(node, (), positions, name, [0])
         data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        hint = (
-            " (tags that build objects are not allowed; the YAML is data)"
-            if "constructor" in type(exc).__module__
-            else ""
-        )
-        raise SpecError(name, [Problem(name, line, col, "", f"{exc.problem}{hint}")]) from None
+    except SpecError:
+        raise
+    except RecursionError:  # composing `[[[[...]]]]` recurses once per level
+        raise SpecError(name, [Problem(name, 1, 1, "", f"{_TOO_DEEP}; write it plainly")]) from None
+    except ValueError as exc:  # e.g. a date such as 2026-13-45
+        raise SpecError(name, [Problem(name, 1, 1, "", f"unreadable value: {exc}")]) from None
     except yaml.YAMLError as exc:
-        raise SpecError(name, [Problem(name, 1, 1, "", str(exc))]) from None
+        raise SpecError(name, [_yaml_problem(exc, text, name)]) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
-        raise SpecError(
-            name,
-            [
-                Problem(
-                    name, 1, 1, "", f"expected a mapping of settings, found {type(data).__name__}"
-                )
-            ],
-        )
+        _, line, col = positions[()]
+        found = f"expected a mapping of settings, found {type(data).__name__}"
+        raise SpecError(name, [Problem(name, line, col, "", found)])
     return YamlDoc(data, positions)
 
 
-def _read_bytes(path: Path) -> bytes:
+def _decode(raw: bytes, name: str) -> str:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SpecError(
-                str(path),
-                [
-                    Problem(
-                        str(path),
-                        1,
-                        1,
-                        "",
-                        f"file is {size} bytes; a pipeline YAML may be at most {MAX_FILE_BYTES}",
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        message = f"file is not valid UTF-8 (byte {exc.start}); save it as UTF-8"
+        raise SpecError(name, [Problem(name, line, 1, "", message)]) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str, name: str) -> Problem:
+    """A syntax error at the place libyaml noticed it, naming where the construct began
+    (an unclosed `[` is noticed lines later) and refusing object tags in plain words."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character: only an offset
+        line = text.count("\n", 0, exc.position) + 1
+        return Problem(name, line, 1, "", f"unacceptable character #x{exc.character:04x}")
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return Problem(name, 1, 1, "", str(exc))
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = str(exc.problem)
+    started = exc.context_mark
+    if exc.context and started is not None and started.line + 1 != line:
+        message += f" ({exc.context} at line {started.line + 1}, column {started.column + 1})"
+    if "constructor" in type(exc).__module__:
+        message += " (tags that build objects are not allowed; the YAML is data)"
+    return Problem(name, line, col, "", message)
+
+
+def _check_nesting(text: str, name: str) -> None:
+    """Refuse absurd nesting before composing: libyaml's composer recurses once per level and
+    overflows the C stack (a segfault that takes the DAG processor down) near 100k levels.
+
+    Only a document with many nesting markers can get there (block indentation alone cannot
+    within MAX_FILE_BYTES), so the usual file skips the scan; the scan reads events, which is
+    iterative and cannot overflow."""
+    markers = text.count("[") + text.count("{") + text.count("- ") + text.count("? ")
+    if markers <= NESTING_SCAN_MARKERS:
+        return
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=loader_class):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    problem = Problem(
+                        name, mark.line + 1, mark.column + 1, "", f"{_TOO_DEEP}; write it plainly"
                     )
-                ],
-            )
-        return path.read_bytes()
+                    raise SpecError(name, [problem])
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # a syntax error: composing reports it with its position
+
+
+def _read_bytes(path: Path) -> bytes:
+    """At most MAX_FILE_BYTES, read with a bound (a /proc or growing file lies in st_size)."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+            if len(raw) > MAX_FILE_BYTES:
+                size = max(path.stat().st_size, len(raw))
+                raise SpecError(
+                    str(path),
+                    [
+                        Problem(
+                            str(path),
+                            1,
+                            1,
+                            "",
+                            f"file is {size} bytes; a pipeline YAML may be at most "
+                            f"{MAX_FILE_BYTES}",
+                        )
+                    ],
+                )
+        return raw
     except OSError as exc:
         raise SpecError(
             str(path), [Problem(str(path), 1, 1, "", f"cannot read: {exc.strerror}")]
@@ -133,26 +175,29 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _walk(node: yaml.Node, loc: Loc, out: dict, name: str, count: list[int]) -> None:
-    """Record positions, reject duplicate keys and bound alias expansion (anchor bombs)."""
+    """Record positions, reject duplicate keys and bound alias expansion (anchor bombs),
+    nesting depth and keys that are not plain scalars (`? [a, b]: c`)."""
     count[0] += 1
     if count[0] > MAX_NODES:
-        raise SpecError(
+        raise _at_node(
             name,
-            [
-                Problem(
-                    name,
-                    node.start_mark.line + 1,
-                    node.start_mark.column + 1,
-                    dotted(loc),
-                    f"document expands to more than {MAX_NODES} "
-                    "nodes (anchors/aliases?); write it out plainly",
-                )
-            ],
+            node,
+            loc,
+            f"document expands to more than {MAX_NODES} "
+            "nodes (anchors/aliases?); write it out plainly",
         )
+    if len(loc) > MAX_DEPTH:
+        raise _at_node(name, node, loc[:4], f"{_TOO_DEEP}; write it plainly")
+    if node.tag == INT_TAG and len(node.value) > MAX_INT_DIGITS:
+        raise _at_node(name, node, loc, f"a number of {len(node.value)} digits; write a real one")
     out.setdefault(loc, (name, node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _at_node(
+                    name, key_node, loc, "a key must be a plain name, not a list or mapping"
+                )
             key = key_node.value
             if key in seen:
                 mark = key_node.start_mark
@@ -174,6 +219,11 @@ def _walk(node: yaml.Node, loc: Loc, out: dict, name: str, count: list[int]) -> 
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, (*loc, index), out, name, count)
+
+
+def _at_node(name: str, node: yaml.Node, loc: Loc, message: str) -> SpecError:
+    mark = node.start_mark
+    return SpecError(name, [Problem(name, mark.line + 1, mark.column + 1, dotted(loc), message)])
 
 
 def merge_defaults(defaults: YamlDoc | None, doc: YamlDoc) -> YamlDoc:
@@ -234,9 +284,11 @@ def _problem(err: dict, doc: YamlDoc, name: str) -> Problem:
 
 
 def position(loc: Loc, doc: YamlDoc, name: str) -> tuple[str, int, int]:
+    as_text = tuple(str(p) for p in loc)  # a key written `1:` is "1" in the YAML node
     for end in range(len(loc), -1, -1):
-        if loc[:end] in doc.positions:
-            return doc.positions[loc[:end]]
+        for candidate in (loc[:end], as_text[:end]):
+            if candidate in doc.positions:
+                return doc.positions[candidate]
     return name, 1, 1
 
 

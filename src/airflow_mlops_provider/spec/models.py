@@ -14,10 +14,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Scalar = str | int | float | bool
@@ -31,9 +33,10 @@ MetricName = Literal[
 
 
 class StrictModel(BaseModel):
-    """Base for every block: unknown keys are errors, values are not coerced across types."""
+    """Base for every block: unknown keys are errors, values are not coerced across types,
+    and `.inf`/`.nan` are refused (an infinite timeout overflows when the DAG is built)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 SCHEDULE_PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
@@ -47,10 +50,15 @@ def _check_schedule(value: str | None) -> str | None:
         if value not in SCHEDULE_PRESETS:
             raise ValueError(f"unknown preset {value!r}; use one of {', '.join(SCHEDULE_PRESETS)}")
         return value
-    from croniter import croniter  # light, and already an Airflow dependency
+    from croniter import CroniterError, croniter  # light, and already an Airflow dependency
 
-    if not croniter.is_valid(value):
-        raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 3 * * *')")
+    example = "(minute hour day-of-month month day-of-week, e.g. '0 3 * * *')"
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a 5-field cron expression {example}")
+    try:  # valid syntax that never fires ('0 0 31 2 *') would break the scheduler instead
+        croniter(value).get_next()
+    except CroniterError:
+        raise ValueError(f"{value!r} never fires; check the day and month fields") from None
     return value
 
 
@@ -893,6 +901,43 @@ class PipelineSpec(StrictModel):
             _check_canary_metrics(canary, data.task)
         return canary
 
+    @field_validator("tags")
+    @classmethod
+    def _tags_fit_airflow(cls, value: list[str]) -> list[str]:
+        """Airflow refuses DAG tags over 100 characters when the DAG is built, too late."""
+        long = [t[:20] + "..." for t in value if len(t) > 100]
+        if long:
+            raise ValueError(f"tags may have at most 100 characters; shorten {long}")
+        return value
+
+    @model_validator(mode="after")
+    def _paths_stay_inside(self) -> PipelineSpec:
+        """No `..` in any path the pipeline reads or writes, and the batch marker is a name
+        inside the batch. Relative paths resolve under the project; at run time Storage also
+        confines absolute paths and symlinks to the allowed roots (adapters/storage.py)."""
+        paths: dict[tuple[str, ...], str | None] = {
+            ("data", "source"): self.data.source,
+            ("storage", "root"): self.storage.root,
+            ("monitoring", "source"): self.monitoring.source if self.monitoring else None,
+            ("monitoring", "labels"): self.monitoring.labels if self.monitoring else None,
+            ("evaluation", "holdout"): self.evaluation.holdout,
+            ("canary", "replay", "source"): self.canary.replay.source,
+            ("canary", "inference_logs", "source"): (
+                self.canary.inference_logs.source if self.canary.inference_logs else None
+            ),
+        }
+        if self.data.wait is not None:
+            paths[("data", "wait", "marker")] = self.data.wait.marker
+        errors = [
+            _path_error(loc, value, marker=loc[-1] == "marker")
+            for loc, value in paths.items()
+            if value is not None
+        ]
+        errors = [e for e in errors if e is not None]
+        if errors:
+            raise ValidationError.from_exception_data("PipelineSpec", errors)
+        return self
+
     # Derived names, kept here so the factory, operators and CLI agree on them.
     @property
     def model_name(self) -> str:
@@ -930,6 +975,18 @@ def _check_fairness(spec: PipelineSpec) -> None:
             f"evaluation.fairness.group_columns {unknown} must be contract columns; "
             f"use {', '.join(spec.contract.columns)}"
         )
+
+
+def _path_error(loc: tuple[str, ...], value: str, *, marker: bool) -> InitErrorDetails | None:
+    """The pydantic error for a path that could leave its root, placed at its own field."""
+    path = value.split("://", 1)[-1]
+    if ".." in re.split(r"[/\\]", path):
+        message = "'..' is not allowed in paths; write the path from the project folder down"
+    elif marker and (path.startswith(("/", "\\")) or "://" in value):
+        message = "the marker is a file name inside data.source, not a path or URI"
+    else:
+        return None
+    return InitErrorDetails(type=PydanticCustomError("path_escape", message), loc=loc, input=value)
 
 
 def _check_reachable_from_pod(spec: PipelineSpec) -> None:
