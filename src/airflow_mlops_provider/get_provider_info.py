@@ -38,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "airflow_mlops_provider.links.MlflowRunLink",
             "airflow_mlops_provider.links.ValidationReportLink",
+            "airflow_mlops_provider.links.DriftReportLink",
         ],
         "connection-types": [],
     }

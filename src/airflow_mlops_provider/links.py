@@ -27,3 +27,14 @@ class ValidationReportLink(BaseOperatorLink):
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         target = XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
         return f"file://{target}" if target.startswith("/") else target
+
+
+class DriftReportLink(BaseOperatorLink):
+    """The drift check's HTML report (a local file:// path or an s3:// URI)."""
+
+    name = "Drift report"
+    xcom_key = "drift_report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        target = XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
+        return f"file://{target}" if target.startswith("/") else target
