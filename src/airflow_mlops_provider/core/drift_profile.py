@@ -140,7 +140,7 @@ class NumericProfile:
         scale = _LUT_BUCKETS / span if span > 0 and math.isfinite(span) else 0.0
         buckets = _bucket(self.grid, low, scale)
         edges = np.arange(_LUT_BUCKETS)
-        first = np.searchsorted(buckets, edges, side="left").astype(np.int64)
+        first = np.searchsorted(buckets, edges, side="left").astype(np.int32)
         last = np.searchsorted(buckets, edges, side="right")
         return low, scale, first, last > first
 
@@ -277,7 +277,8 @@ def fit_numeric(series: pd.Series, name: str) -> NumericProfile:
             np.zeros(0), empty_i, empty_i, empty_i, exact=True,
         )  # fmt: skip
     ordered = np.sort(values)
-    distinct, counts = np.unique(ordered, return_counts=True)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # no second sort
+    distinct, counts = ordered[starts], np.diff(np.r_[starts, n])
     if distinct.size <= EXACT_MAX_DISTINCT:
         grid, eq, exact = distinct, counts.astype("int64"), True
     else:
@@ -364,7 +365,8 @@ def scan_numeric(profile: NumericProfile, series: pd.Series, name: str) -> Numer
     low, scale, first, ambiguous = profile._lut
     shifted = values - low
     mean_shift = float(shifted.sum()) / n
-    var = max(float(np.dot(shifted, shifted)) / n - mean_shift * mean_shift, 0.0)
+    # einsum, not np.dot: BLAS threads waking up on a busy machine cost more than the sum
+    var = max(float(np.einsum("i,i->", shifted, shifted)) / n - mean_shift * mean_shift, 0.0)
     shifted *= scale
     np.clip(shifted, 0, _LUT_BUCKETS - 1, out=shifted)
     buckets = shifted.astype(np.intp)
