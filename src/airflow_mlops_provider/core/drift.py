@@ -333,6 +333,15 @@ def compare_profile(
     unknown = sorted(set(overrides) - set(names))
     if unknown:
         raise ValueError(f"drift overrides name features the profile does not have: {unknown}")
+    bare = sorted(
+        n for n, o in overrides.items()
+        if o.get("threshold") is not None and (o.get("test") or test) == "auto"
+    )  # fmt: skip
+    if bare:
+        raise ValueError(
+            f"overrides {bare} give a threshold for test auto, whose test depends on the "
+            "sample size; name the test too"
+        )
     _check_frame(current, "current", names)
 
     outcomes = [

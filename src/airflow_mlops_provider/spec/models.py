@@ -284,6 +284,20 @@ class DriftSpec(StrictModel):
         default_factory=dict, description="per-feature overrides: {name: {test, threshold}}"
     )
 
+    @model_validator(mode="after")
+    def _threshold_has_a_test(self) -> DriftSpec:
+        """auto picks a p-value test or an effect size by sample size, so a bare threshold
+        would change meaning with the batch size."""
+        if self.test == "auto":
+            bare = sorted(n for n, r in self.features.items() if r.test in (None, "auto"))
+            bare = [n for n in bare if self.features[n].threshold is not None]
+            if bare:
+                raise ValueError(
+                    f"drift.features {bare}: a threshold needs a test (with test: auto its "
+                    "meaning would change with the batch size); add e.g. test: ks"
+                )
+        return self
+
     def overrides(self) -> dict[str, dict[str, Any]]:
         """The overrides as plain dicts for core.drift.compare_profile."""
         return {n: r.model_dump(exclude_none=True) for n, r in self.features.items()}

@@ -178,12 +178,16 @@ def test_per_feature_overrides_of_test_and_threshold() -> None:
     cur = pd.DataFrame({"a": rng.normal(0.15, 1, size=5000), "b": rng.normal(size=5000)})
     profile = fit_profile(ref, numeric=["a", "b"], categorical=[])
     report = compare_profile(
-        profile, cur, overrides={"a": {"test": "psi", "threshold": 0.5}, "b": {"threshold": 0.9}}
+        profile,
+        cur,
+        overrides={"a": {"test": "psi", "threshold": 0.5}, "b": {"test": "ks", "threshold": 0.9}},
     )
     by = {f.feature: f for f in report.features}
     assert by["a"].test == "psi" and by["a"].threshold == 0.5 and not by["a"].drifted
-    # b keeps KS (auto) with its own p-value level, outside the Bonferroni family
+    # b: KS at its own p-value level, outside the Bonferroni family
     assert by["b"].test == "ks" and by["b"].threshold == 0.9
+    with pytest.raises(ValueError, match="name the test too"):
+        compare_profile(profile, cur, overrides={"b": {"threshold": 0.9}})
     with pytest.raises(ValueError, match=r"does not have: \['zzz'\]"):
         compare_profile(profile, cur, overrides={"zzz": {"test": "ks"}})
     with pytest.raises(ValueError, match="test 'chi2' does not apply to numeric"):

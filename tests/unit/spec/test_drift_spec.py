@@ -30,12 +30,13 @@ def test_defaults_and_monitoring_prediction_column() -> None:
 def test_overrides_and_benjamini_hochberg_load(tmp_path: Path) -> None:
     block = (
         "drift:\n  correction: benjamini_hochberg\n  features:\n"
-        "    monthly_charges: {test: psi, threshold: 0.2}\n    contract: {threshold: 0.001}\n"
+        "    monthly_charges: {test: psi, threshold: 0.2}\n"
+        "    contract: {test: chi2, threshold: 0.001}\n"
     )
     spec = load_spec(with_drift(tmp_path, block))
     assert spec.drift.overrides() == {
         "monthly_charges": {"test": "psi", "threshold": 0.2},
-        "contract": {"threshold": 0.001},
+        "contract": {"test": "chi2", "threshold": 0.001},
     }
 
 
@@ -53,6 +54,7 @@ def test_overrides_and_benjamini_hochberg_load(tmp_path: Path) -> None:
         ("drift:\n  test: wasserstein\n", "drift.test: wasserstein does not apply to categorical"),
         ("drift:\n  features:\n    contract: {}\n", "give test, threshold or both"),
         ("drift:\n  correction: holm\n", "benjamini_hochberg"),
+        ("drift:\n  features:\n    contract: {threshold: 0.2}\n", "a threshold needs a test"),
     ],
 )
 def test_bad_drift_settings_name_the_field(tmp_path: Path, block: str, message: str) -> None:
