@@ -18,9 +18,11 @@ RSS counter (/proc/self/clear_refs), then times one engine:
 - scipy: per column ``ks_2samp`` (numeric) / two-sample ``chi2_contingency`` (categorical);
 - sort: ``numpy.sort`` of every numeric column of both tables - the floor of any exact KS.
 
-One warm-up run per engine and size, then ``--runs`` timed runs interleaved across engines;
-the median is reported. Evidently gets fewer runs where one run is slow (rule in
-``evidently_runs``), and the JSON says how many it got. Memory: peak RSS during the timed step
+One warm-up run per engine and size, then ``--runs`` timed runs (``--runs-from-3m`` at 3M rows)
+interleaved across engines; the median is reported. Evidently is slow: it is warmed up at the
+first size only, gets fewer runs where one run is slow (rule in ``evidently_runs``, from the
+previous size's time scaled by rows) and is skipped above ``--evidently-max-rows``; the JSON
+says how many runs each engine got. Memory: peak RSS during the timed step
 minus RSS just before it (the batch already loaded) = the step's extra memory; the claim is
 batch + extra < 2 x batch (pandas ``memory_usage(deep=True)`` of the current table).
 
@@ -349,16 +351,26 @@ def versions(ev_python: Path) -> dict[str, str]:
     }
 
 
-def bench_size(rows: int, runs: int, ev_python: Path) -> dict[str, Any]:
+def bench_size(
+    rows: int, runs: int, ev_python: Path, ev_estimate: float | None, ev_max_rows: int
+) -> dict[str, Any]:
+    """One size. Evidently is warmed up only when no earlier size gave an estimate of its run
+    time (``ev_estimate``, scaled by rows); it is skipped above ``ev_max_rows``."""
     folder = ensure_tables(rows)
     load_before = loadavg()
     fit = [measure("ours-fit", folder, sys.executable) for _ in range(1 + runs)][1:]
-    pythons = {e: str(ev_python) if e == "evidently" else sys.executable for e in ENGINES}
-    samples: dict[str, list[dict[str, Any]]] = {e: [] for e in ENGINES}
-    warm = {e: measure(e, folder, pythons[e]) for e in ENGINES}
-    ev_wanted = evidently_runs(warm["evidently"]["seconds"], runs)
+    engines = [e for e in ENGINES if e != "evidently" or rows <= ev_max_rows]
+    pythons = {e: str(ev_python) if e == "evidently" else sys.executable for e in engines}
+    samples: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
+    warm = {e: measure(e, folder, pythons[e]) for e in engines if e != "evidently"}
+    ev_wanted = 0
+    if "evidently" in engines:
+        if ev_estimate is None:
+            warm["evidently"] = measure("evidently", folder, pythons["evidently"])
+            ev_estimate = warm["evidently"]["seconds"]
+        ev_wanted = evidently_runs(ev_estimate, runs)
     for i in range(runs):
-        for engine in ENGINES:
+        for engine in engines:
             if engine == "evidently" and i >= ev_wanted:
                 continue
             samples[engine].append(measure(engine, folder, pythons[engine]))
@@ -369,17 +381,20 @@ def bench_size(rows: int, runs: int, ev_python: Path) -> dict[str, Any]:
         "loadavg_before": load_before,
         "loadavg_after": loadavg(),
         "fit": summarize(fit),
-        "engines": {e: summarize(samples[e]) for e in ENGINES},
-        "evidently_warmup_seconds": warm["evidently"]["seconds"],
+        "engines": {e: summarize(samples[e]) for e in engines},
+        "evidently_warmup_seconds": warm.get("evidently", {}).get("seconds"),
+        "evidently_estimate_seconds": ev_estimate,
     }
-    engines = result["engines"]
-    ours = engines["ours"]["median_s"]
+    done = result["engines"]
+    ours = done["ours"]["median_s"]
     result["ratios"] = {
-        "evidently_over_ours": engines["evidently"]["median_s"] / ours,
-        "scipy_over_ours": engines["scipy"]["median_s"] / ours,
-        "sort_over_ours": engines["sort"]["median_s"] / ours,
-        "ours_memory_vs_batch": (engines["ours"]["batch_bytes"] + engines["ours"]["extra_bytes"])
-        / engines["ours"]["batch_bytes"],
+        "evidently_over_ours": done["evidently"]["median_s"] / ours
+        if "evidently" in done
+        else None,
+        "scipy_over_ours": done["scipy"]["median_s"] / ours,
+        "sort_over_ours": done["sort"]["median_s"] / ours,
+        "ours_memory_vs_batch": (done["ours"]["batch_bytes"] + done["ours"]["extra_bytes"])
+        / done["ours"]["batch_bytes"],
     }
     return result
 
@@ -404,7 +419,7 @@ def table(results: list[dict[str, Any]]) -> str:
     ]
     for r in results:
         rows = [("ours: fit profile (reference)", r["fit"])]
-        rows += [(e, r["engines"][e]) for e in ENGINES]
+        rows += [(e, r["engines"][e]) for e in ENGINES if e in r["engines"]]
         for name, s in rows:
             lines.append(
                 f"| {r['rows']:,} | {name} | {s['runs']} | {s['median_s']:.3f} "
@@ -418,6 +433,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 3_000_000])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--runs-from-3m", type=int, default=3, help="timed runs at 3M rows and more"
+    )
+    parser.add_argument(
+        "--evidently-max-rows", type=int, default=1_000_000, help="skip Evidently above this"
+    )
     parser.add_argument("--child", nargs=3, metavar=("ENGINE", "FOLDER", "OUT"))
     args = parser.parse_args()
     if args.child:
@@ -426,11 +447,19 @@ def main() -> None:
     ev_python = ensure_evidently_venv()
     started = dt.datetime.now(dt.UTC)
     results = []
+    last_ev: tuple[int, float] | None = None  # (rows, Evidently median s) of the last size
     for rows in args.sizes:
-        results.append(bench_size(rows, args.runs, ev_python))
+        runs = args.runs_from_3m if rows >= 3_000_000 else args.runs
+        # Evidently's run time at this size, assumed linear in rows (or None: warm it up)
+        estimate = last_ev[1] * rows / last_ev[0] if last_ev else None
+        results.append(bench_size(rows, runs, ev_python, estimate, args.evidently_max_rows))
+        ev = results[-1]["engines"].get("evidently")
+        if ev is not None:
+            last_ev = (rows, ev["median_s"])
         r = results[-1]["ratios"]
+        ev_ratio = r["evidently_over_ours"]
         print(
-            f"{rows:,}: evidently/ours {r['evidently_over_ours']:.0f}x, "
+            f"{rows:,}: evidently/ours {ev_ratio or float('nan'):.0f}x, "
             f"sort/ours {r['sort_over_ours']:.2f}x, scipy/ours {r['scipy_over_ours']:.1f}x, "
             f"ours memory {r['ours_memory_vs_batch']:.2f}x batch",
             flush=True,

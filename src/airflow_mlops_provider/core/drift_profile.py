@@ -126,23 +126,27 @@ class NumericProfile:
         )
 
     @cached_property
-    def _lut(self) -> tuple[float, float, np.ndarray, np.ndarray]:
-        """(low, scale, first, ambiguous) of the value -> grid-cell lookup table.
+    def _lut(self) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
+        """(low, scale, first, point, crowded) of the value -> grid-cell lookup table.
 
         Bucket ``b(x) = clip(floor((x - low) * scale), 0, B - 1)`` is monotone in x (IEEE
         subtraction and multiplication round monotonically), so every grid point in a lower
         bucket is < x and every one in a higher bucket is > x. ``first[b]`` counts grid points
-        in buckets below b; ``ambiguous[b]`` marks buckets holding a grid point, whose values
-        need a real binary search.
+        in buckets below b; ``point[b]`` is the one grid point inside bucket b (NaN when it
+        holds none or several); ``crowded[b]`` marks buckets holding several grid points, whose
+        values need a real binary search.
         """
         low, high = float(self.grid[0]), float(self.grid[-1])
         span = high - low
         scale = _LUT_BUCKETS / span if span > 0 and math.isfinite(span) else 0.0
         buckets = _bucket(self.grid, low, scale)
         edges = np.arange(_LUT_BUCKETS)
-        first = np.searchsorted(buckets, edges, side="left").astype(np.int32)
-        last = np.searchsorted(buckets, edges, side="right")
-        return low, scale, first, last > first
+        first = np.searchsorted(buckets, edges, side="left")
+        inside = np.searchsorted(buckets, edges, side="right") - first
+        point = np.full(_LUT_BUCKETS, np.nan)
+        single = inside == 1
+        point[single] = self.grid[first[single]]
+        return low, scale, first.astype(np.int32), point, inside > 1
 
 
 @dataclass(frozen=True)
@@ -348,10 +352,10 @@ def scan_numeric(profile: NumericProfile, series: pd.Series, name: str) -> Numer
     """One pass over the current column: its counts at every grid point.
 
     A binary search per value would cost more than sorting the column. Instead each value is
-    mapped to a uniform bucket by arithmetic; buckets that hold no grid point determine the
-    grid cell directly (from a lookup table), and only values in buckets that hold a grid point
-    (a few percent for smooth data, and every value outside the reference range) are placed by
-    ``np.searchsorted``. The result is exact, not an approximation.
+    mapped to one of 65,536 uniform buckets by arithmetic; a lookup table gives the grid cell
+    of buckets holding no grid point, one comparison settles buckets holding one, and only
+    values in buckets holding several grid points (rare: the grid is spread by quantiles) are
+    placed by ``np.searchsorted``. The result is exact, not an approximation.
     """
     values, missing, nonfinite = numeric_values(series, name, "current")
     n = values.size
@@ -362,7 +366,7 @@ def scan_numeric(profile: NumericProfile, series: pd.Series, name: str) -> Numer
             int(series.size), missing, nonfinite, zeros, zeros, 0.0, 0.0, math.nan, math.nan,
             values if n <= KEEP_VALUES_MAX else None,
         )  # fmt: skip
-    low, scale, first, ambiguous = profile._lut
+    low, scale, first, point, crowded = profile._lut
     shifted = values - low
     mean_shift = float(shifted.sum()) / n
     # einsum, not np.dot: BLAS threads waking up on a busy machine cost more than the sum
@@ -371,22 +375,25 @@ def scan_numeric(profile: NumericProfile, series: pd.Series, name: str) -> Numer
     np.clip(shifted, 0, _LUT_BUCKETS - 1, out=shifted)
     buckets = shifted.astype(np.intp)
     del shifted
-    cell = first[buckets]  # number of grid points < x, where unambiguous
-    refine = np.flatnonzero(ambiguous[buckets])
-    del buckets
-    eq = np.zeros(size, dtype="int64")
-    below = above = 0.0
-    if refine.size:
+    cell = first[buckets]  # number of grid points < x ...
+    near = point[buckets]  # ... plus one if x is above the single grid point of its bucket
+    cell += values > near  # NaN (no single point) compares False
+    hits = values == near
+    eq = np.bincount(cell[hits], minlength=size).astype("int64")
+    refine = np.flatnonzero(crowded[buckets])
+    del buckets, near, hits
+    if refine.size:  # buckets holding several grid points: binary search
         picked = values[refine]
         found = np.searchsorted(profile.grid, picked, side="left")
         cell[refine] = found
         inside = found < size
         hit = np.zeros(found.size, dtype=bool)
         hit[inside] = profile.grid[found[inside]] == picked[inside]
-        eq = np.bincount(found[hit], minlength=size).astype("int64")
-        low_side = (found == 0) & ~hit
-        below = float((profile.grid[0] - picked[low_side]).sum())
-        above = float((picked[found == size] - profile.grid[-1]).sum())
+        eq += np.bincount(found[hit], minlength=size)
+    outside_low = values < profile.grid[0]
+    below = float((profile.grid[0] - values[outside_low]).sum()) if outside_low.any() else 0.0
+    outside_high = values > profile.grid[-1]
+    above = float((values[outside_high] - profile.grid[-1]).sum()) if outside_high.any() else 0.0
     le = np.cumsum(np.bincount(cell, minlength=size + 1))[:size].astype("int64")
     return NumericScan(
         rows=int(series.size),
