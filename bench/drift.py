@@ -439,6 +439,7 @@ def main() -> None:
     parser.add_argument(
         "--evidently-max-rows", type=int, default=1_000_000, help="skip Evidently above this"
     )
+    parser.add_argument("--tag", default="", help="suffix of the results file name")
     parser.add_argument("--child", nargs=3, metavar=("ENGINE", "FOLDER", "OUT"))
     args = parser.parse_args()
     if args.child:
@@ -464,6 +465,11 @@ def main() -> None:
             f"ours memory {r['ours_memory_vs_batch']:.2f}x batch",
             flush=True,
         )
+        write_results(started, ev_python, results, args.tag)  # after every size
+    print(table(results))
+
+
+def write_results(started: Any, ev_python: Path, results: list[dict[str, Any]], tag: str) -> None:
     RESULTS.mkdir(exist_ok=True)
     report = {
         "benchmark": "drift-speed",
@@ -476,10 +482,9 @@ def main() -> None:
         ).stdout.strip(),
         "results": results,
     }
-    target = RESULTS / f"drift-{started.date().isoformat()}.json"
+    suffix = f"-{tag}" if tag else ""
+    target = RESULTS / f"drift-{started.date().isoformat()}{suffix}.json"
     target.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(results))
-    print(f"wrote {target}")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,29 @@ def profile_for(storage: Storage, spec: PipelineSpec, version: Version) -> tuple
     return profile, train_uri
 
 
+def save_report(
+    storage: Storage,
+    mlflow_client: Any,
+    report: Any,
+    *,
+    title: str,
+    folder: str,
+    run_id: str,
+    artifact_path: str,
+) -> dict[str, str]:
+    """Write drift.json and drift.html to ``folder`` and log both to the MLflow run;
+    returns {file name: URI}."""
+    from airflow_mlops_provider.core.drift_html import render_html
+
+    texts = {
+        "drift.json": json.dumps(report.to_dict(), indent=2, allow_nan=False),
+        "drift.html": render_html(report, title=title),
+    }
+    uris = {n: storage.write_text(storage.join(folder, n), t) for n, t in texts.items()}
+    log_texts(mlflow_client, run_id, texts, artifact_path=artifact_path)
+    return uris
+
+
 def log_texts(
     mlflow_client: Any, run_id: str, files: dict[str, str], *, artifact_path: str
 ) -> None:

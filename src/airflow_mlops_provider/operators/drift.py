@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.links import DriftReportLink
@@ -67,7 +66,6 @@ class DriftBranchOperator(PipelineBranchOperator):
     def _compare(self, context: Context, champion: Any) -> dict[str, Any]:
         from airflow_mlops_provider.adapters import drift_profiles
         from airflow_mlops_provider.core.drift import compare_profile
-        from airflow_mlops_provider.core.drift_html import render_html
 
         upstream = context["ti"].xcom_pull(task_ids=self.current_task_id)
         current_uri = upstream.get("train_uri") or upstream["window_uri"]
@@ -85,18 +83,15 @@ class DriftBranchOperator(PipelineBranchOperator):
             missing_rate_change=settings.missing_rate_change,
             prediction_column=monitoring.prediction_column if monitoring else "prediction",
         )
-        title = f"{self.spec.pipeline}: drift vs champion v{champion.version}"
-        texts = {
-            "drift.json": json.dumps(report.to_dict(), indent=2, allow_nan=False),
-            "drift.html": render_html(report, title=title),
-        }
-        folder = self.storage.join(self.run_folder(context), self.task_id)
-        uris = {
-            n: self.storage.write_text(self.storage.join(folder, n), t) for n, t in texts.items()
-        }
         ti = context["ti"]
-        drift_profiles.log_texts(
-            self.mlflow, champion.run_id, texts, artifact_path=_artifact_path(ti)
+        uris = drift_profiles.save_report(
+            self.storage,
+            self.mlflow,
+            report,
+            title=f"{self.spec.pipeline}: drift vs champion v{champion.version}",
+            folder=self.storage.join(self.run_folder(context), self.task_id),
+            run_id=champion.run_id,
+            artifact_path=_artifact_path(ti),
         )
         ti.xcom_push(key=DriftReportLink.xcom_key, value=uris["drift.html"])
         for feature in report.features:
