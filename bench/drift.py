@@ -8,7 +8,9 @@ shifted by 0.25 std and one categorical mix changes. They are written once as pa
 bench/out/drift/<N>/ (gitignored).
 
 Every measurement is a fresh Python process that loads its inputs (not timed), resets the peak
-RSS counter (/proc/self/clear_refs), then times one engine:
+RSS counter (/proc/self/clear_refs), then times one engine, wall clock and CPU time of the
+process (each sample is also appended to bench/results/drift-samples-<date>.jsonl; on a shared
+machine CPU time is the steadier number):
 
 - ours: load the reference profile JSON + ``compare_profile`` of the current batch (auto tests,
   Bonferroni) - what a monitoring run does;
@@ -152,24 +154,26 @@ def child(engine: str, folder: str, out: str) -> None:
         pass
     reset_peak()
     before = proc_status()["VmRSS"]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = runner(path, reference, current, prepared=prepare)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak = proc_status()["VmHWM"]
     frame = current if current is not None else reference
-    Path(out).write_text(
-        json.dumps(
-            {
-                "engine": engine,
-                "seconds": seconds,
-                "rss_before": before,
-                "peak": peak,
-                "extra_bytes": max(peak - before, 0),
-                "batch_bytes": int(frame.memory_usage(deep=True).sum()),
-                "result": result,
-            }
-        )
-    )
+    sample = {
+        "engine": engine,
+        "rows": len(frame),
+        "seconds": seconds,
+        "cpu_seconds": cpu,  # robust to other processes on a shared machine
+        "rss_before": before,
+        "peak": peak,
+        "extra_bytes": max(peak - before, 0),
+        "batch_bytes": int(frame.memory_usage(deep=True).sum()),
+        "loadavg": Path("/proc/loadavg").read_text().split()[0],
+        "result": result,
+    }
+    Path(out).write_text(json.dumps(sample))
+    with open(RESULTS / f"drift-samples-{time.strftime('%Y-%m-%d')}.jsonl", "a") as log:
+        log.write(json.dumps({k: v for k, v in sample.items() if k != "result"}) + "\n")
 
 
 def run_ours(
