@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -36,13 +35,6 @@ EPSILON = 1e-4
 WASSERSTEIN_STD_FLOOR = 1e-3
 MIN_EXPECTED_COUNT = 5.0
 EXACT_KS_MAX = 10_000  # scipy's ks_2samp(method="auto") switch to the asymptotic p-value
-
-
-@dataclass(frozen=True)
-class KS:
-    statistic: float
-    p_value: float
-    bound: float  # upper bound of the exact statistic (== statistic for an exact grid)
 
 
 def ks_from_counts(
