@@ -1,4 +1,4 @@
-"""`airflow-mlops`: validate pipeline YAMLs, export the JSON Schema, run the demo.
+"""`airflow-mlops`: validate pipeline YAMLs, check data, compare batches for drift, run the demo.
 
 `validate` needs no Airflow and exits 1 on any error, so it fits CI and pre-commit.
 """
@@ -10,7 +10,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("data_uri", help="file or folder: path, file:// or s3://")
     check.add_argument("--report", type=Path, help="also write the HTML report here")
     drift = sub.add_parser("drift", help="compare two batches with the drift engine")
-    drift.add_argument("--reference", required=True, help="reference batch (file or folder)")
+    drift.add_argument(
+        "--reference", required=True, help="reference batch (file or folder) or profile .json"
+    )
     drift.add_argument("--current", required=True, help="current batch (file or folder)")
     drift.add_argument("--pipeline", type=Path, help="take features and thresholds from here")
     drift.add_argument("--report", type=Path, help="also write the HTML report here")
@@ -150,34 +152,75 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
 def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path | None) -> int:
     """The drift engine outside Airflow: exit 0 no drift, 1 drift, 2 usage/config error.
 
-    With --pipeline, its features and drift settings are used; without, every shared column
-    is compared (numbers as numeric, the rest as categorical) with the default settings."""
-    from airflow_mlops_provider.adapters.storage import Storage
-    from airflow_mlops_provider.core.drift import compare, render_html
-    from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
+    REF is a batch (parquet or CSV, file or folder, local or s3://) or a saved drift profile
+    (.json, e.g. a model version's `mlops.drift_profile`). With --pipeline its features and
+    drift settings are used; without, a profile's features, or every shared column of the two
+    batches (numbers as numeric, the rest as categorical) with the default settings. Prints the
+    JSON summary with the per-feature results on stdout."""
+    from airflow_mlops_provider.core.drift import compare_profile
+    from airflow_mlops_provider.core.drift_html import render_html
     from airflow_mlops_provider.spec.models import DriftSpec
 
     try:
-        spec = load_pipeline_file(pipeline) if pipeline else None
-        storage = Storage(Path.cwd())
-        frames = [storage.read_frame(uri, _format_of(uri)) for uri in (reference, current)]
-        numeric, categorical = _drift_columns(spec, *frames)
+        spec, profile, frame = _drift_inputs(reference, current, pipeline)
         settings = spec.drift if spec else DriftSpec()
-        result = compare(
-            *frames,
-            numeric=numeric,
-            categorical=categorical,
+        monitoring = spec.monitoring if spec else None
+        result = compare_profile(
+            profile,
+            frame,
+            test=settings.test,
+            overrides=settings.overrides(),
             alpha=settings.alpha,
             correction=settings.correction,
             drift_share=settings.drift_share,
+            missing_rate_change=settings.missing_rate_change,
+            prediction_column=monitoring.prediction_column if monitoring else "prediction",
         )
-    except (SpecError, OSError, ValueError) as exc:
-        print(f"airflow-mlops drift: {exc}", file=sys.stderr)
+    except Exception as exc:  # unreadable input or bad settings: a usage error, not a verdict
+        print(f"airflow-mlops drift: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     if report:
         report.write_text(render_html(result, title=f"Drift: {current} vs {reference}"))
-    print(json.dumps(result.to_dict()))
+    print(json.dumps({"reference": reference, "current": current, **result.summary()}))
     return 1 if result.dataset_drift else 0
+
+
+def _drift_inputs(
+    reference: str, current: str, pipeline: Path | None
+) -> tuple[PipelineSpec | None, Any, pd.DataFrame]:
+    """(spec, reference profile, current frame) for the drift command."""
+    from airflow_mlops_provider.adapters.storage import Storage
+    from airflow_mlops_provider.core.drift_profile import DriftProfile, fit_profile
+    from airflow_mlops_provider.spec.loader import load_pipeline_file
+
+    spec = load_pipeline_file(pipeline) if pipeline else None
+    storage = Storage(Path.cwd())
+    frame = storage.read_frame(current, _format_of(current))
+    if reference.rstrip("/").endswith(".json"):
+        profile = DriftProfile.from_dict(json.loads(storage.read_text(reference)))
+        if spec is not None:
+            _check_profile_features(profile, spec)
+        return spec, profile, frame
+    ref_frame = storage.read_frame(reference, _format_of(reference))
+    numeric, categorical = _drift_columns(spec, ref_frame, frame)
+    if not numeric and not categorical:
+        raise ValueError("the two batches share no column to compare")
+    profile = fit_profile(ref_frame, numeric=numeric, categorical=categorical)
+    return spec, profile, frame
+
+
+def _check_profile_features(profile: Any, spec: PipelineSpec) -> None:
+    features = spec.data.features
+    wanted = {
+        **dict.fromkeys(features.numeric, "numeric"),
+        **dict.fromkeys(features.categorical, "categorical"),
+    }
+    have = {name: column.kind for name, column in profile.columns.items()}
+    if wanted != have:
+        raise ValueError(
+            f"the profile's features {sorted(have)} do not match the pipeline's "
+            f"{sorted(wanted)} (names and kinds); fit a profile for this pipeline"
+        )
 
 
 def _format_of(uri: str) -> str:

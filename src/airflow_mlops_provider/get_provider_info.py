@@ -40,6 +40,7 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_mlops_provider.links.MlflowRunLink",
             "airflow_mlops_provider.links.ValidationReportLink",
             "airflow_mlops_provider.links.GateReportLink",
+            "airflow_mlops_provider.links.DriftReportLink",
         ],
         "connection-types": [],
     }

@@ -20,21 +20,32 @@ class MlflowRunLink(BaseOperatorLink):
         return XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
 
 
-class ValidationReportLink(BaseOperatorLink):
-    name = "Validation report"
-    xcom_key = "validation_report"
+class _ReportLink(BaseOperatorLink):
+    """A report file the task wrote: a local path becomes a file:// link, s3:// stays."""
+
+    xcom_key = ""
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         target = XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
         return f"file://{target}" if target.startswith("/") else target
 
 
-class GateReportLink(BaseOperatorLink):
+class ValidationReportLink(_ReportLink):
+    """The data contract's HTML report."""
+
+    name = "Validation report"
+    xcom_key = "validation_report"
+
+
+class DriftReportLink(_ReportLink):
+    """The drift check's HTML report (per feature: test, value, threshold, histogram)."""
+
+    name = "Drift report"
+    xcom_key = "drift_report"
+
+
+class GateReportLink(_ReportLink):
     """The evaluation gate's HTML report (decision, checks, risk factors, fairness by group)."""
 
     name = "Gate report"
     xcom_key = "gate_report"
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        target = XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
-        return f"file://{target}" if target.startswith("/") else target

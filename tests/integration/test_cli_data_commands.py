@@ -92,3 +92,75 @@ def test_drift_cli_exit_codes(demo_data: Path, tmp_path: Path) -> None:
     assert "monthly_charges" in (tmp_path / "d.html").read_text()
     code, error = drift("--reference", "missing/", "--current", reference, cwd=tmp_path)
     assert code == 2 and "no data at" in error
+
+
+def test_drift_cli_with_a_saved_profile_and_a_bad_override(demo_data: Path, tmp_path: Path) -> None:
+    from airflow_mlops_provider.core.drift_profile import fit_profile
+    from airflow_mlops_provider.spec.loader import load_pipeline_file
+
+    features = load_pipeline_file(PIPELINE).data.features
+    reference = pd.read_parquet(demo_data / "batches" / "dt=2026-11-01")
+    profile = fit_profile(reference, numeric=features.numeric, categorical=features.categorical)
+    (tmp_path / "profile.json").write_text(json.dumps(profile.to_dict()))
+    drifted = str(demo_data / "inference_logs" / "dt=2026-11-08")
+    code, out = drift("--reference", "profile.json", "--current", drifted, cwd=tmp_path)
+    assert code == 1 and "monthly_charges" in out["drifted_features"]
+    assert out["prediction_drift"] is None  # the logs carry no prediction column
+    assert {f["feature"] for f in out["features"]} == set(features.all)
+    code, out = drift(
+        "--reference", "profile.json", "--current", drifted, "--pipeline", str(PIPELINE),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 1
+    bad = PIPELINE.read_text().replace(
+        "drift_share: 0.25", "drift_share: 0.25\n  features: {monthly_charge: {test: psi}}"
+    )
+    (tmp_path / "bad.yaml").write_text(bad)
+    code, error = drift("--reference", "profile.json", "--current", drifted, "--pipeline",
+                        "bad.yaml", cwd=tmp_path)  # fmt: skip
+    assert code == 2 and "monthly_charge" in error and "not declared features" in error
+    (tmp_path / "broken.json").write_text("{}")
+    code, error = drift("--reference", "broken.json", "--current", drifted, cwd=tmp_path)
+    assert code == 2 and "not a drift profile" in error
+
+
+def test_drift_cli_reads_s3(demo_data: Path, tmp_path: Path) -> None:
+    """REF and CUR on S3 (moto's server mode over real HTTP), credentials from the environment
+    as boto3 reads them."""
+    import os
+
+    from moto.server import ThreadedMotoServer
+
+    from airflow_mlops_provider.adapters.storage import s3_client
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        client = s3_client(
+            endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+            aws_access_key_id="test", aws_secret_access_key="test",
+        )  # fmt: skip
+        client.create_bucket(Bucket="lake")
+        for key, folder in (
+            ("ref", "batches/dt=2026-11-01"),
+            ("cur", "inference_logs/dt=2026-11-01"),
+        ):
+            for part in sorted((demo_data / folder).glob("*.parquet")):
+                client.put_object(Bucket="lake", Key=f"{key}/{part.name}", Body=part.read_bytes())
+        command = [
+            str(Path(sys.executable).parent / "airflow-mlops"), "drift", "--reference",
+            "s3://lake/ref/", "--current", "s3://lake/cur", "--pipeline", str(PIPELINE),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["dataset_drift"] is False

@@ -18,6 +18,11 @@ def audit_events(project: Path) -> list[str]:
     return [json.loads(line)["event"] for line in lines]
 
 
+def audit_entries(project: Path, event: str) -> list[dict]:
+    lines = (project / ".mlops" / "pipelines" / "churn" / "audit.jsonl").read_text().splitlines()
+    return [entry for entry in map(json.loads, lines) if entry["event"] == event]
+
+
 def retrain_requests() -> list[dict]:
     return asset_events("mlops://churn/retrain-request")
 
@@ -66,6 +71,16 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
     ] == [True]
     validated = asset_events("mlops://churn/validated-batch")  # the DB is shared by tests
     assert v1.tags["mlops.snapshot_id"] in {event["snapshot_id"] for event in validated}
+    # The drift reference was fitted at training: features + the model's holdout predictions,
+    # in storage and as an artifact of v1's MLflow run.
+    profile = json.loads(Path(v1.tags["mlops.drift_profile"]).read_text())
+    assert set(profile["columns"]) == {
+        "tenure_months", "monthly_charges", "total_charges", "support_calls",
+        "contract", "payment_method", "internet_service",
+    }  # fmt: skip
+    assert profile["prediction"]["kind"] == "numeric"
+    artifacts = {a.path for a in client.list_artifacts(v1.run_id, "drift")}
+    assert "drift/drift_profile.json" in artifacts
 
     # 2. Stable serving data: healthy, no retrain request.
     states = run(dags["churn__monitoring"], "2026-11-01")
@@ -76,6 +91,17 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
     assert states["request_retraining"] == "success" and states["alert"] == "success"
     (event,) = retrain_requests()
     assert event["reason"].startswith("drift in ") and event["report"].endswith("drift.html")
+    # detect_drift compared the window with v1's stored profile, not its training data.
+    checks = audit_entries(project, "drift_checked")
+    drift = next(e["details"] for e in checks if e["details"].get("dataset_drift"))
+    assert drift["reference"] == v1.tags["mlops.drift_profile"]
+    assert drift["top"][0]["drifted"] and drift["top"][0]["feature"] in drift["drifted_features"]
+    assert Path(drift["report_json"]).is_file() and drift["prediction_drift"] is None
+    # each monitoring run so far (stable, drifted) logged its report to the champion's run
+    runs = [a.path for a in client.list_artifacts(v1.run_id, "drift/churn__monitoring")]
+    assert len(runs) == 2
+    logged = {a.path.rsplit("/", 1)[1] for a in client.list_artifacts(v1.run_id, runs[0])}
+    assert logged == {"drift.json", "drift.html"}
 
     # 3b. The same incident an hour later: alert again, but no second retrain request.
     states = run(dags["churn__monitoring"], "2026-11-08T01:00:00")

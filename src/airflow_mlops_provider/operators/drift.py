@@ -1,10 +1,10 @@
-"""DriftBranchOperator: compare a batch with the champion's training data and branch."""
+"""DriftBranchOperator: compare a batch with the champion's drift profile and branch."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops_provider.links import DriftReportLink
 from airflow_mlops_provider.operators.base import PipelineBranchOperator
 
 if TYPE_CHECKING:
@@ -12,109 +12,105 @@ if TYPE_CHECKING:
 
 
 class DriftBranchOperator(PipelineBranchOperator):
-    """Branch to `drift_branch` when the batch drifted from the champion's training data.
+    """Branch to `drift_branch` when the batch drifted from the champion's reference profile.
 
     The batch comes from `current_task_id`'s XCom (`train_uri` of a snapshot, or `window_uri`
-    of a monitoring window). Without a champion there is nothing to compare with: training
-    goes to `drift_branch` (cold start), monitoring to `stable_branch`, as `no_champion_branch`
+    of a monitoring window); the reference is the champion's drift profile (tag
+    `mlops.drift_profile`, fitted at training; versions without one get a profile fitted from
+    their training data). Without a champion there is nothing to compare with: training goes
+    to `drift_branch` (cold start), monitoring to `stable_branch`, as `no_champion_branch`
     says. A `force_retrain` param or a triggering retrain-request Asset event also takes the
-    drift branch, with that reason. The report is saved as JSON and HTML and pushed to XCom
-    under key "drift".
+    drift branch, with that reason. The report is saved as JSON and HTML in the run folder and
+    logged to the champion's MLflow run under `drift/<dag_id>/<run_id>/`; the HTML is the
+    task's "Drift report" extra link, the summary is XCom key "drift".
     """
 
+    operator_extra_links = (DriftReportLink(),)
     ui_color = "#fff4d6"
 
     def __init__(
         self,
         *,
         current_task_id: str,
-        drift_branch: str,
+        drift_branch: str | list[str],
         stable_branch: str,
         no_champion_branch: str,
-        cooldown_branch: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.cooldown_branch = cooldown_branch
         self.current_task_id = current_task_id
         self.drift_branch = drift_branch
         self.stable_branch = stable_branch
         self.no_champion_branch = no_champion_branch
 
-    def choose_branch(self, context: Context) -> str:
+    def choose_branch(self, context: Context) -> str | list[str]:
         from airflow_mlops_provider.adapters import mlflow_registry as registry
 
         champion = registry.by_alias(self.mlflow, self.spec.model_name, registry.CHAMPION)
         if champion is None:
             return self._decide(context, self.no_champion_branch, "no champion yet", None)
-        summary = self._compare(context, champion.tags["mlops.train_data"], champion.version)
+        summary = self._compare(context, champion)
         forced = self._forced_reason(context)
         if summary["dataset_drift"]:
             reason = f"drift in {', '.join(summary['drifted_features'])}"
-            cooling = self._cooldown(context)
-            if cooling and self.cooldown_branch:
-                return self._decide(context, self.cooldown_branch, f"{reason}; {cooling}", summary)
             return self._decide(context, self.drift_branch, reason, summary)
         if forced:
             return self._decide(context, self.drift_branch, forced, summary)
         return self._decide(context, self.stable_branch, "no dataset drift", summary)
 
-    def _compare(self, context: Context, reference_uri: str, version: str) -> dict[str, Any]:
-        from airflow_mlops_provider.core.drift import compare, render_html
+    def _compare(self, context: Context, champion: Any) -> dict[str, Any]:
+        from airflow_mlops_provider.adapters import drift_profiles
+        from airflow_mlops_provider.core.drift import compare_profile
 
         upstream = context["ti"].xcom_pull(task_ids=self.current_task_id)
         current_uri = upstream.get("train_uri") or upstream["window_uri"]
-        features = self.spec.data.features
-        report = compare(
-            self.storage.read_frame(reference_uri),
+        profile, reference_uri = drift_profiles.profile_for(self.storage, self.spec, champion)
+        settings = self.spec.drift
+        monitoring = self.spec.monitoring
+        report = compare_profile(
+            profile,
             self.storage.read_frame(current_uri),
-            numeric=features.numeric,
-            categorical=features.categorical,
-            alpha=self.spec.drift.alpha,
-            correction=self.spec.drift.correction,
-            drift_share=self.spec.drift.drift_share,
+            test=settings.test,
+            overrides=settings.overrides(),
+            alpha=settings.alpha,
+            correction=settings.correction,
+            drift_share=settings.drift_share,
+            missing_rate_change=settings.missing_rate_change,
+            prediction_column=monitoring.prediction_column if monitoring else "prediction",
         )
-        folder = self.storage.join(self.run_folder(context), self.task_id)
-        self.storage.write_text(
-            self.storage.join(folder, "drift.json"), json.dumps(report.to_dict(), indent=2)
+        ti = context["ti"]
+        uris = drift_profiles.save_report(
+            self.storage,
+            self.mlflow,
+            report,
+            title=f"{self.spec.pipeline}: drift vs champion v{champion.version}",
+            folder=self.storage.join(self.run_folder(context), self.task_id),
+            run_id=champion.run_id,
+            artifact_path=_artifact_path(ti),
         )
-        title = f"{self.spec.pipeline}: drift vs champion v{version}"
-        html_uri = self.storage.write_text(
-            self.storage.join(folder, "drift.html"), render_html(report, title=title)
-        )
+        ti.xcom_push(key=DriftReportLink.xcom_key, value=uris["drift.html"])
         for feature in report.features:
             self.log.info(
-                "%-20s %-4s stat=%.4f p=%.3g %s",
+                "%-20s %-13s stat=%.4g value=%.3g threshold=%.3g %s",
                 feature.feature,
                 feature.test,
                 feature.statistic,
-                feature.p_value,
+                feature.value,
+                feature.threshold,
                 "DRIFT" if feature.drifted else "ok",
             )
         return {
             "dataset_drift": report.dataset_drift,
             "drifted_share": report.drifted_share,
             "drifted_features": report.drifted_features(),
-            "report": html_uri,
+            "top": report.top(10),
+            "prediction_drift": report.prediction_drift,
+            "report": uris["drift.html"],
+            "report_json": uris["drift.json"],
             "reference": reference_uri,
             "current": current_uri,
-            "champion_version": version,
+            "champion_version": champion.version,
         }
-
-    def _cooldown(self, context: Context) -> str | None:
-        """Why not to request retraining again: a retrain-request event (this task's inlet)
-        within `monitoring.cooldown_hours`, so one incident does not retrain every hour."""
-        from datetime import UTC, datetime, timedelta
-
-        hours = self.spec.monitoring.cooldown_hours if self.spec.monitoring else 0
-        if not hours or not self.inlets:
-            return None
-        since = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
-        events = context["inlet_events"][self.inlets[0]]
-        recent = list(events.after(since).ascending(False).limit(1))
-        if not recent:
-            return None
-        return f"retraining already requested at {recent[0].timestamp} (cooldown {hours:g} h)"
 
     def _forced_reason(self, context: Context) -> str | None:
         if context["params"].get("force_retrain"):
@@ -127,10 +123,23 @@ class DriftBranchOperator(PipelineBranchOperator):
         return None
 
     def _decide(
-        self, context: Context, branch: str, reason: str, summary: dict[str, Any] | None
-    ) -> str:
+        self,
+        context: Context,
+        branch: str | list[str],
+        reason: str,
+        summary: dict[str, Any] | None,
+    ) -> str | list[str]:
         details = {"branch": branch, "reason": reason, **(summary or {})}
         self.log.info("Decision: %s (%s)", branch, reason)
         context["ti"].xcom_push(key="drift", value=details)
         self.audit(context, "drift_checked", details)
         return branch
+
+
+def _artifact_path(ti: Any) -> str:
+    """drift/<dag_id>/<run_id> with characters MLflow artifact paths dislike replaced."""
+    import re
+
+    return "/".join(
+        ["drift", *(re.sub(r"[^A-Za-z0-9_.-]", "_", p) for p in (ti.dag_id, ti.run_id))]
+    )

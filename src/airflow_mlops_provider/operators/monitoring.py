@@ -27,10 +27,9 @@ if TYPE_CHECKING:
 
 
 def prediction_column(spec: PipelineSpec) -> str:
-    """The logs' prediction column (`monitoring.prediction_column`, default "prediction").
-
-    Read with a default because the field belongs to the drift engine's part of the spec."""
-    return getattr(spec.monitoring, "prediction_column", "prediction")
+    """The logs' prediction column (`monitoring.prediction_column`)."""
+    assert spec.monitoring is not None
+    return spec.monitoring.prediction_column
 
 
 class CollectWindowOperator(PipelineOperator):

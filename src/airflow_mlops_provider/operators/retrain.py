@@ -54,10 +54,38 @@ class RetrainOperator(PipelineOperator):
             "model_uri": version.uri,
             "snapshot_id": snapshot["snapshot_id"],
             "trained": needs_training,
+            "drift_profile": self._drift_profile(context, run_id, version, snapshot),
         }
         self.audit(context, "trained", result)
         self._result = {**result, **snapshot}
         return result
+
+    def _drift_profile(
+        self, context: Context, run_id: str, version: Any, snapshot: dict[str, Any]
+    ) -> str:
+        """The version's drift reference (training features + holdout predictions), fitted
+        once: a re-run that only registers finds it on the version's tag."""
+        from airflow_mlops_provider.adapters import drift_profiles
+        from airflow_mlops_provider.adapters import mlflow_registry as registry
+
+        existing = version.tags.get(drift_profiles.PROFILE_TAG)
+        if existing:
+            return existing
+        profile = drift_profiles.fit_for_model(
+            self.storage,
+            self.spec,
+            train_uri=snapshot["train_uri"],
+            holdout_uri=snapshot["holdout_uri"],
+            model_uri=version.uri,
+        )
+        folder = self.storage.join(self.run_folder(context), self.task_id, run_id)
+        uri = drift_profiles.store_profile(
+            self.storage, self.mlflow, profile, folder=folder, run_id=run_id
+        )
+        tag = {drift_profiles.PROFILE_TAG: uri}
+        registry.tag_version(self.mlflow, self.spec.model_name, version.version, tag)
+        self.log.info("Drift profile: %s", uri)
+        return uri
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Called by the OpenLineage provider's listener (when installed) after success."""

@@ -252,16 +252,93 @@ class ContractSpec(StrictModel):
             )
 
 
-class DriftSpec(StrictModel):
-    """Two-sample tests per feature; Bonferroni keeps 50 stable features from paging daily."""
+DriftTest = Literal["auto", "ks", "chi2", "psi", "jensenshannon", "wasserstein", "linf"]
+NUMERIC_DRIFT_TESTS = ("auto", "ks", "psi", "jensenshannon", "wasserstein")
+CATEGORICAL_DRIFT_TESTS = ("auto", "chi2", "psi", "jensenshannon", "linf")
 
-    numeric_test: Literal["ks"] = "ks"
-    categorical_test: Literal["chi2"] = "chi2"
-    alpha: float = Field(0.01, gt=0, lt=1, description="family-wise significance level")
-    correction: Literal["bonferroni", "none"] = "bonferroni"
+
+class FeatureDriftRule(StrictModel):
+    """Per-feature override of the drift test and/or its threshold."""
+
+    test: DriftTest | None = Field(None, description="null: the drift block's test")
+    threshold: float | None = Field(
+        None,
+        gt=0,
+        description="p-value tests (ks, chi2): this feature's own p-value level, outside the "
+        "multiple-testing family; other tests: the statistic at which it drifts",
+    )
+
+    @model_validator(mode="after")
+    def _says_something(self) -> FeatureDriftRule:
+        if self.test is None and self.threshold is None:
+            raise ValueError("give test, threshold or both")
+        return self
+
+
+class DriftSpec(StrictModel):
+    """Per-feature drift tests against the champion's reference profile (see README: Drift).
+
+    auto: ks / chi2 up to 10,000 values per side, normalised Wasserstein / Jensen-Shannon
+    above. Bonferroni or Benjamini-Hochberg keeps 50 stable features from paging daily."""
+
+    test: DriftTest = Field("auto", description="default test for every feature")
+    alpha: float = Field(0.01, gt=0, lt=1, description="significance level of p-value tests")
+    correction: Literal["bonferroni", "benjamini_hochberg", "none"] = Field(
+        "bonferroni", description="multiple-testing control across features' p-value tests"
+    )
     drift_share: float = Field(
         0.25, gt=0, le=1, description="dataset drift when this share of features drifted"
     )
+    missing_rate_change: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="absolute change of a feature's missing share that counts as drift "
+        "(when also statistically significant)",
+    )
+    features: dict[str, FeatureDriftRule] = Field(
+        default_factory=dict, description="per-feature overrides: {name: {test, threshold}}"
+    )
+
+    @model_validator(mode="after")
+    def _threshold_has_a_test(self) -> DriftSpec:
+        """auto picks a p-value test or an effect size by sample size, so a bare threshold
+        would change meaning with the batch size."""
+        if self.test == "auto":
+            bare = sorted(n for n, r in self.features.items() if r.test in (None, "auto"))
+            bare = [n for n in bare if self.features[n].threshold is not None]
+            if bare:
+                raise ValueError(
+                    f"drift.features {bare}: a threshold needs a test (with test: auto its "
+                    "meaning would change with the batch size); add e.g. test: ks"
+                )
+        return self
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        """The overrides as plain dicts for core.drift.compare_profile."""
+        return {n: r.model_dump(exclude_none=True) for n, r in self.features.items()}
+
+    def check_features(self, numeric: list[str], categorical: list[str]) -> None:
+        """Override names must be declared features, and every test must fit its kind."""
+        unknown = sorted(set(self.features) - {*numeric, *categorical})
+        if unknown:
+            raise ValueError(
+                f"drift.features {unknown} are not declared features; use one of "
+                f"{', '.join([*numeric, *categorical])}"
+            )
+        for kind, names, allowed in (
+            ("numeric", numeric, NUMERIC_DRIFT_TESTS),
+            ("categorical", categorical, CATEGORICAL_DRIFT_TESTS),
+        ):
+            for name in names:
+                rule = self.features.get(name)
+                test = rule.test if rule and rule.test else self.test
+                if test not in allowed:
+                    where = f"drift.features.{name}.test" if rule and rule.test else "drift.test"
+                    raise ValueError(
+                        f"{where}: {test} does not apply to {kind} feature {name!r}; use "
+                        f"{', '.join(allowed)} (or a per-feature override)"
+                    )
 
 
 class Resources(StrictModel):
@@ -779,6 +856,11 @@ class MonitoringSpec(StrictModel):
     health_schedule: Schedule = Field(
         "@daily", description="schedule of the <pipeline>__health report DAG (null: manual)"
     )
+    prediction_column: str = Field(
+        "prediction",
+        description="column of the window holding the champion's outputs; tested for "
+        "prediction drift against the training-time prediction distribution",
+    )
 
     _schedule = field_validator("schedule", "health_schedule")(_check_schedule)
 
@@ -878,6 +960,7 @@ class PipelineSpec(StrictModel):
         if self.training.compute == "kubernetes":
             _check_reachable_from_pod(self)
         _check_fairness(self)
+        self.drift.check_features(self.data.features.numeric, self.data.features.categorical)
         metrics = REGRESSION_METRICS if self.data.task == "regression" else CLASSIFICATION_METRICS
         wrong = sorted(set(self.evaluation.metrics) - set(metrics))
         if wrong:

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from airflow_mlops_provider.core.drift import DriftReport, FeatureDrift, compare, render_html
+from airflow_mlops_provider.core.drift import DriftReport, FeatureDrift, compare
+from airflow_mlops_provider.core.drift_html import render_html
 
 CATS = np.array(["a", "b", "c", "d"])
 CAT_P = np.array([0.4, 0.3, 0.2, 0.1])
@@ -57,16 +58,17 @@ def test_nan_and_inf_are_ignored_and_counted_out() -> None:
     rng = np.random.default_rng(3)
     ref = pd.DataFrame({"x": rng.normal(size=5000)})
     cur_values = rng.normal(size=5000)
-    cur_values[:300] = np.nan
-    cur_values[300:310] = np.inf
-    cur_values[310:315] = -np.inf
+    cur_values[:100] = np.nan  # 2% missing: below the 5-point missing-rate change
+    cur_values[100:110] = np.inf
+    cur_values[110:115] = -np.inf
     cur = pd.DataFrame({"x": cur_values})
     f = compare(ref, cur, numeric=["x"], categorical=[]).features[0]
-    assert f.current_size == 5000 - 315
+    assert f.current_size == 5000 - 115
+    assert f.missing_current == pytest.approx(0.02) and not f.missing_drifted
     assert f.reference_size == 5000
     assert not f.drifted
     assert f.note is not None and "15 non-finite" in f.note
-    expected = stats.ks_2samp(ref["x"].to_numpy(), cur_values[315:], method="auto")
+    expected = stats.ks_2samp(ref["x"].to_numpy(), cur_values[115:], method="auto")
     assert f.statistic == pytest.approx(expected.statistic)
     assert np.isfinite(f.statistic) and np.isfinite(f.p_value)
 
@@ -107,6 +109,8 @@ def test_constant_but_different_columns_drift() -> None:
 
 
 def test_column_without_values_on_one_side_is_not_tested() -> None:
+    """No usable values: the distribution is not tested. An all-missing current column is
+    still missing-rate drift (0% -> 100%); an all-infinite reference column is not missing."""
     rng = np.random.default_rng(4)
     ref = _frame(rng, 2000, 3, 1)
     cur = _frame(rng, 2000, 3, 1)
@@ -115,16 +119,19 @@ def test_column_without_values_on_one_side_is_not_tested() -> None:
     ref["x1"] = np.inf
     report = compare(ref, cur, numeric=["x0", "x1", "x2"], categorical=["c0"])
     by = _by_name(report)
-    assert by["x0"].note == "no finite values in current batch"
-    assert by["x0"].current_size == 0
-    assert by["c0"].note == "no values in current batch"
+    assert by["x0"].note == "no finite values in current batch; missing share 0.0% -> 100.0%"
+    assert by["x0"].current_size == 0 and not by["x0"].tested
+    assert by["x0"].missing_drifted and by["x0"].drifted
+    assert by["c0"].note is not None and by["c0"].note.startswith("no values in current batch")
+    assert by["c0"].missing_drifted
     assert by["x1"].note is not None and by["x1"].note.startswith("no finite values in reference")
+    assert not by["x1"].drifted and not by["x1"].missing_drifted
     for name in ("x0", "x1", "c0"):
-        assert not by[name].drifted
         assert by[name].p_value == 1.0 and by[name].statistic == 0.0
-    # Only x2 was tested: Bonferroni family of one, share measured over tested features.
+    # Only x2 ran a p-value test: Bonferroni family of one.
     assert by["x2"].threshold == pytest.approx(0.01)
-    assert report.drifted_share == 0.0
+    # Every feature had rows on both sides, so all 4 count; x0 and c0 drifted (missing rate).
+    assert report.drifted_share == pytest.approx(0.5) and report.dataset_drift
     assert json.dumps(report.to_dict(), allow_nan=False)
 
 
@@ -295,9 +302,10 @@ def test_to_dict_from_dict_round_trip_is_strict_json() -> None:
     text = json.dumps(report.to_dict(), allow_nan=False)
     restored = DriftReport.from_dict(json.loads(text))
     assert restored == report
-    assert restored.drifted_features() == ["x0"]
-    for value in report.to_dict()["features"][0].values():
-        assert type(value) in (str, float, int, bool, type(None))
+    # x0 shifted; x2 went all-missing in the current batch (missing-rate drift)
+    assert restored.drifted_features() == ["x0", "x2"]
+    for key, value in report.to_dict()["features"][0].items():
+        assert key == "details" or type(value) in (str, float, int, bool, type(None))
 
 
 def test_from_dict_rejects_incomplete_input() -> None:

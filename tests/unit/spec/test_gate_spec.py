@@ -51,9 +51,13 @@ def test_bad_gate_settings_name_field_and_fix(
 
 
 def test_fairness_needs_a_classifier(tmp_path: Path) -> None:
-    text = example_with("task: binary_classification", "task: regression").replace(
-        "    roc_auc: {min: 0.65, max_regression: 0.01}\n    accuracy: {min: 0.6}\n",
-        "    rmse: {max: 1.0}\n",
-    ).replace("roc_auc: {max_regression: 0.05}", "rmse: {max_regression: 0.05}")  # canary's
+    text = (
+        example_with("task: binary_classification", "task: regression")
+        .replace(
+            "    roc_auc: {min: 0.65, max_regression: 0.01}\n    accuracy: {min: 0.6}\n",
+            "    rmse: {max: 1.0}\n",
+        )
+        .replace("roc_auc: {max_regression: 0.05}", "rmse: {max_regression: 0.05}")
+    )  # canary's
     error = error_of(write(tmp_path, text))
     assert "evaluation.fairness applies to binary_classification" in str(error)

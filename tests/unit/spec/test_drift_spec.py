@@ -1,0 +1,64 @@
+"""The `drift` block: defaults, per-feature overrides, and errors naming the field and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_mlops_provider.spec import SpecError, load_spec
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "dags" / "churn.yaml"
+DRIFT = "drift:\n  alpha: 0.01\n  correction: bonferroni\n  drift_share: 0.25\n"
+
+
+def with_drift(tmp_path: Path, block: str) -> Path:
+    text = EXAMPLE.read_text()
+    assert DRIFT in text
+    path = tmp_path / "p.yaml"
+    path.write_text(text.replace(DRIFT, block))
+    return path
+
+
+def test_defaults_and_monitoring_prediction_column() -> None:
+    spec = load_spec(EXAMPLE)
+    assert spec.drift.test == "auto" and spec.drift.correction == "bonferroni"
+    assert spec.drift.missing_rate_change == 0.05 and spec.drift.overrides() == {}
+    assert spec.monitoring is not None and spec.monitoring.prediction_column == "prediction"
+
+
+def test_overrides_and_benjamini_hochberg_load(tmp_path: Path) -> None:
+    block = (
+        "drift:\n  correction: benjamini_hochberg\n  features:\n"
+        "    monthly_charges: {test: psi, threshold: 0.2}\n"
+        "    contract: {test: chi2, threshold: 0.001}\n"
+    )
+    spec = load_spec(with_drift(tmp_path, block))
+    assert spec.drift.overrides() == {
+        "monthly_charges": {"test": "psi", "threshold": 0.2},
+        "contract": {"test": "chi2", "threshold": 0.001},
+    }
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (
+            "drift:\n  features:\n    monthly_charge: {test: psi}\n",
+            "drift.features ['monthly_charge'] are not declared features",
+        ),
+        (
+            "drift:\n  features:\n    contract: {test: ks}\n",
+            "drift.features.contract.test: ks does not apply to categorical feature",
+        ),
+        ("drift:\n  test: wasserstein\n", "drift.test: wasserstein does not apply to categorical"),
+        ("drift:\n  features:\n    contract: {}\n", "give test, threshold or both"),
+        ("drift:\n  correction: holm\n", "benjamini_hochberg"),
+        ("drift:\n  features:\n    contract: {threshold: 0.2}\n", "a threshold needs a test"),
+    ],
+)
+def test_bad_drift_settings_name_the_field(tmp_path: Path, block: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(with_drift(tmp_path, block))
+    assert message in str(info.value)
+    assert "p.yaml" in str(info.value)
