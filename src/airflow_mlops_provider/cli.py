@@ -163,19 +163,11 @@ def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path 
 
     try:
         spec, profile, frame = _drift_inputs(reference, current, pipeline)
-        settings = spec.drift if spec else DriftSpec()
         monitoring = spec.monitoring if spec else None
-        result = compare_profile(
-            profile,
-            frame,
-            test=settings.test,
-            overrides=settings.overrides(),
-            alpha=settings.alpha,
-            correction=settings.correction,
-            drift_share=settings.drift_share,
-            missing_rate_change=settings.missing_rate_change,
-            prediction_column=monitoring.prediction_column if monitoring else "prediction",
+        settings = (spec.drift if spec else DriftSpec()).compare_settings(
+            *([monitoring.prediction_column] if monitoring else [])
         )
+        result = compare_profile(profile, frame, **settings)
     except Exception as exc:  # unreadable input or bad settings: a usage error, not a verdict
         print(f"airflow-mlops drift: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

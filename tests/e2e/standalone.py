@@ -73,7 +73,8 @@ def build_project(base: Path, mlflow_ui_url: str) -> Path:
     churn.write_text(text)
     # The same model where a person approves every promotion, with its own store.
     gated = _replace(text, "pipeline: churn\n", f"pipeline: {GATED_PIPELINE}\n")
-    gated += "approval: {mode: always}\nstorage: {root: .mlops-gated}\n"
+    gated = _replace(gated, "approval: {mode: risk,", "approval: {mode: always,")
+    gated += "storage: {root: .mlops-gated}\n"
     (project / "dags" / f"{GATED_PIPELINE}.yaml").write_text(gated)
     # One typo in an otherwise valid pipeline: its config-error DAG must name it.
     broken = _replace(text, "pipeline: churn\n", "pipeline: broken_pipeline\n")

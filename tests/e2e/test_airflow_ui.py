@@ -171,7 +171,8 @@ def test_cleared_task_runs_again(stack: Stack, browser, training_run) -> None:
     browser.open_task(airflow.url, "churn__training", training_run, "evaluate")
     browser.button("Press shift+c to clear").click()
     dialog = browser.dialog("Clear Task Instance")
-    browser.text_shown("Affected Tasks: 4")  # evaluate and downstream: promote, reject, notify
+    # evaluate and downstream: approve, canary_promote, reject, notify
+    browser.text_shown("Affected Tasks: 5")
     browser.shot("clear-dialog")
     browser.button("Confirm", within=dialog).click()
 

@@ -96,7 +96,8 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
     drift = next(e["details"] for e in checks if e["details"].get("dataset_drift"))
     assert drift["reference"] == v1.tags["mlops.drift_profile"]
     assert drift["top"][0]["drifted"] and drift["top"][0]["feature"] in drift["drifted_features"]
-    assert Path(drift["report_json"]).is_file() and drift["prediction_drift"] is None
+    # the window was scored by the champion, so the model's outputs were tested too
+    assert Path(drift["report_json"]).is_file() and drift["prediction_drift"] in (True, False)
     # each monitoring run so far (stable, drifted) logged its report to the champion's run
     runs = [a.path for a in client.list_artifacts(v1.run_id, "drift/churn__monitoring")]
     assert len(runs) == 2

@@ -65,19 +65,11 @@ class DriftBranchOperator(PipelineBranchOperator):
         upstream = context["ti"].xcom_pull(task_ids=self.current_task_id)
         current_uri = upstream.get("train_uri") or upstream["window_uri"]
         profile, reference_uri = drift_profiles.profile_for(self.storage, self.spec, champion)
-        settings = self.spec.drift
         monitoring = self.spec.monitoring
-        report = compare_profile(
-            profile,
-            self.storage.read_frame(current_uri),
-            test=settings.test,
-            overrides=settings.overrides(),
-            alpha=settings.alpha,
-            correction=settings.correction,
-            drift_share=settings.drift_share,
-            missing_rate_change=settings.missing_rate_change,
-            prediction_column=monitoring.prediction_column if monitoring else "prediction",
+        settings = self.spec.drift.compare_settings(
+            *([monitoring.prediction_column] if monitoring else [])
         )
+        report = compare_profile(profile, self.storage.read_frame(current_uri), **settings)
         ti = context["ti"]
         uris = drift_profiles.save_report(
             self.storage,

@@ -314,9 +314,18 @@ class DriftSpec(StrictModel):
                 )
         return self
 
-    def overrides(self) -> dict[str, dict[str, Any]]:
-        """The overrides as plain dicts for core.drift.compare_profile."""
-        return {n: r.model_dump(exclude_none=True) for n, r in self.features.items()}
+    def compare_settings(self, prediction_column: str = "prediction") -> dict[str, Any]:
+        """Keyword arguments of core.drift.compare_profile, so the operator and the CLI judge
+        a batch with the same settings."""
+        return {
+            "test": self.test,
+            "overrides": {n: r.model_dump(exclude_none=True) for n, r in self.features.items()},
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "drift_share": self.drift_share,
+            "missing_rate_change": self.missing_rate_change,
+            "prediction_column": prediction_column,
+        }
 
     def check_features(self, numeric: list[str], categorical: list[str]) -> None:
         """Override names must be declared features, and every test must fit its kind."""

@@ -23,7 +23,8 @@ def with_drift(tmp_path: Path, block: str) -> Path:
 def test_defaults_and_monitoring_prediction_column() -> None:
     spec = load_spec(EXAMPLE)
     assert spec.drift.test == "auto" and spec.drift.correction == "bonferroni"
-    assert spec.drift.missing_rate_change == 0.05 and spec.drift.overrides() == {}
+    assert spec.drift.missing_rate_change == 0.05
+    assert spec.drift.compare_settings()["overrides"] == {}
     assert spec.monitoring is not None and spec.monitoring.prediction_column == "prediction"
 
 
@@ -34,7 +35,7 @@ def test_overrides_and_benjamini_hochberg_load(tmp_path: Path) -> None:
         "    contract: {test: chi2, threshold: 0.001}\n"
     )
     spec = load_spec(with_drift(tmp_path, block))
-    assert spec.drift.overrides() == {
+    assert spec.drift.compare_settings()["overrides"] == {
         "monthly_charges": {"test": "psi", "threshold": 0.2},
         "contract": {"test": "chi2", "threshold": 0.001},
     }
