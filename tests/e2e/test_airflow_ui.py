@@ -208,7 +208,7 @@ def test_approval_given_in_the_ui_promotes(stack: Stack, browser, training_run) 
     wait_for("the approve task to wait for a person", awaiting, RUN_TIMEOUT, airflow.log)
     browser.open_task(airflow.url, GATED_DAG, run_id, "approve")
     browser.tab("Required Action")
-    browser.text_shown(f"Promote a new {GATED_PIPELINE} model?")
+    browser.text_shown(f"Promote {GATED_PIPELINE} v1?")  # the gate's subject, with risk
     browser.shot("approval-required")
     browser.button("Approve").click()
     browser.text_shown("from admin")  # "Response received at ... from admin"
