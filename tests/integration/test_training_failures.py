@@ -50,6 +50,12 @@ def test_run_without_model_fails_and_registers_nothing(
     spec = project / "dags" / "churn.yaml"
     text = spec.read_text().replace("include/trainer/train.py", "include/trainer/no_model.py")
     spec.write_text(text + "\nretries: 0\n")
+    # Fresh SQLite connections: this runs last of many modules sharing the session's Airflow
+    # database (other processes wrote to it), and a pooled connection once read it as
+    # "malformed" here while the file itself checked ok afterwards.
+    from airflow import settings
+
+    settings.engine.dispose()
     dag_run = load_dags(project)["churn__training"].test(
         logical_date=datetime(2026, 11, 1, tzinfo=UTC)
     )
