@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -71,7 +71,13 @@ class Browser:
     def until(self, what: str, condition: Callable[[Any], Any], timeout: float | None = None):
         """Wait for `condition`; on timeout fail naming `what`, the page and a screenshot."""
         try:
-            return WebDriverWait(self.driver, timeout or self.timeout).until(condition)
+            # React re-renders: an element found a moment ago may be gone; look again
+            wait = WebDriverWait(
+                self.driver,
+                timeout or self.timeout,
+                ignored_exceptions=(StaleElementReferenceException,),
+            )
+            return wait.until(condition)
         except TimeoutException:
             path = self.shot("timeout-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", what)[:40])
             raise AssertionError(

@@ -200,10 +200,15 @@ def test_cleared_task_runs_again(stack: Stack, browser, training_run) -> None:
 def test_approval_given_in_the_ui_promotes(stack: Stack, browser, training_run) -> None:
     airflow, run_id = stack.airflow, GATED_RUN  # triggered in the UI by `training_run`
 
+    waiting: list[bool] = []
+
     def awaiting() -> bool:
+        """awaiting_input on three polls in a row: on Airflow 3.3.2 an answer given before the
+        parked task's worker has exited is lost (see tests/integration/test_approval_rest.py)."""
         states = airflow.task_states(GATED_DAG, run_id)
         assert "failed" not in states.values(), states
-        return states.get("approve") == "awaiting_input"
+        waiting.append(states.get("approve") == "awaiting_input")
+        return waiting[-3:] == [True, True, True]
 
     wait_for("the approve task to wait for a person", awaiting, RUN_TIMEOUT, airflow.log)
     browser.open_task(airflow.url, GATED_DAG, run_id, "approve")
