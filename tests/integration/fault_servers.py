@@ -58,7 +58,7 @@ class FlakyS3:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
-        body = _body(request)
+        body = request_body(request)
         kind = "read" if request.command in ("GET", "HEAD") else "write"
         with self.lock:
             fail = self.enabled and (request.command, request.path) not in self.seen
@@ -83,7 +83,7 @@ class FlakyS3:
         self.server.shutdown()
 
 
-def _body(request: BaseHTTPRequestHandler) -> bytes:
+def request_body(request: BaseHTTPRequestHandler) -> bytes:
     """The request body, de-chunked (botocore streams uploads with chunked encoding)."""
     if request.headers.get("Transfer-Encoding", "").lower() != "chunked":
         return request.rfile.read(int(request.headers.get("Content-Length") or 0))

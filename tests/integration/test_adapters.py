@@ -16,6 +16,8 @@ import pytest
 from airflow_mlops_provider.adapters import slack
 from airflow_mlops_provider.adapters.storage import Storage, s3_client
 
+from .fault_servers import request_body
+
 pytestmark = pytest.mark.integration
 
 
@@ -53,7 +55,7 @@ class _FlakyProxy(BaseHTTPRequestHandler):
     seen: list[int] = []
 
     def _handle(self) -> None:
-        body = self._body()
+        body = request_body(self)
         if _FlakyProxy.failures > 0:
             _FlakyProxy.failures -= 1
             _FlakyProxy.seen.append(503)
@@ -78,18 +80,6 @@ class _FlakyProxy(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
-
-    def _body(self) -> bytes:
-        """The request body, de-chunked (botocore streams uploads with chunked encoding)."""
-        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        chunks = []
-        while size := int(self.rfile.readline().split(b";")[0], 16):
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-            pass  # trailers
-        return b"".join(chunks)
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
 
