@@ -1,10 +1,14 @@
 # The Airflow image with this provider, the pipeline YAMLs and the reference trainer.
+# Installs through the repo's constraints for the image's Python (3.11), like `make install`.
 FROM apache/airflow:3.3.2-python3.11
 
 COPY --chown=airflow:root setup.cfg pyproject.toml README.md /opt/provider/
+COPY --chown=airflow:root constraints /opt/provider/constraints
 COPY --chown=airflow:root src /opt/provider/src
-# The evaluate step loads models in the worker: install the reference trainer's flavours.
-RUN pip install --no-cache-dir "/opt/provider[kubernetes,openlineage]" scikit-learn xgboost-cpu==3.2.0
+# The evaluate step loads models in the worker: install the reference trainer's flavours
+# (pinned by the same constraints file, which covers the dev extra).
+RUN pip install --no-cache-dir -c /opt/provider/constraints/constraints-3.11.txt \
+        "/opt/provider[kubernetes,openlineage]" scikit-learn xgboost-cpu
 
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root include /opt/airflow/include

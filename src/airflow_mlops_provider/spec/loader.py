@@ -120,16 +120,28 @@ def _yaml_problem(exc: yaml.YAMLError, text: str, name: str) -> Problem:
 
 
 def _check_nesting(text: str, name: str) -> None:
-    """Refuse absurd nesting before composing: libyaml's composer recurses once per level and
-    overflows the C stack (a segfault that takes the DAG processor down) near 100k levels.
+    """Refuse absurd nesting before composing, in the project's words whatever the YAML
+    library does: libyaml's composer recurses once per level and overflows the C stack near
+    100k levels, and since PyYAML 6.0.4 libyaml's scanner stops by itself at 1000 levels
+    ("exceeded maximum nesting depth").
 
     Only a document with many nesting markers can get there (block indentation alone cannot
-    within MAX_FILE_BYTES), so the usual file skips the scan; the scan reads events, which is
-    iterative and cannot overflow."""
+    within MAX_FILE_BYTES), so the usual file skips the scan. The scan reads parser events,
+    which is iterative. When the library stops at index N, the text before N is scanned once
+    more: it nests as deep as the library allowed (more than MAX_DEPTH), so the project's
+    check sees level MAX_DEPTH + 1 before the truncated text ends."""
     markers = text.count("[") + text.count("{") + text.count("- ") + text.count("? ")
     if markers <= NESTING_SCAN_MARKERS:
         return
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    stopped_at = _check_depth(text, name, loader_class)
+    if stopped_at:
+        _check_depth(text[:stopped_at], name, loader_class)
+
+
+def _check_depth(text: str, name: str, loader_class: type) -> int | None:
+    """Raise SpecError at the first collection nested deeper than MAX_DEPTH; else the index
+    where the parser stopped on an error (composing then reports it), or None at the end."""
     depth = 0
     try:
         for event in yaml.parse(text, Loader=loader_class):
@@ -143,8 +155,11 @@ def _check_nesting(text: str, name: str) -> None:
                     raise SpecError(name, [problem])
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        return exc.problem_mark.index if exc.problem_mark else None
     except yaml.YAMLError:
-        return  # a syntax error: composing reports it with its position
+        return None
+    return None
 
 
 def _read_bytes(path: Path) -> bytes:

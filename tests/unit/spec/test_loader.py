@@ -345,3 +345,62 @@ def test_inline_quality_rules_load(tmp_path: Path) -> None:
     assert contract.freshness is not None and contract.freshness.column == "event_time"
     assert contract.no_future_timestamps is not None
     assert contract.no_future_timestamps.tolerance_minutes == 5
+
+
+def deep_yaml(levels: int, extra_markers: int = 1_100) -> str:
+    """A pipeline whose `tags` nest `levels` flow lists deep (line 3), with enough other
+    markers that the loader's pre-scan runs."""
+    filler = "# " + "- " * extra_markers + "\n"
+    return f"{filler}pipeline: deep\ntags: {'[' * levels}x{']' * levels}\n"
+
+
+@pytest.mark.parametrize("levels", [65, 999, 1_000, 1_001, 5_000])
+def test_deep_nesting_is_reported_in_the_projects_words(tmp_path: Path, levels: int) -> None:
+    """Below, at and beyond libyaml's own limit (1000 since PyYAML 6.0.4) the message is the
+    project's, at the line and column where level 65 opens."""
+    error = error_of(write(tmp_path, deep_yaml(levels)))
+    assert len(error.problems) == 1
+    problem = error.problems[0]
+    assert "settings nest more than 64 levels deep" in problem.message
+    assert "exceeded maximum nesting depth" not in str(error)
+    assert (problem.line, problem.column) == (3, 70)  # the document mapping is level 1
+
+
+def test_deep_nesting_message_without_libyaml(tmp_path: Path, monkeypatch) -> None:
+    """PyYAML without its C extension (pure Python, no nesting limit): the same verdict."""
+    import yaml
+
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    problem = error_of(write(tmp_path, deep_yaml(3_000))).problems[0]
+    assert "nest more than 64 levels deep" in problem.message and problem.line == 3
+
+
+def test_deep_nesting_message_whatever_limit_the_library_has(tmp_path: Path, monkeypatch) -> None:
+    """A YAML library that refuses nesting at 100 levels in its own words (as libyaml does at
+    1000): the project's check still decides, because it rescans what the library read."""
+    import yaml
+
+    from airflow_mlops_provider.spec import loader
+
+    real_parse = yaml.parse
+
+    def strict_parse(stream, Loader):  # noqa: N803 — PyYAML's own keyword
+        depth = 0
+        for event in real_parse(stream, Loader=Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > 100:
+                    raise yaml.scanner.ScannerError(
+                        "while increasing flow level",
+                        event.start_mark,
+                        "exceeded maximum nesting depth",
+                        event.start_mark,
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            yield event
+
+    monkeypatch.setattr(loader.yaml, "parse", strict_parse)
+    problem = error_of(write(tmp_path, deep_yaml(500))).problems[0]
+    assert "nest more than 64 levels deep" in problem.message
+    assert (problem.line, problem.column) == (3, 70)
