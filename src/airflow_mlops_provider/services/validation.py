@@ -46,10 +46,6 @@ class Snapshot:
     manifest: dict[str, Any]
     report: str
 
-    @property
-    def snapshot_id(self) -> str:
-        return self.manifest["snapshot_id"]
-
     def to_xcom(self) -> dict[str, Any]:
         return {**self.manifest, "report": self.report}
 
