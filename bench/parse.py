@@ -1,22 +1,30 @@
 """DAG parse-time benchmark: our YAML factory vs the same DAGs hand-written vs dag-factory.
 
     .venv/bin/python bench/parse.py [N ...]        # default N = 1 50 200 1000
+    .venv/bin/python bench/parse.py --anchor /tmp/main-tree 200 1000  # + another checkout
+    .venv/bin/python bench/parse.py --without-dag-factory --anchor /tmp/main-tree 200
     .venv/bin/python bench/parse.py --profile 200  # cProfile of one parse (ours and floor)
 
 For each N it builds, in a fresh temp folder, three dags folders that Airflow's DagBag parses:
 
 - ours: `pipelines.py` (the repo's loader) + N pipeline YAMLs made from `dags/churn.yaml`
-  (pipeline churn_0000, ...): 3 DAGs per pipeline (training 8 tasks, monitoring 6, rollback 1).
-- floor: `bench/floor_dags.py`, the same 3N DAGs written in plain Python with the same operator
+  (pipeline churn_0000, ...): 4 DAGs per pipeline (training 10 tasks, monitoring 8, health 1,
+  rollback 1).
+- floor: `bench/floor_dags.py`, the same 4N DAGs written in plain Python with the same operator
   classes, no YAML, no per-pipeline validation. A structural fingerprint (ids, tasks, classes,
   edges, schedules, args, docs) must equal ours, so the floor is really the same DAGs.
 - dag-factory: astronomer's dag-factory 1.x loading N YAMLs (`bench/dagfactory_template.yaml`,
   1 DAG of 9 tasks each, KubernetesPodOperator retrain), from its own venv
   `bench/.venv-dagfactory` so the main venv stays clean.
+- anchor (with `--anchor TREE`): "ours" from another checkout of this repository (e.g. main
+  in a `git worktree`), its `src/` first on the child's PYTHONPATH, interleaved with the others
+  in the same run, so a change is measured against its base on the same machine at the same
+  time. Its DAGs' fingerprint is compared with ours (a refactor must build the same DAGs).
 
 Every measurement is a fresh Python process (what a DAG processor pays per file) that times
 `import airflow` (the baseline, reported apart) and `DagBag(dag_folder=...)` (the fill, the
-number compared), counts DAGs/tasks, asserts no import errors, and lists heavy modules in
+number compared; also its process CPU time, which moves far less than wall time when other
+work shares the cores), counts DAGs/tasks, asserts no import errors, and lists heavy modules in
 sys.modules. One warm-up run (pycache, page cache), then the median of the timed runs, with the
 variants interleaved per round so drift on a busy machine hits all three alike.
 
@@ -50,6 +58,8 @@ RESULTS = BENCH / "results"
 DF_VENV = BENCH / ".venv-dagfactory"
 DEFAULT_NS = (1, 50, 200, 1000)
 VARIANTS = ("ours", "floor", "dag-factory")
+ANCHOR: Path | None = None  # --anchor: another checkout, measured as variant "anchor"
+WITH_DAG_FACTORY = True  # --without-dag-factory: no dag-factory venv, variant or ratios
 HEAVY = ("pandas", "mlflow", "great_expectations", "scipy", "sklearn", "boto3", "kubernetes")
 # Bytecode caches for the children, outside the repo: a deployment parses with .pyc files, but
 # editable src/ has none when PYTHONDONTWRITEBYTECODE is set (it is in some sandboxes), which
@@ -59,7 +69,7 @@ AIRFLOW_DEFAULT_IMPORT_TIMEOUT = 30.0  # [core] dagbag_import_timeout default: a
 TARGET_FLOOR_RATIO = 1.5  # ours within 1.5x of the hand-written floor
 TARGET_DF_PER_DAG = 5.0  # at least 5x faster per DAG than dag-factory
 # What one pipeline / YAML becomes: (DAGs, tasks) per variant.
-SHAPE = {"ours": (3, 15), "floor": (3, 15), "dag-factory": (1, 9)}
+SHAPE = {"ours": (4, 20), "floor": (4, 20), "dag-factory": (1, 9), "anchor": (4, 20)}
 CALLABLES = '''"""Callables the dag-factory YAMLs name by dotted path (never run here)."""
 
 
@@ -101,6 +111,11 @@ load_yaml_dags(globals_dict=globals(), dags_folder=str(Path(__file__).parent))
 # --------------------------------------------------------------------------------------------
 
 
+def variants() -> tuple[str, ...]:
+    chosen = VARIANTS if WITH_DAG_FACTORY else ("ours", "floor")
+    return (*chosen, "anchor") if ANCHOR else chosen
+
+
 def heavy_loaded() -> list[str]:
     """Heavy top-level packages present in sys.modules (DESIGN.md §2: none at parse time)."""
     return sorted({name.split(".")[0] for name in sys.modules} & set(HEAVY))
@@ -116,13 +131,14 @@ def child(folder: str, out: str, with_fingerprint: bool) -> None:
 
     heavy_before = heavy_loaded()
     gc_time = gc_timer()
-    ready = time.perf_counter()
+    ready, ready_cpu = time.perf_counter(), time.process_time()
     bag = DagBag(dag_folder=folder)
-    filled = time.perf_counter()
+    filled, filled_cpu = time.perf_counter(), time.process_time()
     result: dict[str, Any] = {
         "import_airflow_s": imported - start,
         "import_dagbag_s": ready - imported,
         "fill_s": filled - ready,
+        "fill_cpu_s": filled_cpu - ready_cpu,
         "fill_gc_s": gc_time[0],
         "fill_gc_collections": gc_time[1],
         "dags": len(bag.dags),
@@ -131,6 +147,7 @@ def child(folder: str, out: str, with_fingerprint: bool) -> None:
         "heavy_before_fill": heavy_before,
         "heavy_after_fill": heavy_loaded(),
         "versions": child_versions(airflow.__version__),
+        "provider": getattr(sys.modules.get("airflow_mlops_provider"), "__file__", None),
     }
     if with_fingerprint:
         result["fingerprint"] = fingerprint(bag)
@@ -196,18 +213,24 @@ def pipeline_name(index: int) -> str:
     return f"churn_{index:04d}"
 
 
-def make_ours(root: Path, n: int) -> Path:
+def make_ours(root: Path, n: int, tree: Path = REPO) -> Path:
     """The repo's loader plus N copies of the example YAML, each with its own pipeline name."""
     dags = root / "dags"
     dags.mkdir(parents=True)
-    shutil.copy(REPO / "dags" / "pipelines.py", dags / "pipelines.py")
-    text = (REPO / "dags" / "churn.yaml").read_text("utf-8")
+    shutil.copy(tree / "dags" / "pipelines.py", dags / "pipelines.py")
+    text = (tree / "dags" / "churn.yaml").read_text("utf-8")
     for index in range(n):
         name = pipeline_name(index)
         renamed, count = re.subn(r"(?m)^pipeline: churn$", f"pipeline: {name}", text)
         assert count == 1, "dags/churn.yaml no longer has a 'pipeline: churn' line"
         (dags / f"{name}.yaml").write_text(renamed, "utf-8")
     return dags
+
+
+def make_anchor(root: Path, n: int) -> Path:
+    """make_ours from the --anchor checkout."""
+    assert ANCHOR is not None
+    return make_ours(root, n, ANCHOR)
 
 
 def make_floor(root: Path, n: int) -> Path:
@@ -279,7 +302,7 @@ def ensure_dagfactory_venv() -> Path:
     return python
 
 
-def child_env(root: Path, dags: Path) -> dict[str, str]:
+def child_env(root: Path, dags: Path, src: Path | None = None) -> dict[str, str]:
     """A hermetic Airflow environment: own AIRFLOW_HOME, no examples, no telemetry, bytecode
     caching on, and an import timeout high enough that a slow N is measured, not cut off."""
     env = {
@@ -297,20 +320,23 @@ def child_env(root: Path, dags: Path) -> dict[str, str]:
         AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY="False",
         DO_NOT_TRACK="True",
         SCARF_NO_ANALYTICS="True",
-        PYTHONPATH=str(root / "include"),
+        PYTHONPATH=os.pathsep.join([str(root / "include"), *([str(src)] if src else [])]),
         PYTHONPYCACHEPREFIX=str(PYCACHE_PREFIX),
     )
     return env
 
 
-def run_child(python: Path, root: Path, dags: Path, with_fingerprint: bool) -> dict[str, Any]:
-    """One parse in a fresh process; wall time includes interpreter start-up and exit."""
+def run_child(
+    python: Path, root: Path, dags: Path, with_fingerprint: bool, src: Path | None = None
+) -> dict[str, Any]:
+    """One parse in a fresh process; wall time includes interpreter start-up and exit.
+    `src`: a package folder put first on the child's path (the anchor's)."""
     out = root / "result.json"
     cmd = [str(python), str(Path(__file__).resolve()), "--child", str(dags), str(out)]
     if with_fingerprint:
         cmd.append("--fingerprint")
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=child_env(root, dags), capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=child_env(root, dags, src), capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"child failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
@@ -331,36 +357,52 @@ def check_run(variant: str, n: int, run: dict[str, Any]) -> None:
     )
 
 
-def bench_n(n: int, runs: int, df_python: Path) -> dict[str, Any]:
-    """Warm-up (with fingerprints) then `runs` interleaved rounds of the three variants."""
+def bench_n(n: int, runs: int, df_python: Path | None) -> dict[str, Any]:
+    """Warm-up (with fingerprints) then `runs` interleaved rounds of the variants."""
     main_python = Path(sys.executable)
     pythons = {"ours": main_python, "floor": main_python, "dag-factory": df_python}
     makers = {"ours": make_ours, "floor": make_floor, "dag-factory": make_dagfactory}
+    pythons["anchor"], makers["anchor"] = main_python, make_anchor
+    srcs = {"anchor": ANCHOR / "src" if ANCHOR else None}
+    active = variants()
     with tempfile.TemporaryDirectory(prefix=f"parse-bench-{n}-") as tmp:
-        roots = {v: Path(tmp) / v.replace("-", "") for v in VARIANTS}
-        folders = {v: makers[v](roots[v], n) for v in VARIANTS}
-        warm = {v: run_child(pythons[v], roots[v], folders[v], True) for v in VARIANTS}
+        roots = {v: Path(tmp) / v.replace("-", "") for v in active}
+        folders = {v: makers[v](roots[v], n) for v in active}
+        warm = {v: run_child(pythons[v], roots[v], folders[v], True, srcs.get(v)) for v in active}
         for variant, run in warm.items():
             check_run(variant, n, run)
-        same = same_dags(n, warm["ours"].pop("fingerprint"), warm["floor"].pop("fingerprint"))
-        warm["dag-factory"].pop("fingerprint")
-        timed: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+        prints = {v: warm[v].pop("fingerprint") for v in active}
+        same = same_dags(n, prints["ours"], prints["floor"], "floor")
+        anchor_same = same_dags(n, prints["ours"], prints["anchor"], "anchor") if ANCHOR else None
+        timed: dict[str, list[dict[str, Any]]] = {v: [] for v in active}
         for round_no in range(runs):
-            for variant in VARIANTS:
-                run = run_child(pythons[variant], roots[variant], folders[variant], False)
+            for variant in active:
+                run = run_child(
+                    pythons[variant], roots[variant], folders[variant], False, srcs.get(variant)
+                )
                 check_run(variant, n, run)
                 timed[variant].append(run)
-            fills = ", ".join(f"{v} {timed[v][-1]['fill_s']:.2f}s" for v in VARIANTS)
+            fills = ", ".join(
+                f"{v} {timed[v][-1]['fill_s']:.2f}s (cpu {timed[v][-1]['fill_cpu_s']:.2f}s)"
+                for v in active
+            )
             print(f"  N={n} round {round_no + 1}/{runs}: {fills}", flush=True)
-    return {"n": n, "runs": runs, "floor_matches_ours": same, "warmup": warm, "timed": timed}
+    return {
+        "n": n,
+        "runs": runs,
+        "floor_matches_ours": same,
+        "anchor_matches_ours": anchor_same,
+        "warmup": warm,
+        "timed": timed,
+    }
 
 
-def same_dags(n: int, ours: list[str], floor: list[str]) -> bool:
-    """True when the floor built exactly our DAGs; otherwise show where they differ."""
-    if ours == floor:
+def same_dags(n: int, ours: list[str], other: list[str], name: str) -> bool:
+    """True when the other variant built exactly our DAGs; otherwise show where they differ."""
+    if ours == other:
         return True
-    diff = list(difflib.unified_diff(ours, floor, "ours", "floor", n=0, lineterm=""))
-    print(f"  !! N={n}: the floor's DAGs differ from ours ({len(diff)} diff lines):")
+    diff = list(difflib.unified_diff(ours, other, "ours", name, n=0, lineterm=""))
+    print(f"  !! N={n}: the {name}'s DAGs differ from ours ({len(diff)} diff lines):")
     for line in diff[:12]:
         print(f"     {line[:300]}")
     return False
@@ -379,6 +421,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
         dags, tasks = runs[0]["dags"], runs[0]["tasks"]
         summary[variant] = {
             "fill_s": fill,
+            "fill_cpu_s": stats([r["fill_cpu_s"] for r in runs]),
             "import_airflow_s": stats([r["import_airflow_s"] for r in runs]),
             "fill_gc_s": stats([r["fill_gc_s"] for r in runs]),
             "wall_s": stats([r["wall_s"] for r in runs]),
@@ -394,13 +437,23 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
             "over_default_timeout": max(r["fill_s"] for r in runs) > AIRFLOW_DEFAULT_IMPORT_TIMEOUT,
         }
     summary["loadavg_1m"] = result.get("loadavg_1m")
-    ours, floor, df = summary["ours"], summary["floor"], summary["dag-factory"]
-    summary["ratios"] = {
-        "ours_over_floor": ours["fill_s"]["median"] / floor["fill_s"]["median"],
-        "df_over_ours_per_dag": df["per_dag_ms"] / ours["per_dag_ms"],
-        "df_over_ours_per_pipeline": df["per_pipeline_ms"] / ours["per_pipeline_ms"],
-        "df_over_ours_per_task": df["per_task_ms"] / ours["per_task_ms"],
-    }
+    ours, floor = summary["ours"], summary["floor"]
+    summary["ratios"] = {"ours_over_floor": ours["fill_s"]["median"] / floor["fill_s"]["median"]}
+    if "dag-factory" in summary:
+        df = summary["dag-factory"]
+        summary["ratios"] |= {
+            "df_over_ours_per_dag": df["per_dag_ms"] / ours["per_dag_ms"],
+            "df_over_ours_per_pipeline": df["per_pipeline_ms"] / ours["per_pipeline_ms"],
+            "df_over_ours_per_task": df["per_task_ms"] / ours["per_task_ms"],
+        }
+    if "anchor" in summary:
+        anchor = summary["anchor"]
+        summary["ratios"]["ours_over_anchor"] = (
+            ours["fill_s"]["median"] / anchor["fill_s"]["median"]
+        )
+        summary["ratios"]["ours_over_anchor_cpu"] = (
+            ours["fill_cpu_s"]["median"] / anchor["fill_cpu_s"]["median"]
+        )
     return summary
 
 
@@ -410,16 +463,19 @@ def marginal(summaries: dict[int, dict[str, Any]]) -> dict[str, dict[str, float]
     out: dict[str, dict[str, float]] = {}
     for low, high in zip(ns, ns[1:], strict=False):
         row: dict[str, float] = {}
-        for variant in VARIANTS:
+        for variant in variants():
             a, b = summaries[low][variant], summaries[high][variant]
             delta = b["fill_s"]["median"] - a["fill_s"]["median"]
             row[f"{variant}_per_dag_ms"] = 1000 * delta / (b["dags"] - a["dags"])
             row[f"{variant}_per_pipeline_ms"] = 1000 * delta / (high - low)
         row["ours_over_floor"] = row["ours_per_dag_ms"] / row["floor_per_dag_ms"]
-        row["df_over_ours_per_dag"] = row["dag-factory_per_dag_ms"] / row["ours_per_dag_ms"]
-        row["df_over_ours_per_pipeline"] = (
-            row["dag-factory_per_pipeline_ms"] / row["ours_per_pipeline_ms"]
-        )
+        if WITH_DAG_FACTORY:
+            row["df_over_ours_per_dag"] = row["dag-factory_per_dag_ms"] / row["ours_per_dag_ms"]
+            row["df_over_ours_per_pipeline"] = (
+                row["dag-factory_per_pipeline_ms"] / row["ours_per_pipeline_ms"]
+            )
+        if ANCHOR:
+            row["ours_over_anchor"] = row["ours_per_dag_ms"] / row["anchor_per_dag_ms"]
         out[f"{low}->{high}"] = row
     return out
 
@@ -431,7 +487,7 @@ def verdict(ok: bool) -> str:
 def print_tables(summaries: dict[int, dict[str, Any]], runs: dict[int, int]) -> None:
     """A markdown table per N plus the ratio lines, ready to paste into BENCHMARKS.md."""
     for n, s in sorted(summaries.items()):
-        baseline = statistics.median(s[v]["import_airflow_s"]["median"] for v in VARIANTS)
+        baseline = statistics.median(s[v]["import_airflow_s"]["median"] for v in variants())
         load = s["loadavg_1m"] or {"before": float("nan"), "after": float("nan")}
         print(
             f"\n### N = {n} pipeline YAML(s) — median of {runs[n]} runs after 1 warm-up; "
@@ -443,7 +499,7 @@ def print_tables(summaries: dict[int, dict[str, Any]], runs: dict[int, int]) -> 
             "| per DAG ms | per pipeline ms | heavy modules imported by the parse |"
         )
         print("|---|---:|---:|---|---:|---:|---|")
-        for variant in VARIANTS:
+        for variant in variants():
             v = s[variant]
             f = v["fill_s"]
             heavy = ", ".join(v["heavy_imported_by_parse"]) or "none"
@@ -456,14 +512,24 @@ def print_tables(summaries: dict[int, dict[str, Any]], runs: dict[int, int]) -> 
         r = s["ratios"]
         print(
             f"\nours/floor = {r['ours_over_floor']:.2f}x (target ≤ {TARGET_FLOOR_RATIO}x: "
-            f"{verdict(r['ours_over_floor'] <= TARGET_FLOOR_RATIO)}); "
-            f"dag-factory/ours per DAG = {r['df_over_ours_per_dag']:.2f}x (target ≥ "
-            f"{TARGET_DF_PER_DAG}x: {verdict(r['df_over_ours_per_dag'] >= TARGET_DF_PER_DAG)}), "
-            f"per pipeline = {r['df_over_ours_per_pipeline']:.2f}x, "
-            f"per task = {r['df_over_ours_per_task']:.2f}x"
+            f"{verdict(r['ours_over_floor'] <= TARGET_FLOOR_RATIO)})"
         )
+        if "df_over_ours_per_dag" in r:
+            print(
+                f"dag-factory/ours per DAG = {r['df_over_ours_per_dag']:.2f}x (target ≥ "
+                f"{TARGET_DF_PER_DAG}x: {verdict(r['df_over_ours_per_dag'] >= TARGET_DF_PER_DAG)}"
+                f"), per pipeline = {r['df_over_ours_per_pipeline']:.2f}x, "
+                f"per task = {r['df_over_ours_per_task']:.2f}x"
+            )
+        if "ours_over_anchor" in r:
+            cpu = {v: s[v]["fill_cpu_s"]["median"] for v in ("ours", "anchor")}
+            print(
+                f"ours/anchor = {r['ours_over_anchor']:.3f}x wall, "
+                f"{r['ours_over_anchor_cpu']:.3f}x CPU (ours {cpu['ours']:.3f} s, anchor "
+                f"{cpu['anchor']:.3f} s of CPU per fill; this checkout vs {ANCHOR})"
+            )
     margins = marginal(summaries)
-    if margins:
+    if margins and WITH_DAG_FACTORY:
         print("\n### Marginal cost between consecutive N (fixed import costs cancel)\n")
         print(
             "| N step | ours ms/DAG | floor ms/DAG | dag-factory ms/DAG | ours/floor "
@@ -475,6 +541,13 @@ def print_tables(summaries: dict[int, dict[str, Any]], runs: dict[int, int]) -> 
                 f"| {step} | {m['ours_per_dag_ms']:.2f} | {m['floor_per_dag_ms']:.2f} "
                 f"| {m['dag-factory_per_dag_ms']:.2f} | {m['ours_over_floor']:.2f}x "
                 f"| {m['df_over_ours_per_dag']:.2f}x | {m['df_over_ours_per_pipeline']:.2f}x |"
+            )
+    if margins and ANCHOR:
+        print("\n| N step | ours ms/DAG | anchor ms/DAG | ours/anchor |\n|---|---:|---:|---:|")
+        for step, m in margins.items():
+            print(
+                f"| {step} | {m['ours_per_dag_ms']:.2f} | {m['anchor_per_dag_ms']:.2f} "
+                f"| {m['ours_over_anchor']:.3f}x |"
             )
 
 
@@ -497,10 +570,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def git_state() -> dict[str, Any]:
+def git_state(tree: Path = REPO) -> dict[str, Any]:
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True
+            ["git", *args], cwd=tree, capture_output=True, text=True
         ).stdout.strip()
 
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
@@ -512,7 +585,7 @@ def write_json(summaries: dict[int, dict[str, Any]], raw: list[dict[str, Any]]) 
     # A quick run (other N) must not overwrite the day's full run.
     suffix = "" if ns == sorted(DEFAULT_NS) else "-n" + "-".join(map(str, ns))
     path = RESULTS / f"parse-{dt.date.today().isoformat()}{suffix}.json"
-    versions = {v: raw[0]["warmup"][v]["versions"] for v in VARIANTS}
+    versions = {v: raw[0]["warmup"][v]["versions"] for v in variants()}
     payload = {
         "command": " ".join(["python", "bench/parse.py", *sys.argv[1:]]),
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -528,6 +601,8 @@ def write_json(summaries: dict[int, dict[str, Any]], raw: list[dict[str, Any]]) 
         "marginal": marginal(summaries),
         "raw": raw,
     }
+    if ANCHOR:
+        payload["anchor"] = {"tree": str(ANCHOR), "git": git_state(ANCHOR)}
     path.write_text(json.dumps(payload, indent=2), "utf-8")
     return path
 
@@ -558,6 +633,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, metavar="N", help="profile ours/floor at N")
     parser.add_argument("--child", nargs=2, metavar=("DAGS", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--fingerprint", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--anchor",
+        type=Path,
+        help="another checkout of this repo, measured interleaved as 'anchor'",
+    )
+    parser.add_argument(
+        "--without-dag-factory", action="store_true", help="skip the dag-factory variant"
+    )
     args = parser.parse_args(argv)
     if args.child:
         child(*args.child, args.fingerprint)
@@ -565,7 +648,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         profile(args.profile)
         return 0
-    df_python = ensure_dagfactory_venv()
+    global ANCHOR, WITH_DAG_FACTORY
+    ANCHOR = args.anchor.resolve() if args.anchor else None
+    WITH_DAG_FACTORY = not args.without_dag_factory
+    df_python = ensure_dagfactory_venv() if WITH_DAG_FACTORY else None
     load = os.getloadavg()[0]
     if load > 0.5:
         print(f"note: 1-min load is {load:.2f} on {os.cpu_count()} cores; expect noisy numbers")
@@ -573,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = {n: args.runs_large if n >= 1000 and args.runs_large else args.runs for n in ns}
     raw, summaries = [], {}
     for n in ns:
-        print(f"N={n}: warm-up + {runs[n]} rounds x {len(VARIANTS)} variants", flush=True)
+        print(f"N={n}: warm-up + {runs[n]} rounds x {len(variants())} variants", flush=True)
         load_before = os.getloadavg()[0]
         result = bench_n(n, runs[n], df_python)
         # Other work on a 2-core machine skews timings: keep the 1-minute load with the numbers.
@@ -584,8 +670,15 @@ def main(argv: list[str] | None = None) -> int:
     path = write_json(summaries, raw)
     print(f"\nraw numbers: {path.relative_to(REPO)}")
     problems = [
-        f"N={r['n']}: the floor's DAGs differ from ours" for r in raw if not r["floor_matches_ours"]
+        f"N={r['n']}: the {name}'s DAGs differ from ours"
+        for r in raw
+        for name in ("floor", "anchor")
+        if r[f"{name}_matches_ours"] is False
     ]
+    if ANCHOR:
+        where = {r["warmup"]["anchor"]["provider"] for r in raw}
+        if not all(str(ANCHOR) in str(w) for w in where):
+            problems.append(f"the anchor imported the provider from {where}, not {ANCHOR}")
     for n, s in summaries.items():
         for variant in ("ours", "floor"):
             if heavy := s[variant]["heavy_imported_by_parse"]:

@@ -116,7 +116,9 @@ def _setup(work: Path) -> tuple[Path, dict]:
             check=True,
             capture_output=True,
         )
-        mlflow_registry.register(client, "churn", run.info.run_id, {})
+        mlflow_registry.Registry("churn", mlflow_registry.Tracking(uri)).register(
+            run.info.run_id, {}
+        )
     return batch, {
         "uri": uri,
         "client": client,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from airflow_mlops_provider.spec.models import PipelineSpec
+    from airflow_mlops_provider.spec import PipelineSpec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         return validate_paths(args.paths)
     if args.command == "schema":
-        from airflow_mlops_provider.spec.models import PipelineSpec
+        from airflow_mlops_provider.spec import PipelineSpec
 
         print(json.dumps(PipelineSpec.model_json_schema(), indent=2))
         return 0
@@ -101,10 +101,11 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
     """The training data gate outside Airflow: exit 0 pass, 1 fail, 2 usage/config error.
 
     Prints a JSON summary on stdout. Relative data paths resolve against the current folder;
-    s3:// uses boto3's default credentials."""
-    from airflow_mlops_provider.adapters.great_expectations import validate_frame
+    s3:// uses boto3's default credentials. The checks are the pipeline's data gate's own
+    (services/validation.py), without the snapshot, quarantine and audit."""
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.contract import checks_from_contract, render_validation_html
+    from airflow_mlops_provider.services.validation import UnreadableBatch, check_batch
     from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
 
     try:
@@ -113,20 +114,13 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
         print(exc, file=sys.stderr)
         return 2
     storage = Storage(Path.cwd())
+    checks = checks_from_contract(spec.contract)
     try:
-        frame = storage.read_frame(data_uri, spec.data.format)
-    except Exception as exc:  # unreadable batch: the gate fails closed, with the reason
-        print(
-            json.dumps(
-                {
-                    "passed": False,
-                    "source": storage.resolve(data_uri),
-                    "error": f"cannot read the batch: {type(exc).__name__}: {exc}",
-                }
-            )
-        )
+        _, result = check_batch(storage, data_uri, spec.data.format, checks, now=None)
+    except Exception as exc:  # the gate fails closed, with the reason
+        error = str(exc) if isinstance(exc, UnreadableBatch) else f"{type(exc).__name__}: {exc}"
+        print(json.dumps({"passed": False, "source": storage.resolve(data_uri), "error": error}))
         return 1
-    result = validate_frame(frame, checks_from_contract(spec.contract))
     if report:
         title = f"{spec.pipeline}: data validation"
         report.write_text(render_validation_html(result, title=title, source=data_uri))
@@ -157,17 +151,15 @@ def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path 
     drift settings are used; without, a profile's features, or every shared column of the two
     batches (numbers as numeric, the rest as categorical) with the default settings. Prints the
     JSON summary with the per-feature results on stdout."""
-    from airflow_mlops_provider.core.drift import compare_profile
     from airflow_mlops_provider.core.drift_html import render_html
-    from airflow_mlops_provider.spec.models import DriftSpec
+    from airflow_mlops_provider.services.drift import judge
+    from airflow_mlops_provider.spec import DriftSpec
 
     try:
         spec, profile, frame = _drift_inputs(reference, current, pipeline)
         monitoring = spec.monitoring if spec else None
-        settings = (spec.drift if spec else DriftSpec()).compare_settings(
-            *([monitoring.prediction_column] if monitoring else [])
-        )
-        result = compare_profile(profile, frame, **settings)
+        drift = spec.drift if spec else DriftSpec()
+        result = judge(profile, frame, drift, monitoring.prediction_column if monitoring else None)
     except Exception as exc:  # unreadable input or bad settings: a usage error, not a verdict
         print(f"airflow-mlops drift: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -263,7 +255,8 @@ def render_pod(path: Path) -> int:
         )
         return 2
     env = trainer_env(
-        spec,
+        spec.training,
+        spec.data,
         tracking_uri=spec.mlflow.tracking_uri or "<mlflow_default connection>",
         run_id="<created at run time>",
         train_uri="<snapshot>/train.parquet",
@@ -271,7 +264,12 @@ def render_pod(path: Path) -> int:
         lineage={"mlops.pipeline": spec.pipeline},
     )
     with contextlib.redirect_stdout(sys.stderr):  # the pod operator logs to stdout
-        pod = render(spec, env)
+        pod = render(
+            spec.training,
+            pipeline=spec.pipeline,
+            kubernetes_conn_id=spec.connections.kubernetes,
+            env=env,
+        )
     print(yaml.safe_dump(pod, sort_keys=False), end="")
     return 0
 

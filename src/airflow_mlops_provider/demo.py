@@ -97,10 +97,9 @@ def print_release_trials(project: Path, state: Path) -> None:
     challengers are trained with the reference trainer's own code and label knobs), because
     `airflow dags test` cannot answer an approval: a run whose gate asks a person would wait
     forever. `make ui` shows the real `approve` task."""
-    import mlflow
     import pandas as pd
 
-    from airflow_mlops_provider.adapters import mlflow_registry as registry
+    from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION, Registry, Tracking
     from airflow_mlops_provider.core.evaluation import evaluate
     from airflow_mlops_provider.spec import load_spec
 
@@ -114,13 +113,13 @@ def print_release_trials(project: Path, state: Path) -> None:
 
     spec = load_spec(project / "dags" / f"{PIPELINE}.yaml")
     data = spec.data
-    client = registry.client(f"sqlite:///{state / 'mlflow.db'}")
-    champion = registry.by_alias(client, PIPELINE, registry.CHAMPION)
+    registry = Registry(PIPELINE, Tracking(f"sqlite:///{state / 'mlflow.db'}"))
+    champion = registry.by_alias(CHAMPION)
     assert champion is not None, "the demo's training steps promote a champion"
     train = pd.read_parquet(champion.tags["mlops.train_data"])
     holdout = pd.read_parquet(champion.tags["mlops.holdout_data"])
     model_spec = {**data.features.model_dump(), "target": data.target, "task": data.task}
-    champion_model = mlflow.pyfunc.load_model(champion.uri)
+    champion_model = registry.load_model(champion.uri)
 
     def trial(title: str, params: dict, against: object | None) -> str:
         params = {**trainer.DEFAULT_PARAMS, **params}
@@ -252,16 +251,16 @@ def _highlights(text: str) -> list[str]:
 
 
 def print_summary(project: Path, state: Path) -> None:
-    from airflow_mlops_provider.adapters import mlflow_registry as registry
+    from airflow_mlops_provider.adapters.mlflow_registry import Registry, Tracking
 
     uri = f"sqlite:///{state / 'mlflow.db'}"
-    client = registry.client(uri)
+    registry = Registry(PIPELINE, Tracking(uri))
     print("\n== Summary")
     by_version: dict[str, list[str]] = {}
-    for alias, number in client.get_registered_model(PIPELINE).aliases.items():
-        by_version.setdefault(str(number), []).append(alias)
-    for version in client.search_model_versions(f"name='{PIPELINE}'"):
-        aliases = ", ".join(sorted(by_version.get(str(version.version), []))) or "-"
+    for alias, number in registry.aliases().items():
+        by_version.setdefault(number, []).append(alias)
+    for version in registry.versions():
+        aliases = ", ".join(sorted(by_version.get(version.version, []))) or "-"
         tags = version.tags
         print(
             f"   {PIPELINE} v{version.version}: aliases [{aliases}] gate={tags.get('mlops.gate')} "

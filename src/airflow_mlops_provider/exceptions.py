@@ -25,3 +25,8 @@ class RegistryError(MlopsError):
 
 class PathNotAllowedError(MlopsConfigError):
     """A local path from a pipeline points outside the allowed roots (`..`, symlink, absolute)."""
+
+
+class ConnectionUnreadableError(MlopsConfigError):
+    """An Airflow connection is configured but cannot be read (a malformed AIRFLOW_CONN_*
+    value, a secrets backend that refuses, no host): never treated as "not configured"."""

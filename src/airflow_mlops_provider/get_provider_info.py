@@ -36,11 +36,45 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": "MLOps pipelines",
+                "python-modules": ["airflow_mlops_provider.sensors.batch"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "MLOps pipelines",
+                "python-modules": [
+                    "airflow_mlops_provider.hooks.mlflow",
+                    "airflow_mlops_provider.hooks.storage",
+                    "airflow_mlops_provider.hooks.prometheus",
+                    "airflow_mlops_provider.hooks.slack",
+                ],
+            }
+        ],
         "extra-links": [
             "airflow_mlops_provider.links.MlflowRunLink",
             "airflow_mlops_provider.links.ValidationReportLink",
             "airflow_mlops_provider.links.GateReportLink",
             "airflow_mlops_provider.links.DriftReportLink",
         ],
-        "connection-types": [],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_mlops_provider.hooks.mlflow.MlflowHook",
+                "connection-type": "mlops_mlflow",
+            },
+            {
+                "hook-class-name": "airflow_mlops_provider.hooks.storage.StorageHook",
+                "connection-type": "mlops_s3",
+            },
+            {
+                "hook-class-name": "airflow_mlops_provider.hooks.prometheus.PrometheusHook",
+                "connection-type": "mlops_prometheus",
+            },
+            {
+                "hook-class-name": "airflow_mlops_provider.hooks.slack.SlackHook",
+                "connection-type": "mlops_slack",
+            },
+        ],
     }

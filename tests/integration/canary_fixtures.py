@@ -22,6 +22,7 @@ def store_fixture(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> 
     folder = tmp_path_factory.mktemp("rollout-store")
     uri = f"sqlite:///{folder}/mlflow.db"
     client = mlflow_registry.client(uri)
+    registry = mlflow_registry.Registry("churn", mlflow_registry.Tracking(uri))
     experiment = client.create_experiment("churn", artifact_location=(folder / "art").as_uri())
     batch = demo_data / "batches" / "dt=2026-11-01"
     spec = {
@@ -47,9 +48,9 @@ def store_fixture(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> 
             check=True,
             capture_output=True,
         )
-        mlflow_registry.register(client, "churn", run.info.run_id, {})
-    mlflow_registry.promote(client, "churn", "1")
-    return {"uri": uri, "client": client, "requests": str(batch)}
+        registry.register(run.info.run_id, {})
+    registry.promote("1")
+    return {"uri": uri, "client": client, "registry": registry, "requests": str(batch)}
 
 
 def reset_aliases(client) -> None:

@@ -1,7 +1,8 @@
 """Real servers on 127.0.0.1 that the fault tests break on purpose: an S3 proxy in front of
-moto that fails requests, a Slack API stand-in that rate-limits, and an `mlflow server`
-process that can be killed and started again on the same port. (Slack itself cannot be
-reached from here; everything else is the real client against a real server.)"""
+moto that fails requests, an authenticating proxy, a Slack API stand-in that rate-limits,
+and an `mlflow server` process that can be killed and started again on the same port.
+(Slack itself cannot be reached from here; everything else is the real client against a
+real server.)"""
 
 from __future__ import annotations
 
@@ -115,6 +116,43 @@ def _forward(request: BaseHTTPRequestHandler, upstream: str, body: bytes) -> Non
     request.end_headers()
     if request.command != "HEAD":
         request.wfile.write(payload)
+
+
+class BasicAuthProxy:
+    """A reverse proxy that lets through only requests carrying `Authorization: <expected>`
+    (401 otherwise) — MLflow behind an authenticating proxy, as deployments run it. Counts
+    what it let through and what it refused."""
+
+    def __init__(self, upstream: str, expected: str) -> None:
+        self.upstream, self.expected = upstream, expected
+        self.passed, self.refused = 0, 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                body = request_body(self)
+                if self.headers.get("Authorization") != proxy.expected:
+                    proxy.refused += 1
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="mlflow"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                proxy.passed += 1
+                _forward(self, proxy.upstream, body)
+
+            do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class FakeSlack:

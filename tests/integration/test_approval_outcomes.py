@@ -44,6 +44,7 @@ def setup(tmp_path: Path):
 
     from airflow_mlops_provider.adapters.mlflow_registry import client as registry_client
     from airflow_mlops_provider.operators.approval import GateApprovalOperator
+    from airflow_mlops_provider.services.config import PipelineConfig
 
     state = tmp_path / "state"
     state.mkdir()
@@ -53,7 +54,12 @@ def setup(tmp_path: Path):
     client.create_registered_model("churn")
     client.create_model_version("churn", source=str(tmp_path))
     with DAG("churn__training", schedule=None):
-        approve = GateApprovalOperator(task_id="approve", spec=spec, project_dir=str(tmp_path))
+        approve = GateApprovalOperator(
+            task_id="approve",
+            pipeline=PipelineConfig.from_spec(spec, str(tmp_path)),
+            approval=spec.approval,
+            gate_task_id="evaluate",
+        )
         approve >> EmptyOperator(task_id="canary_promote")
     gate = {"challenger": "1", "reasons": ["risk score 0.5"], "risk": {"score": 0.5}}
     return approve, StandInTI(gate), client, state / "pipelines" / "churn"

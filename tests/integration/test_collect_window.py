@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops_provider.adapters.storage import s3_client
 from airflow_mlops_provider.operators.monitoring import CollectWindowOperator
+from airflow_mlops_provider.services.config import PipelineConfig
 from airflow_mlops_provider.spec import load_spec
 
 pytestmark = pytest.mark.integration
@@ -54,12 +55,14 @@ def operator(tmp_path: Path) -> CollectWindowOperator:
     old = "include/demo/data/inference_logs/dt={{ ds }}"
     assert old in text
     (tmp_path / "p.yaml").write_text(text.replace(old, "s3://logs/inference/dt={{ ds }}"))
+    spec = load_spec(tmp_path / "p.yaml")
     return CollectWindowOperator(
         task_id="collect_window",
-        source=load_spec(tmp_path / "p.yaml").monitoring.source,
+        pipeline=PipelineConfig.from_spec(spec, str(tmp_path)),
+        monitoring=spec.monitoring,
+        features=spec.data.features,
+        source=spec.monitoring.source,
         cron="0 0 */2 * *",
-        spec=load_spec(tmp_path / "p.yaml"),
-        project_dir=str(tmp_path),
     )
 
 

@@ -1,31 +1,50 @@
 """Settings that come from Airflow connections (defined the way deployments do: AIRFLOW_CONN_*
-environment variables), read through Airflow's own connection lookup."""
+environment variables), read through the provider's hooks and Airflow's own lookup.
+
+The MLflow credentials are checked against a real `mlflow server --app-name basic-auth` on
+127.0.0.1: every request of the Registry (tracking, registry, proxied artifacts) and of a
+local trainer subprocess must authenticate, and the worker's `os.environ` never holds them.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import secrets
+import sys
 from pathlib import Path
 
 import pytest
 
-from airflow_mlops_provider.operators.retrain import RetrainOperator
-from airflow_mlops_provider.spec import load_spec
+from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION, Registry, Tracking
+from airflow_mlops_provider.exceptions import ConnectionUnreadableError
+from airflow_mlops_provider.hooks.mlflow import MlflowHook
+from airflow_mlops_provider.hooks.prometheus import PrometheusHook
+from airflow_mlops_provider.hooks.slack import SlackHook
+from airflow_mlops_provider.hooks.storage import StorageHook
+
+from .fault_servers import BasicAuthProxy, MlflowServer, free_port
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
+CREDENTIAL_VARIABLES = (
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+)
 
 
-def retrain() -> RetrainOperator:
-    spec = load_spec(ROOT / "dags" / "churn.yaml")
-    return RetrainOperator(task_id="retrain", spec=spec, project_dir=str(ROOT))
+@pytest.fixture(autouse=True)
+def no_worker_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_mlflow_connection_gives_server_uri_and_keeps_credentials_out_of_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     conn = {
-        "conn_type": "http",
+        "conn_type": "mlops_mlflow",
         "host": "mlflow.internal",
         "port": 5000,
         "schema": "https",
@@ -33,15 +52,135 @@ def test_mlflow_connection_gives_server_uri_and_keeps_credentials_out_of_it(
         "password": "s3cret-pass",
     }
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(conn))
-    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
-    uri = retrain().tracking_uri
-    assert uri == "https://mlflow.internal:5000"
-    assert os.environ["MLFLOW_TRACKING_USERNAME"] == "ml-bot"
-    assert os.environ["MLFLOW_TRACKING_PASSWORD"] == "s3cret-pass"
+    tracking = MlflowHook().get_conn()
+    assert tracking.uri == "https://mlflow.internal:5000"
+    assert "s3cret-pass" not in repr(tracking)
+    assert tracking.client_env() == {
+        "MLFLOW_TRACKING_URI": "https://mlflow.internal:5000",
+        "MLFLOW_TRACKING_USERNAME": "ml-bot",
+        "MLFLOW_TRACKING_PASSWORD": "s3cret-pass",
+    }
+    assert not any(name in os.environ for name in CREDENTIAL_VARIABLES)
 
 
-def test_without_connection_the_local_store_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_password_without_login_is_a_bearer_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "mlops_mlflow", "host": "https://mlflow.internal", "password": "tok"}
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(conn))
+    tracking = MlflowHook().get_conn()
+    assert tracking.authorization() == "Bearer tok"
+    assert tracking.client_env()["MLFLOW_TRACKING_TOKEN"] == "tok"
+
+
+def test_without_connection_the_local_store_is_used_and_said_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_MLFLOW_DEFAULT", raising=False)
-    uri = retrain().tracking_uri
-    assert uri == f"sqlite:///{ROOT / '.mlops' / 'mlflow.db'}"
+    hook = MlflowHook(local_dir=tmp_path / ".mlops")
+    with caplog.at_level(logging.INFO, logger="airflow_mlops_provider.hooks.mlflow"):
+        tracking = hook.get_conn()
+        assert hook.get_conn() is tracking  # cached: looked up once
+    assert tracking.uri == f"sqlite:///{tmp_path / '.mlops' / 'mlflow.db'}"
+    assert tracking.artifact_location == (tmp_path / ".mlops" / "mlartifacts").as_uri()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "no Airflow connection 'mlflow_default'" in line and "local store" in line
+
+
+@pytest.mark.parametrize(
+    ("hook", "variable"),
+    [
+        (lambda: MlflowHook(local_dir="/tmp").get_conn(), "AIRFLOW_CONN_MLFLOW_DEFAULT"),
+        (lambda: StorageHook().get_conn(), "AIRFLOW_CONN_AWS_DEFAULT"),
+        (lambda: SlackHook(channel="#ml").get_conn(), "AIRFLOW_CONN_SLACK_DEFAULT"),
+        (lambda: PrometheusHook("prom").get_conn(), "AIRFLOW_CONN_PROM"),
+    ],
+)
+def test_a_connection_that_cannot_be_read_fails_loudly(
+    monkeypatch: pytest.MonkeyPatch, hook, variable: str
+) -> None:
+    """Airflow reports an unparsable AIRFLOW_CONN_* as "not defined"; the hooks do not fall
+    back to the local default on it."""
+    monkeypatch.setenv(variable, '{"conn_type": "http", "host": ')  # truncated JSON
+    with pytest.raises(ConnectionUnreadableError, match=f"{variable} is set but Airflow cannot"):
+        hook()
+
+
+def test_a_connection_without_host_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps({"conn_type": "http"}))
+    with pytest.raises(ConnectionUnreadableError, match="'mlflow_default'.*has no host"):
+        MlflowHook().get_conn()
+
+
+def test_prometheus_and_s3_from_their_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PROM", json.dumps({"conn_type": "http", "host": "prom", "port": 9090})
+    )
+    assert PrometheusHook("prom").get_conn() == "http://prom:9090"
+    with pytest.raises(ConnectionUnreadableError, match="'absent' does not exist"):
+        PrometheusHook("absent").get_conn()
+    aws = {
+        "conn_type": "aws",
+        "login": "AKIA1",
+        "password": "secret",
+        "extra": {
+            "endpoint_url": "http://127.0.0.1:1",
+            "region_name": "eu-west-1",
+            "connect_timeout": 2,
+            "read_timeout": 3,
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(aws))
+    client = StorageHook().get_conn()
+    assert client.meta.endpoint_url == "http://127.0.0.1:1"
+    assert client.meta.region_name == "eu-west-1"
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (2.0, 3.0)
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory):
+    """`mlflow server` behind a proxy that requires admin's basic-auth password on every
+    request (tracking, registry and proxied artifacts alike)."""
+    import base64
+
+    root = tmp_path_factory.mktemp("mlflow-auth")
+    password = secrets.token_urlsafe(16)
+    server = MlflowServer(root, free_port())
+    server.start()
+    expected = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+    try:
+        server.wait_up()
+        proxy = BasicAuthProxy(server.url, expected)
+        yield proxy, password
+        proxy.stop()
+    finally:
+        server.kill()
+
+
+def test_credentials_reach_the_server_but_never_the_environment(
+    auth_server, tmp_path: Path
+) -> None:
+    from airflow_mlops_provider.execution.local import LocalTrainer
+
+    proxy, password = auth_server
+    registry = Registry("churn", Tracking(proxy.url, username="admin", password=password))
+    experiment = registry.ensure_experiment("auth-check")
+    run_id = registry.create_run(experiment, "dag/run/task", "r", {"mlops.pipeline": "churn"})
+    registry.log_texts(run_id, {"note.txt": "proxied artifact"}, artifact_path="notes")
+    assert registry.by_alias(CHAMPION) is None  # no such model yet: a clean "not found"
+    assert not any(name in os.environ for name in CREDENTIAL_VARIABLES)
+
+    script = tmp_path / "trainer.py"  # a trainer that writes to its run with its own client
+    script.write_text(
+        "import os\nfrom mlflow import MlflowClient\n"
+        "MlflowClient().set_tag(os.environ['MLFLOW_RUN_ID'], 'trainer', 'was here')\n"
+    )
+    trainer = LocalTrainer([sys.executable, str(script)], cwd=tmp_path, timeout_s=120, log=print)
+    trainer.run({"MLFLOW_RUN_ID": run_id}, registry.tracking.client_env())
+    run = registry.get_run(run_id)
+    assert run.data.tags["trainer"] == "was here"
+    assert not any(name in os.environ for name in CREDENTIAL_VARIABLES)
+    assert proxy.refused == 0 and proxy.passed >= 6
+
+    wrong = Registry("churn", Tracking(proxy.url, username="admin", password="wrong"))
+    with pytest.raises(Exception, match="401"):
+        wrong.ensure_experiment("auth-check")
+    assert proxy.refused >= 1

@@ -181,10 +181,16 @@ def test_provider_entry_point() -> None:
 
 def test_batch_sensor_waits_for_the_marker(tmp_path: Path) -> None:
     from airflow_mlops_provider.sensors.batch import BatchSensor
+    from airflow_mlops_provider.services.config import PipelineConfig
     from airflow_mlops_provider.spec import load_spec
 
     spec = load_spec(ROOT / "dags" / "churn.yaml")
-    sensor = BatchSensor(task_id="w", spec=spec, project_dir=str(tmp_path), source="lake/dt=1")
+    sensor = BatchSensor(
+        task_id="w",
+        pipeline=PipelineConfig.from_spec(spec, str(tmp_path)),
+        wait=spec.data.wait,
+        source="lake/dt=1",
+    )
     (tmp_path / "lake" / "dt=1").mkdir(parents=True)
     assert sensor.poke({}) is False  # the folder exists, the batch is not complete yet
     (tmp_path / "lake" / "dt=1" / "_SUCCESS").touch()

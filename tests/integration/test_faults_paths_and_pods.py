@@ -147,14 +147,21 @@ def rendered_pods(tmp_path: Path) -> dict[str, tuple[Any, dict]]:
             path.write_text(yaml.safe_dump(variant))
             spec = load_spec(path)
             env = trainer_env(
-                spec,
+                spec.training,
+                spec.data,
                 tracking_uri="https://mlflow.example.com",
                 run_id="r1",
                 train_uri="s3://b/train.parquet",
                 holdout_uri="s3://b/holdout.parquet",
                 lineage={"mlops.pipeline": spec.pipeline},
             )
-            pods[f"{example.name}: {label}"] = (spec, render_pod(spec, env))
+            pod = render_pod(
+                spec.training,
+                pipeline=spec.pipeline,
+                kubernetes_conn_id=spec.connections.kubernetes,
+                env=env,
+            )
+            pods[f"{example.name}: {label}"] = (spec, pod)
     return pods
 
 

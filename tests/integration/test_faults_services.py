@@ -206,7 +206,7 @@ def _connections(env: pytest.MonkeyPatch, state: Stack) -> None:
     env.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7")  # MLflow's defaults, made explicit
     env.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "2")
     for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-        env.setenv(name, "")  # set from the connection at run time; restored after the module
+        env.setenv(name, "")  # the worker has none: they come from the connection, per call
 
 
 def _day(day: str) -> datetime:
@@ -489,6 +489,7 @@ def test_no_secret_in_any_artefact(stack: Stack, request) -> None:
         leaks += [f"s3://{BUCKET}/{key}: {n}" for n, v in needles.items() if v in data]
     assert stack.slack.received  # the token was used (the Slack stand-in saw it)...
     assert leaks == []  # ...and was written nowhere
+    assert os.environ["MLFLOW_TRACKING_PASSWORD"] == ""  # nor into the worker's environment
     control = {"dag id": TRAINING.encode()}  # the search does find what is there
     assert _files_with(home, control) and _files_with(stack.root / "mlflow", control)
     xcom_rows = _xcom_rows()

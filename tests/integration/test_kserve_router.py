@@ -16,9 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airflow_mlops_provider.adapters import mlflow_registry
 from airflow_mlops_provider.adapters.metric_sources.inference_logs import InferenceLogsSource
-from airflow_mlops_provider.adapters.rollout import Rollout, model_storage_uri
 from airflow_mlops_provider.adapters.routers.kserve import (
     CANARY_KEY,
     STABLE_KEY,
@@ -28,6 +26,7 @@ from airflow_mlops_provider.adapters.routers.kserve import (
     set_weight_patch,
 )
 from airflow_mlops_provider.adapters.storage import Storage
+from airflow_mlops_provider.services.rollout import Rollout
 from airflow_mlops_provider.spec.models import CanarySpec, InferenceLogsMetrics
 
 from .canary_fixtures import reset_aliases, store_fixture  # noqa: F401 - provides `store`
@@ -196,12 +195,10 @@ def test_kserve_rollout_driven_by_inference_logs(
             api,
             namespace="ml",
             name="churn",
-            storage_uri=lambda v: model_storage_uri(client, "churn", v),
+            storage_uri=store["registry"].storage_uri,
         ),
         source=InferenceLogsSource(storage, settings, source="logs", label=None, threshold=0.5),
-        registry=mlflow_registry,
-        mlflow=client,
-        model_name="churn",
+        registry=store["registry"],
         challenger="2",
         champion="1",
         audit=lambda event, details, actor: events.append(event),
@@ -209,7 +206,7 @@ def test_kserve_rollout_driven_by_inference_logs(
     )
     action, state = driver.advance()
     weights = [call[-1]["spec"]["predictor"]["canaryTrafficPercent"] for call in api.calls]
-    uri = {v: model_storage_uri(client, "churn", v) for v in ("1", "2")}
+    uri = {v: store["registry"].storage_uri(v) for v in ("1", "2")}
     assert uri["1"] != uri["2"]
     champion = {a: str(v) for a, v in client.get_registered_model("churn").aliases.items()}
     if canary_errors:

@@ -23,14 +23,20 @@ EXAMPLE = ROOT / "dags" / "fraud_gpu.yaml"
 def rendered(spec_path: Path = EXAMPLE) -> dict:
     spec = load_spec(spec_path)
     env = trainer_env(
-        spec,
+        spec.training,
+        spec.data,
         tracking_uri="https://mlflow.example.com",
         run_id="abc123",
         train_uri="s3://b/train.parquet",
         holdout_uri="s3://b/holdout.parquet",
         lineage={"mlops.pipeline": spec.pipeline},
     )
-    return render_pod(spec, env)
+    return render_pod(
+        spec.training,
+        pipeline=spec.pipeline,
+        kubernetes_conn_id=spec.connections.kubernetes,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("k8s_version", ["1.30", "1.34"])

@@ -1,14 +1,14 @@
-"""RetrainOperator with `compute: kubernetes`, up to the cluster boundary.
+"""Training with `compute: kubernetes`, up to the cluster boundary.
 
 No Kubernetes cluster runs here, so the one call that needs it — KubernetesPodOperator.execute
 — is replaced by a stand-in that runs the pod's own container command locally with the pod's
 own environment and then reports an image digest, as the kubelet would. Everything else is
-real: the pod built from the YAML, the reference trainer, the MLflow store.
+real: the pod built from the YAML (execution/kubernetes.py PodTrainer, what the retrain task
+uses), the reference trainer, the MLflow store, the service that trains and tags the run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from airflow_mlops_provider.adapters import mlflow_registry as registry
-from airflow_mlops_provider.execution.contract import trainer_env
-from airflow_mlops_provider.operators.retrain import RetrainOperator
+from airflow_mlops_provider.adapters.mlflow_registry import Registry, Tracking
+from airflow_mlops_provider.adapters.storage import Storage
+from airflow_mlops_provider.execution.kubernetes import PodTrainer
+from airflow_mlops_provider.services.layout import TaskRef
+from airflow_mlops_provider.services.runtime import Runtime
+from airflow_mlops_provider.services.training import train_and_register
 from airflow_mlops_provider.spec import load_spec
 
 pytestmark = pytest.mark.integration
@@ -53,23 +56,40 @@ def test_training_in_a_pod_records_the_digest(
 ) -> None:
     spec = load_spec(ROOT / "dags" / "fraud_gpu.yaml")
     churn = load_spec(ROOT / "dags" / "churn.yaml")  # the demo data is churn-shaped
-    retrain = RetrainOperator(task_id="retrain", spec=spec, project_dir=str(ROOT))
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    retrain.__dict__["tracking_uri"] = uri  # a local store stands in for the MLflow server
-    client = registry.client(uri)
-    experiment = registry.ensure_experiment(client, "fraud", (tmp_path / "art").as_uri())
-    run_id = registry.create_run(client, experiment, "k", "pod", {}).info.run_id
-    batch = str(demo_data / "batches" / "dt=2026-11-01")
-    env = trainer_env(
-        churn, tracking_uri=uri, run_id=run_id, train_uri=batch, holdout_uri=batch, lineage={}
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # a local store stands in for the server
+    registry = Registry("fraud", Tracking(uri, artifact_location=(tmp_path / "art").as_uri()))
+    rt = Runtime(
+        pipeline="fraud_gpu",
+        storage_root=str(tmp_path / "state"),
+        storage=Storage(tmp_path),
+        registry=registry,
+        task=TaskRef("fraud_gpu__training", "manual__1", "retrain"),
     )
-    env["MLOPS_PARAMS"] = json.dumps({"max_iter": 20})
-
-    retrain._train_in_pod({}, run_id, env)
+    batch = str(demo_data / "batches" / "dt=2026-11-01")
+    trainer = PodTrainer(
+        spec.training.model_copy(update={"params": {"max_iter": 20}}),
+        pipeline=spec.pipeline,
+        kubernetes_conn_id=spec.connections.kubernetes,
+        task_id="retrain",
+        context={},
+    )
+    trained = train_and_register(
+        rt,
+        snapshot={"snapshot_id": "s1", "train_uri": batch, "holdout_uri": batch},
+        training=trainer.training,
+        data=churn.data,
+        experiment="fraud",
+        ui_url="http://mlflow",
+        trainer=trainer,
+    )
 
     (pod,) = pods_run_locally
     assert pod["image"] == "registry.example.com/ml/fraud-trainer:1.4.0"
+    run_id = trained.run_id
     assert pod["name"].startswith("fraud-gpu-train-") and pod["env"]["MLFLOW_RUN_ID"] == run_id
-    run = client.get_run(run_id)
+    run = registry.get_run(run_id)
     assert run.info.status == "FINISHED" and registry.has_model(run_id)
     assert run.data.tags["mlops.image_digest"] == DIGEST
+    version = registry.get_version(trained.version)
+    assert version.tags["mlops.image_digest"] == DIGEST  # the version carries what ran
+    assert version.tags["mlops.compute"] == "kubernetes"

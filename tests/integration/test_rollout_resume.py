@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
-from airflow_mlops_provider.adapters import rollout
 from airflow_mlops_provider.adapters.storage import Storage
 from airflow_mlops_provider.core import canary
+from airflow_mlops_provider.services import rollout
+from airflow_mlops_provider.services.layout import TaskRef
+from airflow_mlops_provider.services.runtime import Runtime
 from airflow_mlops_provider.spec import load_spec
 
 from .canary_fixtures import reset_aliases, store_fixture  # noqa: F401 - provides `store`
@@ -41,21 +43,25 @@ class Clock:
 
 def new_driver(tmp_path: Path, store: dict, clock: Clock, audit: list, kill: dict) -> Any:
     spec = load_spec(ROOT / "dags" / "churn.yaml")
-    storage = Storage(tmp_path)
+    rt = Runtime(
+        pipeline="churn",
+        storage_root=str(tmp_path),
+        storage=Storage(tmp_path),
+        registry=store["registry"],
+        task=TaskRef("churn__training", "manual__1", "canary_promote"),
+    )
     driver = rollout.build(
-        spec,
-        storage=storage,
-        pipeline_root=str(tmp_path / "pipelines" / "churn"),
-        mlflow_client=store["client"],
+        rt,
+        canary_spec=spec.canary,
+        data=spec.data,
+        threshold=spec.evaluation.threshold,
         challenger="2",
         champion="1",
-        holdout_uri=store["requests"],
-        replay_source=None,
-        logs_source=None,
-        prometheus_url=None,
-        audit=lambda event, details, actor: audit.append((event, details)),
-        notify=lambda text: None,
+        sources=rollout.RolloutSources(holdout_uri=store["requests"]),
+        kubernetes_conn_id=spec.connections.kubernetes,
     )
+    driver.audit = lambda event, details, actor: audit.append((event, details))
+    driver.notify = lambda text: None
     driver.clock = clock
     driver.router = Killing(driver.router, kill)
     driver.source = Killing(driver.source, kill)

@@ -7,10 +7,23 @@ with the reason, and the decision it reports has already been recorded in the au
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_S = 10  # wait out a short rate limit once; a longer one is not worth a worker
+
+
+@dataclass(frozen=True)
+class SlackNotifier:
+    """`notify(text) -> status` for one channel; no channel or token: messages are logged."""
+
+    channel: str | None = None
+    token: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+
+    def __call__(self, text: str) -> str:
+        return send(text, channel=self.channel, token=self.token, base_url=self.base_url)
 
 
 def send(text: str, *, channel: str | None, token: str | None, base_url: str | None = None) -> str:

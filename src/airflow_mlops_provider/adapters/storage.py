@@ -191,15 +191,20 @@ class Storage:
 
 
 S3_RETRIES = {"max_attempts": 6, "mode": "standard"}
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 10.0, 60.0
 
 
-def s3_client(**options: Any) -> Any:
+def s3_client(
+    *, connect_timeout: float = CONNECT_TIMEOUT_S, read_timeout: float = READ_TIMEOUT_S, **options
+) -> Any:
     """A boto3 S3 client that retries throttling and 5xx answers with backoff (standard
-    mode, 6 attempts) — transient object-store errors must not fail a pipeline run."""
+    mode, 6 attempts) — transient object-store errors must not fail a pipeline run — and
+    gives up on a silent endpoint after the timeouts (seconds) instead of hanging."""
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(retries=S3_RETRIES), **options)
+    config = Config(retries=S3_RETRIES, connect_timeout=connect_timeout, read_timeout=read_timeout)
+    return boto3.client("s3", config=config, **options)
 
 
 def _split_s3(uri: str) -> tuple[str, str]:

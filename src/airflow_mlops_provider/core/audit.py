@@ -22,7 +22,7 @@ EVENTS = (
     "rolled_back",
     "retrain_requested",
     "notified",
-    # canary rollout (adapters/rollout.py)
+    # canary rollout (services/rollout.py)
     "canary_step",
     "canary_failed",
     "canary_answered",

@@ -6,11 +6,12 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_mlops_provider.spec.models import PipelineSpec
+    from airflow_mlops_provider.spec import DataSpec, TrainingSpec
 
 
 def trainer_env(
-    spec: PipelineSpec,
+    training: TrainingSpec,
+    data: DataSpec,
     *,
     tracking_uri: str,
     run_id: str,
@@ -18,14 +19,15 @@ def trainer_env(
     holdout_uri: str,
     lineage: dict[str, str],
 ) -> dict[str, str]:
-    data = spec.data
+    """The contract environment (without credentials: a local trainer gets those in its own
+    environment, a pod from `training.kubernetes.secret_env`)."""
     return {
-        **spec.training.env,
+        **training.env,
         "MLFLOW_TRACKING_URI": tracking_uri,
         "MLFLOW_RUN_ID": run_id,
         "MLOPS_TRAIN_DATA": train_uri,
         "MLOPS_HOLDOUT_DATA": holdout_uri,
-        "MLOPS_PARAMS": json.dumps(spec.training.params, sort_keys=True),
+        "MLOPS_PARAMS": json.dumps(training.params, sort_keys=True),
         "MLOPS_DATA_SPEC": json.dumps(
             {
                 "target": data.target,

@@ -1,6 +1,6 @@
 """Run the trainer in a Kubernetes pod (production training compute).
 
-The pod is a KubernetesPodOperator built inside RetrainOperator.execute (composition, not
+The pod is a KubernetesPodOperator built inside the retrain task (PodTrainer) (composition, not
 inheritance — DESIGN.md §6), so DAG parsing never imports the kubernetes client. Security is
 fixed here, not configurable from YAML: non-root user, no privilege escalation, all
 capabilities dropped, read-only root filesystem with a writable /scratch volume, RuntimeDefault
@@ -9,27 +9,68 @@ seccomp, and no service-account token unless a service account is named.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
-    from airflow_mlops_provider.spec.models import PipelineSpec
+    from airflow_mlops_provider.spec import TrainingSpec
 
 SCRATCH = "/scratch"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 
 
-def pod_operator(spec: PipelineSpec, *, task_id: str, name: str, env: dict[str, str]) -> Any:
-    """The KubernetesPodOperator that runs spec's trainer with the contract environment."""
+@dataclass
+class PodTrainer:
+    """`training.compute: kubernetes`: the trainer in a pod, run by a KubernetesPodOperator
+    inside the retrain task (`context` is that task's). The tracking URI goes in without
+    credentials; the pod gets those from `training.kubernetes.secret_env`, never from here."""
+
+    training: TrainingSpec
+    pipeline: str
+    kubernetes_conn_id: str
+    task_id: str
+    context: Any
+
+    @property
+    def image(self) -> str:
+        """The image reference, until the pod reports the digest it really ran."""
+        return str(self.training.image)
+
+    def run(self, env: dict[str, str], client_env: dict[str, str]) -> str | None:
+        """Run the pod to completion; the image digest the kubelet ran, when known."""
+        env = {**env, "MLFLOW_TRACKING_URI": without_credentials(env["MLFLOW_TRACKING_URI"])}
+        pod = pod_operator(
+            self.training,
+            pipeline=self.pipeline,
+            kubernetes_conn_id=self.kubernetes_conn_id,
+            task_id=self.task_id,
+            env=env,
+            name=pod_name(self.pipeline, f"train-{env['MLFLOW_RUN_ID'][:8]}"),
+        )
+        pod.execute(self.context)
+        return image_digest(pod)
+
+
+def pod_operator(
+    training: TrainingSpec,
+    *,
+    pipeline: str,
+    kubernetes_conn_id: str,
+    task_id: str,
+    name: str,
+    env: dict[str, str],
+) -> Any:
+    """The KubernetesPodOperator that runs the trainer with the contract environment."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
-    training, kube = spec.training, spec.training.kubernetes
+    kube = training.kubernetes
     uid = kube.run_as_user
     return KubernetesPodOperator(
         task_id=task_id,
-        kubernetes_conn_id=spec.connections.kubernetes,
+        kubernetes_conn_id=kubernetes_conn_id,
         namespace=kube.namespace,
         name=name,
         image=training.image,
@@ -37,8 +78,8 @@ def pod_operator(spec: PipelineSpec, *, task_id: str, name: str, env: dict[str, 
         arguments=training.command[1:],
         env_vars=_env(env, kube.secret_env),
         container_resources=_resources(training.resources),
-        node_selector=_node_selector(spec),
-        tolerations=_tolerations(spec),
+        node_selector=_node_selector(training),
+        tolerations=_tolerations(training),
         affinity=kube.affinity or None,
         security_context=k8s.V1PodSecurityContext(
             run_as_non_root=True,
@@ -64,7 +105,7 @@ def pod_operator(spec: PipelineSpec, *, task_id: str, name: str, env: dict[str, 
         automount_service_account_token=kube.service_account is not None,
         image_pull_secrets=[k8s.V1LocalObjectReference(name=n) for n in kube.image_pull_secrets],
         priority_class_name=kube.priority_class,
-        labels={"app.kubernetes.io/part-of": "airflow-mlops", "mlops/pipeline": spec.pipeline},
+        labels={"app.kubernetes.io/part-of": "airflow-mlops", "mlops/pipeline": pipeline},
         startup_timeout_seconds=kube.startup_timeout_seconds,
         active_deadline_seconds=training.timeout_minutes * 60,
         durable=True,  # a worker restart reattaches to the running pod instead of a second one
@@ -75,12 +116,19 @@ def pod_operator(spec: PipelineSpec, *, task_id: str, name: str, env: dict[str, 
     )
 
 
-def render_pod(spec: PipelineSpec, env: dict[str, str]) -> dict[str, Any]:
+def render_pod(
+    training: TrainingSpec, *, pipeline: str, kubernetes_conn_id: str, env: dict[str, str]
+) -> dict[str, Any]:
     """The exact pod the operator would create, as a plain dict (no cluster needed)."""
     from kubernetes.client import ApiClient
 
     operator = pod_operator(
-        spec, task_id="retrain", name=pod_name(spec.pipeline, "retrain"), env=env
+        training,
+        pipeline=pipeline,
+        kubernetes_conn_id=kubernetes_conn_id,
+        task_id="retrain",
+        name=pod_name(pipeline, "retrain"),
+        env=env,
     )
     pod = operator.build_pod_request_obj(dry_run=True)  # dry run: no kube config needed
     return ApiClient().sanitize_for_serialization(pod)
@@ -133,17 +181,17 @@ def _resources(resources: Any) -> Any:
     return k8s.V1ResourceRequirements(requests=amounts or None, limits=limits or None)
 
 
-def _node_selector(spec: PipelineSpec) -> dict[str, str]:
-    selector = dict(spec.training.kubernetes.node_selector)
-    if spec.training.resources.gpu_product:
-        selector[GPU_PRODUCT_LABEL] = spec.training.resources.gpu_product
+def _node_selector(training: TrainingSpec) -> dict[str, str]:
+    selector = dict(training.kubernetes.node_selector)
+    if training.resources.gpu_product:
+        selector[GPU_PRODUCT_LABEL] = training.resources.gpu_product
     return selector
 
 
-def _tolerations(spec: PipelineSpec) -> list[Any]:
+def _tolerations(training: TrainingSpec) -> list[Any]:
     from kubernetes.client import models as k8s
 
-    wanted = [t.model_dump(exclude_none=True) for t in spec.training.kubernetes.tolerations]
-    if spec.training.resources.gpu and not any(t["key"] == GPU_RESOURCE for t in wanted):
+    wanted = [t.model_dump(exclude_none=True) for t in training.kubernetes.tolerations]
+    if training.resources.gpu and not any(t["key"] == GPU_RESOURCE for t in wanted):
         wanted.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
     return [k8s.V1Toleration(**t) for t in wanted]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_mlops_provider.exceptions import TrainingError
@@ -43,6 +44,33 @@ INHERITED = (
     "MLFLOW_HTTP_REQUEST_TIMEOUT",
     "MLFLOW_HTTP_REQUEST_MAX_TIMEOUT",
 )
+
+
+@dataclass(frozen=True)
+class LocalTrainer:
+    """`training.compute: local`: the trainer as a subprocess of the worker, in the project
+    folder. It gets the contract environment plus the tracking server's credentials (in its
+    own environment only)."""
+
+    command: list[str]
+    cwd: Path
+    timeout_s: float
+    log: Callable[[str], None]
+
+    @property
+    def image(self) -> str:
+        """What the trainer runs on, for lineage: this interpreter."""
+        return f"local:python{sys.version_info.major}.{sys.version_info.minor}"
+
+    def run(self, env: dict[str, str], client_env: dict[str, str]) -> str | None:
+        run_trainer(
+            self.command,
+            {**env, **client_env},
+            cwd=self.cwd,
+            timeout_s=self.timeout_s,
+            log=self.log,
+        )
+        return None
 
 
 def run_trainer(

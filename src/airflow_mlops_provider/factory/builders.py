@@ -37,7 +37,8 @@ from airflow_mlops_provider.operators.release import (
 from airflow_mlops_provider.operators.retrain import RetrainOperator
 from airflow_mlops_provider.operators.validate import DataValidateOperator
 from airflow_mlops_provider.sensors.batch import BatchSensor
-from airflow_mlops_provider.spec.models import PipelineSpec
+from airflow_mlops_provider.services.config import PipelineConfig
+from airflow_mlops_provider.spec import PipelineSpec
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 PRESET_CRON = {
@@ -62,15 +63,17 @@ def build_dags(
     if spec.monitoring is not None:
         builders[spec.dag_id("monitoring")] = build_monitoring
         builders[spec.dag_id("health")] = build_health
+    pipeline = PipelineConfig.from_spec(spec, project_dir)
     return [
-        build(spec, project_dir, _doc(spec, source_text, source_file))
+        build(spec, pipeline, _doc(spec, source_text, source_file))
         for dag_id, build in builders.items()
         if only in (None, dag_id)
     ]
 
 
-def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
-    common = {"spec": spec, "project_dir": project_dir}
+def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DAG:
+    """The training DAG; every task gets the YAML blocks it needs and, by name, the upstream
+    task ids it reads."""
     asks = spec.approval.mode != "never"  # the gate may ask a person: an `approve` task
     with DAG(
         spec.dag_id("training"),
@@ -83,38 +86,61 @@ def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
     ) as dag:
         validate = DataValidateOperator(
             task_id="validate_data",
+            pipeline=pipeline,
+            data=spec.data,
+            contract=spec.contract,
             source=spec.data.source,
             outlets=[Asset(spec.validated_asset_uri)],
-            **common,
         )
         drift = DriftBranchOperator(
             task_id="detect_drift",
+            pipeline=pipeline,
+            drift=spec.drift,
+            features=spec.data.features,
+            prediction_column=_prediction_column(spec),
             current_task_id="validate_data",
             drift_branch="retrain",
             stable_branch="skip_retrain",
             no_champion_branch="retrain",
-            **common,
         )
-        retrain = RetrainOperator(task_id="retrain", **common)
+        retrain = RetrainOperator(
+            task_id="retrain",
+            pipeline=pipeline,
+            training=spec.training,
+            data=spec.data,
+            snapshot_task_id="validate_data",
+        )
         evaluate = EvaluateOperator(
             task_id="evaluate",
+            pipeline=pipeline,
+            data=spec.data,
+            evaluation=spec.evaluation,
+            approval=spec.approval,
+            train_task_id="retrain",
+            snapshot_task_id="validate_data",
             reject_branch="reject",
             promote_branch="canary_promote",
             approval_branch="approve" if asks else None,
-            **common,
         )
         promote = CanaryPromoteOperator(
             task_id="canary_promote",
+            pipeline=pipeline,
+            canary=spec.canary,
+            data=spec.data,
+            evaluation=spec.evaluation,
+            train_task_id="retrain",
+            gate_task_id="evaluate",
+            snapshot_task_id="validate_data",
             # reached from `evaluate` directly (auto-promote) or through `approve`
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             replay_source=spec.canary.replay.source,
             logs_source=spec.canary.inference_logs and spec.canary.inference_logs.source,
-            **common,
         )
-        reject = RejectOperator(task_id="reject", **common)
+        reject = RejectOperator(task_id="reject", pipeline=pipeline, gate_task_id="evaluate")
         skip = EmptyOperator(task_id="skip_retrain")
         notify = NotifyOperator(
             task_id="notify",
+            pipeline=pipeline,
             headline="Training",
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             summary_from={
@@ -126,25 +152,35 @@ def build_training(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
                 "promoted": "canary_promote",
                 "rejected": "reject",
             },
-            **common,
         )
         if spec.data.wait is not None:
-            BatchSensor(task_id="wait_for_batch", source=spec.data.source, **common) >> validate
+            wait = BatchSensor(
+                task_id="wait_for_batch",
+                pipeline=pipeline,
+                wait=spec.data.wait,
+                source=spec.data.source,
+            )
+            wait >> validate
         validate >> drift >> [retrain, skip]
         retrain >> evaluate >> [promote, reject]
         if asks:
-            evaluate >> GateApprovalOperator(task_id="approve", **common) >> promote
+            approve = GateApprovalOperator(
+                task_id="approve",
+                pipeline=pipeline,
+                approval=spec.approval,
+                gate_task_id="evaluate",
+            )
+            evaluate >> approve >> promote
         [promote, reject, skip] >> notify
     return dag
 
 
-def build_monitoring(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
+def build_monitoring(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DAG:
     """collect_window → validate_serving_data → detect_drift and live_performance → decide →
     request_retraining + alert / alert (cooldown) / healthy.
 
     detect_drift always hands over to `decide`, which weighs drift and live performance
     together, so decay and drift share one retrain-request path and one cooldown."""
-    common = {"spec": spec, "project_dir": project_dir}
     monitoring = spec.monitoring
     assert monitoring is not None
     with DAG(
@@ -155,49 +191,70 @@ def build_monitoring(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
     ) as dag:
         collect = CollectWindowOperator(
             task_id="collect_window",
+            pipeline=pipeline,
+            monitoring=monitoring,
+            features=spec.data.features,
             source=monitoring.source,
             cron=_cron(monitoring.schedule),
-            **common,
         )
         validate = DataValidateOperator(
             task_id="validate_serving_data",
+            pipeline=pipeline,
+            data=spec.data,
+            contract=spec.contract,
             purpose="serving",
             window_task_id="collect_window",
-            **common,
+            monitoring=monitoring,
         )
         drift = DriftBranchOperator(
             task_id="detect_drift",
+            pipeline=pipeline,
+            drift=spec.drift,
+            features=spec.data.features,
+            prediction_column=monitoring.prediction_column,
             current_task_id="validate_serving_data",
             drift_branch="decide",
             stable_branch="decide",
             no_champion_branch="decide",
-            **common,
         )
         decide = MonitoringDecisionOperator(
             task_id="decide",
+            pipeline=pipeline,
+            monitoring=monitoring,
+            drift_task_id="detect_drift",
+            performance_task_id="live_performance" if monitoring.labels else None,
             retrain_branch=["request_retraining", "alert"],
             alert_branch="alert",
             healthy_branch="healthy",
-            performance_task_id="live_performance" if monitoring.labels else None,
             inlets=[Asset(spec.retrain_asset_uri)],
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-            **common,
         )
         request = RequestRetrainingOperator(
-            task_id="request_retraining", outlets=[Asset(spec.retrain_asset_uri)], **common
+            task_id="request_retraining",
+            pipeline=pipeline,
+            decision_task_id="decide",
+            outlets=[Asset(spec.retrain_asset_uri)],
         )
-        alert = MonitoringAlertOperator(task_id="alert", **common)
+        alert = MonitoringAlertOperator(
+            task_id="alert", pipeline=pipeline, decision_task_id="decide"
+        )
         healthy = EmptyOperator(task_id="healthy")
         collect >> validate >> drift >> decide >> [request, alert, healthy]
         if monitoring.labels:
             live = LivePerformanceOperator(
-                task_id="live_performance", labels=monitoring.labels, **common
+                task_id="live_performance",
+                pipeline=pipeline,
+                monitoring=monitoring,
+                data=spec.data,
+                evaluation=spec.evaluation,
+                labels=monitoring.labels,
+                window_task_id="collect_window",
             )
             validate >> live >> decide
     return dag
 
 
-def build_health(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
+def build_health(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DAG:
     """The daily health report, apart from monitoring so an hourly monitor posts once a day."""
     assert spec.monitoring is not None
     with DAG(
@@ -206,11 +263,11 @@ def build_health(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
         doc_md=doc,
         **_dag_args(spec, "health"),
     ) as dag:
-        HealthReportOperator(task_id="health_report", spec=spec, project_dir=project_dir)
+        HealthReportOperator(task_id="health_report", pipeline=pipeline)
     return dag
 
 
-def build_rollback(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
+def build_rollback(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DAG:
     with DAG(
         spec.dag_id("rollback"),
         schedule=None,
@@ -224,7 +281,7 @@ def build_rollback(spec: PipelineSpec, project_dir: str, doc: str) -> DAG:
         },
         **_dag_args(spec, "rollback"),
     ) as dag:
-        RollbackOperator(task_id="rollback", spec=spec, project_dir=project_dir)
+        RollbackOperator(task_id="rollback", pipeline=pipeline, canary=spec.canary)
     return dag
 
 
@@ -234,6 +291,11 @@ def _training_schedule(spec: PipelineSpec) -> Any:
         return [asset] if asset else spec.schedule
     timetable = CronTriggerTimetable(PRESET_CRON.get(spec.schedule, spec.schedule), timezone="UTC")
     return AssetOrTimeSchedule(timetable=timetable, assets=[asset]) if asset else timetable
+
+
+def _prediction_column(spec: PipelineSpec) -> str | None:
+    """The champion's output column of monitored data, also tested (when present) in batches."""
+    return spec.monitoring.prediction_column if spec.monitoring else None
 
 
 def _cron(schedule: str | None) -> str | None:

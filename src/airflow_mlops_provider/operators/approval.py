@@ -4,9 +4,9 @@ Airflow's HITL `ApprovalOperator` does the waiting: on Airflow 3.3 the task park
 `awaiting_input` state (no worker slot, no triggerer) until someone answers on the task's
 "Required actions" page or over the REST API (`PATCH .../hitlDetails`), or the timeout passes
 and the scheduler applies the default answer (`approval.on_timeout`). This subclass adds what
-a release needs around it: the gate report in the request body, a Slack notice linking to the
-approval page, and — when the answer arrives — who answered, in the audit log and on the
-model version (`mlops.approved_by` / `mlops.rejected_by`).
+a release needs around it (services/approval.py): the gate report in the request body, a Slack
+notice linking to the approval page, and — when the answer arrives — who answered, in the
+audit log and on the model version (`mlops.approved_by` / `mlops.rejected_by`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
-from airflow_mlops_provider.operators.base import PipelineOperatorMixin
-from airflow_mlops_provider.spec.models import PipelineSpec
+from airflow_mlops_provider.services.config import PipelineConfig, as_block
+from airflow_mlops_provider.spec import ApprovalSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -25,88 +25,70 @@ if TYPE_CHECKING:
 FALLBACK_UI = "http://localhost:8080"  # only when [api] base_url is not configured
 
 
-class GateApprovalOperator(PipelineOperatorMixin, ApprovalOperator):
-    """Ask a person to approve the gate's challenger; record who decided, and what."""
+class GateApprovalOperator(ApprovalOperator):
+    """Ask a person to approve the gate's challenger; record who decided, and what.
+
+    :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
+    :param approval: YAML block `approval` (`ApprovalSpec` or dict): `timeout_hours` (the
+        request's timeout) and `on_timeout` (promote / reject: the default answer).
+    :param gate_task_id: task whose XCom "gate" holds the gate's result (evaluate).
+    """
 
     ui_color = "#fff3cd"
 
     def __init__(
         self,
         *,
-        spec: PipelineSpec,
-        project_dir: str,
-        gate_task_id: str = "evaluate",
+        pipeline: PipelineConfig | dict[str, Any],
+        approval: ApprovalSpec | dict[str, Any],
+        gate_task_id: str,
         **kwargs: Any,
     ) -> None:
-        on_timeout = spec.approval.on_timeout
+        pipeline = as_block(PipelineConfig, pipeline)
+        approval = as_block(ApprovalSpec, approval)
+        promote = approval.on_timeout == "promote"
         super().__init__(
-            subject=f"Promote a new {spec.pipeline} model?",
-            defaults=ApprovalOperator.APPROVE
-            if on_timeout == "promote"
-            else ApprovalOperator.REJECT,
-            response_timeout=timedelta(hours=spec.approval.timeout_hours),
+            subject=f"Promote a new {pipeline.pipeline} model?",
+            defaults=ApprovalOperator.APPROVE if promote else ApprovalOperator.REJECT,
+            response_timeout=timedelta(hours=approval.timeout_hours),
             **kwargs,
         )
-        self.spec = spec
-        self.project_dir = project_dir
+        self.pipeline = pipeline
+        self.approval = approval
         self.gate_task_id = gate_task_id
 
     def execute(self, context: Context) -> Any:
-        from airflow_mlops_provider.core.gate_report import summary_markdown
+        from airflow_mlops_provider.operators.runtime import build_runtime
+        from airflow_mlops_provider.services.approval import request_approval
 
-        gate = self._gate(context)
-        url = self._approval_url(context)
-        score = gate["risk"]["score"]
-        self.subject = (
-            f"Promote {self.spec.model_name} v{gate['challenger']}? (risk score {score:.2f})"
+        request = request_approval(
+            build_runtime(self.pipeline, context),
+            gate=self._gate(context),
+            approval=self.approval,
+            url=self._approval_url(context),
         )
-        self.body = summary_markdown(gate, report_url=gate.get("report")) + (
-            f"\n\nNo answer within {self.spec.approval.timeout_hours:g} h: "
-            f"**{self.spec.approval.on_timeout}**."
-        )
-        status = self.notify(
-            f":raising_hand: Approval needed: {self.spec.model_name} v{gate['challenger']} "
-            f"(risk score {score:.2f}; {'; '.join(gate['reasons'])}). Approve or reject: {url}"
-        )
-        self.audit(
-            context,
-            "approval_requested",
-            {"version": gate["challenger"], "risk_score": score, "url": url, "slack": status},
-        )
+        self.subject, self.body = request.subject, request.body
         return super().execute(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Record the answer (or the timeout default) before Airflow acts on it."""
-        from airflow_mlops_provider.adapters import mlflow_registry as registry
+        from airflow_mlops_provider.operators.runtime import build_runtime
+        from airflow_mlops_provider.services.approval import record_answer
 
-        gate = self._gate(context)
-        version = gate["challenger"]
         chosen = (event.get("chosen_options") or ["?"])[0]
         user = event.get("responded_by_user")
-        who = (user.get("name") or user.get("id")) if user else None
-        approved = chosen == self.APPROVE
-        actor = who or f"timeout (approval.on_timeout={self.spec.approval.on_timeout})"
-        tags = {
-            "mlops.approval": "approved" if approved else "rejected",
-            ("mlops.approved_by" if approved else "mlops.rejected_by"): actor,
-        }
-        if not approved:
-            tags["mlops.decision"] = "rejected"
-        registry.tag_version(self.mlflow, self.spec.model_name, version, tags)
-        self.log.info("Version %s %s by %s", version, tags["mlops.approval"], actor)
-        details = {
-            "version": version,
-            "choice": chosen,
-            "by": actor,
-            "timed_out": who is None,
-            "responded_at": str(event.get("responded_at")),
-        }
-        self.audit(context, "approved" if approved else "rejected", details, actor=actor)
-        if not approved:
-            self.notify(f"{self.spec.model_name} v{version} rejected by {actor}; nothing moved.")
+        recorded = record_answer(
+            build_runtime(self.pipeline, context),
+            gate=self._gate(context),
+            approval=self.approval,
+            approved=chosen == self.APPROVE,
+            choice=chosen,
+            responder=(user.get("name") or user.get("id")) if user else None,
+            responded_at=event.get("responded_at"),
+        )
         answer = super().execute_complete(context, event)
         # what the run's `notify` summary shows: the decision, the version and who made it
-        return {**answer, "decision": tags["mlops.approval"], "version": version, "reason": actor}
+        return {**answer, **recorded}
 
     def _gate(self, context: Context) -> dict[str, Any]:
         return context["ti"].xcom_pull(task_ids=self.gate_task_id, key="gate")

@@ -1,6 +1,46 @@
 """Pipeline YAML → typed PipelineSpec. No Airflow import, so `airflow-mlops validate` runs in CI."""
 
 from airflow_mlops_provider.spec.loader import Problem, SpecError, load_defaults, load_spec
-from airflow_mlops_provider.spec.models import PipelineSpec
+from airflow_mlops_provider.spec.models import (
+    NAME_PATTERN,
+    ApprovalSpec,
+    CanarySpec,
+    ConnectionsSpec,
+    ContractSpec,
+    DataSpec,
+    DriftSpec,
+    EvaluationSpec,
+    Features,
+    MlflowSpec,
+    MonitoringSpec,
+    NotificationsSpec,
+    PipelineSpec,
+    SlackSpec,
+    StorageSpec,
+    TrainingSpec,
+    WaitSpec,
+)
 
-__all__ = ["PipelineSpec", "Problem", "SpecError", "load_defaults", "load_spec"]
+__all__ = [
+    "NAME_PATTERN",
+    "ApprovalSpec",
+    "CanarySpec",
+    "ConnectionsSpec",
+    "ContractSpec",
+    "DataSpec",
+    "DriftSpec",
+    "EvaluationSpec",
+    "Features",
+    "MlflowSpec",
+    "MonitoringSpec",
+    "NotificationsSpec",
+    "PipelineSpec",
+    "Problem",
+    "SlackSpec",
+    "SpecError",
+    "StorageSpec",
+    "TrainingSpec",
+    "WaitSpec",
+    "load_defaults",
+    "load_spec",
+]

@@ -9,6 +9,8 @@ most the last action when the task runs again, and never skips one.
 
 `advance()` runs actions until the rollout must wait (a pause or an analysis interval: the
 operator defers), needs a person (inconclusive analysis or `pause: {}`), or is finished.
+`build()` assembles a rollout from the YAML's `canary` block: its router (adapters/routers),
+its metric source (adapters/metric_sources) and, for the local router, the replayed traffic.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.core import canary
+
+if TYPE_CHECKING:
+    from airflow_mlops_provider.adapters.mlflow_registry import Registry
+    from airflow_mlops_provider.adapters.storage import Storage
+    from airflow_mlops_provider.services.runtime import Runtime
+    from airflow_mlops_provider.spec import CanarySpec, DataSpec
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +84,7 @@ class Rollout:
     folder: str
     router: Any
     source: Any
-    registry: Any  # the adapters.mlflow_registry module (its functions take `mlflow`)
-    mlflow: Any  # an MlflowClient
-    model_name: str
+    registry: Registry
     challenger: str
     champion: str
     audit: Callable[[str, dict[str, Any], str], None]
@@ -109,8 +115,6 @@ class Rollout:
     def save(self, state: canary.RolloutState) -> None:
         self.storage.write_text(self.state_path, json.dumps(state.to_dict(), indent=2))
         self.registry.tag_version(
-            self.mlflow,
-            self.model_name,
             self.challenger,
             {
                 "mlops.canary_phase": state.phase,
@@ -158,16 +162,12 @@ class Rollout:
             return self._measure(state)
         elif kind == canary.PROMOTE:
             self.router.promote(self.challenger)
-            moved = self.registry.promote(self.mlflow, self.model_name, self.challenger)
-            self.registry.tag_version(
-                self.mlflow, self.model_name, self.challenger, {"mlops.decision": "promoted"}
-            )
+            moved = self.registry.promote(self.challenger)
+            self.registry.tag_version(self.challenger, {"mlops.decision": "promoted"})
             log.info("Canary passed every step: promoting version %s (%s)", self.challenger, moved)
         elif kind == canary.ROLLBACK:
             self.router.rollback(self.champion)
             self.registry.tag_version(
-                self.mlflow,
-                self.model_name,
                 self.challenger,
                 {
                     "mlops.decision": "rolled_back_canary",
@@ -233,38 +233,42 @@ class Rollout:
             )
         elif action.kind == canary.ROLLBACK:
             text = (
-                f":rotating_light: {self.model_name} v{self.challenger} canary rolled back; "
-                f"traffic is on v{self.champion} again. {before.reason}"
+                f":rotating_light: {self.registry.model_name} v{self.challenger} canary rolled "
+                f"back; traffic is on v{self.champion} again. {before.reason}"
             )
             self.notify(text)
             self.audit("canary_failed", {**base, "reason": before.reason}, "airflow")
 
 
+@dataclass(frozen=True)
+class RolloutSources:
+    """Where the rollout reads requests and metrics: the snapshot's holdout (replayed when
+    `canary.replay.source` is not set), the rendered `canary.replay.source` and
+    `canary.inference_logs.source`, and the Prometheus URL from `url_connection`."""
+
+    holdout_uri: str | None = None
+    replay_source: str | None = None
+    logs_source: str | None = None
+    prometheus_url: str | None = None
+
+
 def build(
-    spec: Any,
+    rt: Runtime,
     *,
-    storage: Any,
-    pipeline_root: str,
-    mlflow_client: Any,
+    canary_spec: CanarySpec,
+    data: DataSpec,
+    threshold: float,
     challenger: str,
     champion: str,
-    holdout_uri: str | None,
-    replay_source: str | None,
-    logs_source: str | None,
-    prometheus_url: str | None,
-    audit: Callable[[str, dict[str, Any], str], None],
-    notify: Callable[[str], Any],
+    sources: RolloutSources,
+    kubernetes_conn_id: str,
 ) -> Rollout:
-    """The rollout the spec describes: its router, its metric source and, for the local
-    router, the replayed traffic."""
-    from airflow_mlops_provider.adapters import mlflow_registry as registry
-
-    c = spec.canary
-    folder = storage.join(pipeline_root, "canary")
+    """The rollout `canary_spec` describes, for this challenger against this champion."""
+    c, storage = canary_spec, rt.storage
+    folder = rt.layout.canary
     traffic = storage.join(folder, f"v{challenger}", "traffic")
-    label = spec.data.target
-    threshold = spec.evaluation.threshold
-    router = router_for(spec, storage, pipeline_root, mlflow_client)
+    label = data.target
+    router = router_for(c, storage, folder, rt.registry, kubernetes_conn_id)
     source: Any
     if c.metric_source == "replay":
         from airflow_mlops_provider.adapters.metric_sources.replay import ReplaySource
@@ -278,28 +282,29 @@ def build(
         source = InferenceLogsSource(
             storage,
             c.inference_logs,
-            source=logs_source or c.inference_logs.source,
+            source=sources.logs_source or c.inference_logs.source,
             label=c.inference_logs.label_column or label,
             threshold=threshold,
         )
     else:
         from airflow_mlops_provider.adapters.metric_sources.prometheus import PrometheusSource
 
-        source = PrometheusSource(prometheus_url or c.prometheus.url, c.prometheus)
+        source = PrometheusSource(sources.prometheus_url or c.prometheus.url, c.prometheus)
     replay = None
     if c.router == "local":
-        requests_at = replay_source or holdout_uri
+        requests_at = sources.replay_source or sources.holdout_uri
         if requests_at is None:
             raise ValueError("the local router needs requests to replay: canary.replay.source")
+        registry = rt.registry
         replay = ReplayTraffic(
             storage=storage,
             folder=traffic,
             load_requests=lambda: storage.read_frame(requests_at, c.replay.format),
-            load_model=_pyfunc_loader(spec.model_name),
-            features=spec.data.features.all,
-            id_column=c.replay.request_id_column or spec.data.id_column,
+            load_model=lambda v: registry.load_model(f"models:/{registry.model_name}/{v}"),
+            features=data.features.all,
+            id_column=c.replay.request_id_column or data.id_column,
             label=label,
-            salt=spec.pipeline,
+            salt=rt.pipeline,
             batch_size=c.replay.batch_size,
             per_interval=c.replay.requests_per_interval,
         )
@@ -309,43 +314,32 @@ def build(
         folder=folder,
         router=router,
         source=source,
-        registry=registry,
-        mlflow=mlflow_client,
-        model_name=spec.model_name,
+        registry=rt.registry,
         challenger=str(challenger),
         champion=str(champion),
-        audit=audit,
-        notify=notify,
+        audit=rt.audit,
+        notify=rt.notify,
         replay=replay,
     )
 
 
-def _pyfunc_loader(model_name: str) -> Callable[[str], Any]:
-    def load(version: str) -> Any:
-        import mlflow
-
-        return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-
-    return load
-
-
-def model_storage_uri(mlflow_client: Any, name: str, version: str) -> str:
-    """Where a serving system fetches the version's model from (an s3://... in production)."""
-    found = mlflow_client.get_model_version(name, str(version))
-    return getattr(found, "storage_location", None) or found.source
-
-
-def router_for(spec: Any, storage: Any, pipeline_root: str, mlflow_client: Any) -> Any:
-    """The configured router alone (the rollback DAG reverts traffic through it)."""
-    if spec.canary.router == "kserve":
+def router_for(
+    canary_spec: CanarySpec,
+    storage: Storage,
+    folder: str,
+    registry: Registry,
+    kubernetes_conn_id: str,
+) -> Any:
+    """The configured router alone (rollback reverts traffic through it)."""
+    if canary_spec.router == "kserve":
         from airflow_mlops_provider.adapters.routers.kserve import KServeRouter, custom_objects_api
 
         return KServeRouter(
-            custom_objects_api(spec.connections.kubernetes),
-            namespace=spec.canary.kserve.namespace,
-            name=spec.canary.kserve.name,
-            storage_uri=lambda v: model_storage_uri(mlflow_client, spec.model_name, v),
+            custom_objects_api(kubernetes_conn_id),
+            namespace=canary_spec.kserve.namespace,
+            name=canary_spec.kserve.name,
+            storage_uri=registry.storage_uri,
         )
     from airflow_mlops_provider.adapters.routers.local import LocalRouter
 
-    return LocalRouter(storage, storage.join(pipeline_root, "canary"))
+    return LocalRouter(storage, folder)

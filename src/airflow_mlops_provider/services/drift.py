@@ -1,0 +1,138 @@
+"""Check a batch for drift against the champion's reference profile, and decide the route.
+
+Without a champion there is nothing to compare with (training: cold start, train; monitoring:
+nothing to report). With one, the batch drifted when `drift.drift_share` of its tested
+features drifted (core/drift.py); a forced reason (a `force_retrain` param, a retrain request
+from monitoring) takes the drift route too, with that reason. The report goes to the task's
+folder and to the champion's MLflow run under `drift/<dag_id>/<run_id>/`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops_provider.services.layout import safe_run_id
+from airflow_mlops_provider.services.runtime import DRIFT_REPORT_LINK
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from airflow_mlops_provider.adapters.mlflow_registry import Version
+    from airflow_mlops_provider.core.drift import DriftReport
+    from airflow_mlops_provider.services.runtime import Runtime
+    from airflow_mlops_provider.spec import DriftSpec, Features
+
+log = logging.getLogger(__name__)
+Route = str | list[str]
+
+
+@dataclass(frozen=True)
+class DriftRoutes:
+    """Where each outcome leads (task ids in a DAG; any labels elsewhere)."""
+
+    drift: Route
+    stable: Route
+    no_champion: Route
+
+
+@dataclass(frozen=True)
+class DriftDecision:
+    route: Route
+    reason: str
+    summary: dict[str, Any] | None  # None without a champion: nothing was compared
+
+    def to_xcom(self) -> dict[str, Any]:
+        return {"branch": self.route, "reason": self.reason, **(self.summary or {})}
+
+
+def judge(
+    profile: Any, frame: pd.DataFrame, drift: DriftSpec, prediction_column: str | None
+) -> DriftReport:
+    """The drift report of `frame` against `profile` with the YAML's drift settings; the
+    pipeline's check and `airflow-mlops drift` judge with this same call."""
+    from airflow_mlops_provider.core.drift import compare_profile
+
+    settings = drift.compare_settings(*([prediction_column] if prediction_column else []))
+    return compare_profile(profile, frame, **settings)
+
+
+def check_drift(
+    rt: Runtime,
+    *,
+    current_uri: str,
+    drift: DriftSpec,
+    features: Features,
+    routes: DriftRoutes,
+    prediction_column: str | None = None,
+    forced_reason: str | None = None,
+) -> DriftDecision:
+    """Compare the batch at `current_uri` with the champion's reference and decide."""
+    from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION
+
+    champion = rt.registry.by_alias(CHAMPION)
+    if champion is None:
+        return _decide(rt, DriftDecision(routes.no_champion, "no champion yet", None))
+    summary = _compare(rt, current_uri, drift, features, prediction_column, champion)
+    if summary["dataset_drift"]:
+        reason = f"drift in {', '.join(summary['drifted_features'])}"
+        return _decide(rt, DriftDecision(routes.drift, reason, summary))
+    if forced_reason:
+        return _decide(rt, DriftDecision(routes.drift, forced_reason, summary))
+    return _decide(rt, DriftDecision(routes.stable, "no dataset drift", summary))
+
+
+def _compare(
+    rt: Runtime,
+    current_uri: str,
+    drift: DriftSpec,
+    features: Features,
+    prediction_column: str | None,
+    champion: Version,
+) -> dict[str, Any]:
+    from airflow_mlops_provider.services.references import reference_of, save_report
+
+    profile, reference_uri = reference_of(rt, features, champion)
+    report = judge(profile, rt.storage.read_frame(current_uri), drift, prediction_column)
+    uris = save_report(
+        rt,
+        report,
+        title=f"{rt.pipeline}: drift vs champion v{champion.version}",
+        run_id=champion.run_id,
+        artifact_path=_artifact_path(rt),
+    )
+    rt.publish(DRIFT_REPORT_LINK, uris["drift.html"])
+    for feature in report.features:
+        log.info(
+            "%-20s %-13s stat=%.4g value=%.3g threshold=%.3g %s",
+            feature.feature,
+            feature.test,
+            feature.statistic,
+            feature.value,
+            feature.threshold,
+            "DRIFT" if feature.drifted else "ok",
+        )
+    return {
+        "dataset_drift": report.dataset_drift,
+        "drifted_share": report.drifted_share,
+        "drifted_features": report.drifted_features(),
+        "top": report.top(10),
+        "prediction_drift": report.prediction_drift,
+        "report": uris["drift.html"],
+        "report_json": uris["drift.json"],
+        "reference": reference_uri,
+        "current": current_uri,
+        "champion_version": champion.version,
+    }
+
+
+def _decide(rt: Runtime, decision: DriftDecision) -> DriftDecision:
+    log.info("Decision: %s (%s)", decision.route, decision.reason)
+    rt.audit("drift_checked", decision.to_xcom())
+    return decision
+
+
+def _artifact_path(rt: Runtime) -> str:
+    """drift/<dag_id>/<run_id> with characters MLflow artifact paths dislike replaced."""
+    return "/".join(["drift", safe_run_id(rt.task.dag_id), safe_run_id(rt.task.run_id)])

@@ -1,0 +1,189 @@
+"""Release steps: promote (directly or through the canary), reject, roll back.
+
+Only the version the gate (or a person) approved is released; `champion` moves only when the
+release succeeds. The canary rollout itself is services/rollout.py; here is what a release
+step does with its outcome: wait until a time (the operator defers), ask a person (the
+operator raises Airflow's HITL), or finish — promoted, or rolled back (`RolloutFailed`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops_provider.exceptions import MlopsError
+from airflow_mlops_provider.services.rollout import RolloutSources
+
+if TYPE_CHECKING:
+    from airflow_mlops_provider.services.rollout import Rollout
+    from airflow_mlops_provider.services.runtime import Runtime
+    from airflow_mlops_provider.spec import CanarySpec, DataSpec
+
+log = logging.getLogger(__name__)
+DONE, WAIT, PAUSE = "done", "wait", "pause"
+PAUSE_OPTIONS = ["continue", "promote", "rollback"]
+
+
+class RolloutFailed(MlopsError):
+    """The canary's analysis failed: traffic is back on the champion, `champion` unchanged.
+    Retrying cannot help; a new challenger must be trained."""
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """How a challenger is released: the YAML's `canary` block, the data's target, features
+    and id column (replayed requests), the gate's classification threshold, the Kubernetes
+    connection (KServe router) and where requests and metrics come from."""
+
+    canary: CanarySpec
+    data: DataSpec
+    threshold: float
+    kubernetes_conn_id: str = "kubernetes_default"
+    sources: RolloutSources = field(default_factory=RolloutSources)
+
+
+@dataclass(frozen=True)
+class ReleaseStep:
+    """What the release needs next: nothing (`done`, with the result), to `wait` until a
+    Unix time, or a person's answer to a `pause` (one of PAUSE_OPTIONS)."""
+
+    kind: str
+    result: dict[str, Any] = field(default_factory=dict)
+    until: float | None = None
+    subject: str = ""
+    body: str = ""
+
+
+def release(
+    rt: Runtime, plan: ReleasePlan, *, challenger: str, champion: str | None
+) -> ReleaseStep:
+    """Promote `challenger` directly (canary disabled, or no champion to compare with), or
+    carry its canary rollout on from wherever it stands."""
+    if plan.canary.enabled and champion is not None:
+        return _advance(rt, _rollout(rt, plan, challenger, champion))
+    why = "Canary is not enabled" if not plan.canary.enabled else "No champion yet"
+    log.info("%s: promoting version %s directly", why, challenger)
+    moved = rt.registry.promote(challenger)
+    rt.registry.tag_version(challenger, {"mlops.decision": "promoted"})
+    if moved["changed"]:
+        rt.audit("promoted", moved)
+    else:
+        log.info("Version %s already is the champion; nothing moved", challenger)
+    return ReleaseStep(DONE, moved)
+
+
+def answer_pause(
+    rt: Runtime,
+    plan: ReleasePlan,
+    *,
+    challenger: str,
+    champion: str,
+    choice: str,
+    actor: str,
+) -> ReleaseStep:
+    """A person's answer to a paused canary (continue / promote / rollback), then carry on."""
+    log.info("Canary pause answered by %s: %s", actor, choice)
+    rollout = _rollout(rt, plan, challenger, champion)
+    rollout.answer(choice, actor)
+    return _advance(rt, rollout)
+
+
+def reject(rt: Runtime, *, gate: dict[str, Any]) -> dict[str, Any]:
+    """Record the gate's rejection on the version and in the audit log; aliases stay put."""
+    version, reasons = gate["challenger"], gate["reasons"]
+    rt.registry.tag_version(version, {"mlops.decision": "rejected"})
+    log.info("Version %s rejected: %s", version, "; ".join(reasons))
+    rt.audit("rejected", {"version": version, "reasons": reasons})
+    return {"rejected": version, "reasons": reasons}
+
+
+def rollback(
+    rt: Runtime, *, canary: CanarySpec, kubernetes_conn_id: str, version: str | None
+) -> dict[str, Any]:
+    """Move `champion` back to `version` (default: `previous_champion`) and revert the traffic
+    through the configured router; running it twice changes nothing the second time."""
+    moved = rt.registry.rollback(version)
+    traffic = _revert_traffic(rt, canary, kubernetes_conn_id, moved["champion"])
+    if moved["changed"]:
+        rt.registry.tag_version(moved["from"], {"mlops.decision": "rolled_back"})
+        rt.audit("rolled_back", {**moved, "traffic": traffic})
+    log.info(
+        "Champion is version %s (%s); router: %s",
+        moved["champion"],
+        "moved" if moved["changed"] else "already there; nothing moved",
+        traffic,
+    )
+    return {**moved, "traffic": traffic}
+
+
+def _rollout(rt: Runtime, plan: ReleasePlan, challenger: str, champion: str) -> Rollout:
+    from airflow_mlops_provider.services.rollout import build
+
+    return build(
+        rt,
+        canary_spec=plan.canary,
+        data=plan.data,
+        threshold=plan.threshold,
+        challenger=challenger,
+        champion=champion,
+        sources=plan.sources,
+        kubernetes_conn_id=plan.kubernetes_conn_id,
+    )
+
+
+def _advance(rt: Runtime, rollout: Rollout) -> ReleaseStep:
+    from airflow_mlops_provider.core import canary
+
+    action, state = rollout.advance()
+    if action.kind == canary.WAIT:
+        return ReleaseStep(WAIT, until=float(action.until or 0))
+    if action.kind == canary.PAUSE:
+        return _pause(rt, action.reason, state)
+    if state.phase == canary.ROLLED_BACK:
+        raise RolloutFailed(
+            f"Canary of version {state.challenger} rolled back: {state.reason}. Traffic and "
+            f"`champion` stay on version {state.champion}. Clearing this task changes "
+            "nothing; train again to try a new challenger."
+        )
+    return ReleaseStep(
+        DONE,
+        {
+            "version": state.challenger,
+            "champion": state.challenger if state.phase == canary.PROMOTED else state.champion,
+            "decision": state.phase,
+            "reason": state.reason,
+            "steps": len(state.history),
+        },
+    )
+
+
+def _pause(rt: Runtime, reason: str, state: Any) -> ReleaseStep:
+    model = rt.registry.model_name
+    log.info("Canary paused for a person: %s", reason)
+    rt.notify(
+        f":pause_button: {model} v{state.challenger} canary paused at {state.weight}% — "
+        f"{reason}. Answer in Airflow (Required actions): continue, promote or rollback."
+    )
+    return ReleaseStep(
+        PAUSE,
+        subject=f"Canary of {model} v{state.challenger} is paused",
+        body=f"{reason}\n\nTraffic: {state.weight}% on v{state.challenger}, the rest on "
+        f"v{state.champion}. continue: next step; promote: make it the champion now; "
+        "rollback: revert traffic and keep the champion.",
+    )
+
+
+def _revert_traffic(
+    rt: Runtime, canary: CanarySpec, kubernetes_conn_id: str, champion: str
+) -> dict[str, Any] | None:
+    """All traffic on the champion (only when a canary router is configured)."""
+    if not canary.enabled:
+        return None
+    from airflow_mlops_provider.services.rollout import router_for
+
+    router = router_for(canary, rt.storage, rt.layout.canary, rt.registry, kubernetes_conn_id)
+    now = router.current()
+    if now.get("stable") == str(champion) and not now.get("canary"):
+        return now
+    return router.rollback(str(champion))

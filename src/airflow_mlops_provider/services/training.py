@@ -1,0 +1,192 @@
+"""Train and register: one training per cleared task, resumed on retry, registered once.
+
+The MLflow run is created (or found) *before* the trainer starts and passed to it (the trainer
+contract, DESIGN.md §4), keyed by dag/run/task id. What a re-run does depends on what the last
+attempt left (core/attempts.py): an unfinished run is resumed (a retry); a finished run with a
+model but no version is only registered (the attempt died after training); a run that already
+has its version means the task was cleared, so a fresh training starts. Clearing the task
+therefore makes exactly one new version, and nothing else makes any. Lineage tags are set by
+the platform, not trusted to the trainer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_mlops_provider.services.runtime import MLFLOW_RUN_LINK
+
+if TYPE_CHECKING:
+    from airflow_mlops_provider.services.runtime import Runtime
+    from airflow_mlops_provider.spec import DataSpec, TrainingSpec
+
+log = logging.getLogger(__name__)
+ACTIONS = {
+    "new": "created (first attempt, or the task was cleared: training anew)",
+    "resume": "resumed (a retry of an unfinished training)",
+    "register": "finished earlier without a version: registering it, no retraining",
+}
+
+
+class Trainer(Protocol):
+    """Where the trainer runs: execution/local.py LocalTrainer or execution/kubernetes.py
+    PodTrainer."""
+
+    @property
+    def image(self) -> str: ...
+
+    def run(self, env: dict[str, str], client_env: dict[str, str]) -> str | None:
+        """Run to completion with the contract `env` (`client_env`: the tracking URI and
+        credentials, for a trainer that may see them); the image digest it ran, if known."""
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    run_id: str
+    version: str
+    model_uri: str
+    snapshot_id: str
+    trained: bool  # False: an earlier attempt's finished run was only registered
+    drift_profile: str
+
+    def to_xcom(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train_and_register(
+    rt: Runtime,
+    *,
+    snapshot: Mapping[str, Any],
+    training: TrainingSpec,
+    data: DataSpec,
+    experiment: str,
+    ui_url: str,
+    trainer: Trainer,
+) -> TrainedModel:
+    """Train on the snapshot (`snapshot_id`, `train_uri`, `holdout_uri`: a validated
+    snapshot's manifest) under the trainer contract, register the model with its lineage and
+    fit its drift reference."""
+    from airflow_mlops_provider.core.attempts import REGISTER
+    from airflow_mlops_provider.services.references import ensure_reference
+
+    registry = rt.registry
+    lineage = _lineage(rt, snapshot, training, trainer.image)
+    experiment_id = registry.ensure_experiment(experiment)
+    run_id, action = registry.run_for_attempt(
+        experiment_id,
+        task_key=rt.task.key,
+        run_name=f"{rt.pipeline}-{rt.task.run_id}",
+        tags=lineage,
+    )
+    log.info("MLflow run %s: %s", run_id, ACTIONS[action])
+    url = f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    rt.publish(MLFLOW_RUN_LINK, url)  # before training: a failed training links its run
+    log.info("MLflow run: %s", url)
+    if action != REGISTER:
+        _train(rt, run_id, snapshot, training, data, lineage, trainer)
+    run = _finished_run(rt, run_id)
+    # A pod reports the digest it really ran on the run; the version carries that.
+    digest = run.data.tags.get("mlops.image_digest", lineage["mlops.image_digest"])
+    tags = {**lineage, "mlops.image_digest": digest, "mlops.decision": "pending"}
+    version = registry.register(run_id, tags=tags)
+    trained = TrainedModel(
+        run_id=run_id,
+        version=version.version,
+        model_uri=version.uri,
+        snapshot_id=snapshot["snapshot_id"],
+        trained=action != REGISTER,
+        drift_profile=ensure_reference(
+            rt,
+            data.features,
+            version,
+            train_uri=snapshot["train_uri"],
+            holdout_uri=snapshot["holdout_uri"],
+        ),
+    )
+    rt.audit("trained", trained.to_xcom())
+    return trained
+
+
+def _train(
+    rt: Runtime,
+    run_id: str,
+    snapshot: Mapping[str, Any],
+    training: TrainingSpec,
+    data: DataSpec,
+    lineage: dict[str, str],
+    trainer: Trainer,
+) -> None:
+    from airflow_mlops_provider.execution.contract import trainer_env
+
+    tracking = rt.registry.tracking
+    env = trainer_env(
+        training,
+        data,
+        tracking_uri=tracking.uri,
+        run_id=run_id,
+        train_uri=snapshot["train_uri"],
+        holdout_uri=snapshot["holdout_uri"],
+        lineage=lineage,
+    )
+    digest = trainer.run(env, tracking.client_env())
+    if digest:
+        rt.registry.set_run_tags(run_id, {"mlops.image_digest": digest})
+
+
+def _finished_run(rt: Runtime, run_id: str) -> Any:
+    """The finished run, or a TrainingError saying what the trainer left undone."""
+    from airflow_mlops_provider.exceptions import TrainingError
+
+    run = rt.registry.get_run(run_id)
+    status = run.info.status
+    if status != "FINISHED":
+        raise TrainingError(
+            f"trainer exited but MLflow run {run_id} is {status}, not "
+            "FINISHED; the trainer must end its run (see include/trainer)"
+        )
+    if not rt.registry.has_model(run_id):
+        raise TrainingError(
+            f"MLflow run {run_id} logged no model at artifact path 'model'; "
+            "the trainer must call log_model(..., name='model')"
+        )
+    return run
+
+
+def _lineage(
+    rt: Runtime, snapshot: Mapping[str, Any], training: TrainingSpec, image: str
+) -> dict[str, str]:
+    params = json.dumps(training.params, sort_keys=True).encode()
+    return {
+        "mlops.pipeline": rt.pipeline,
+        "mlops.dag_id": rt.task.dag_id,
+        "mlops.run_id": rt.task.run_id,
+        "mlops.task_id": rt.task.task_id,
+        "mlops.snapshot_id": snapshot["snapshot_id"],
+        "mlops.train_data": snapshot["train_uri"],
+        "mlops.holdout_data": snapshot["holdout_uri"],
+        "mlops.params_hash": hashlib.sha256(params).hexdigest()[:16],
+        "mlops.code_commit": code_commit(rt.project_dir),
+        "mlops.image_digest": image,
+        "mlops.compute": training.compute,
+    }
+
+
+def code_commit(project_dir: str) -> str:
+    """The project's git commit (what the trainer code is), or 'unknown' outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 else "unknown"

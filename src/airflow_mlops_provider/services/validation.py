@@ -1,0 +1,215 @@
+"""Validate a batch against its contract — the data gate before any model step reads data.
+
+A training batch that passes becomes an immutable snapshot (train/holdout split, written
+once, read by id), so a cleared and re-run task sees exactly the same rows; a serving window
+that passes is handed on as it is. A batch that cannot be read or breaks its contract is
+quarantined (as read, with the reason), audited, announced, and `DataRejected` is raised: bad
+data does not get better on retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlops_provider.exceptions import DataValidationError
+from airflow_mlops_provider.services.runtime import VALIDATION_REPORT_LINK
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from airflow_mlops_provider.adapters.storage import Storage
+    from airflow_mlops_provider.core.contract import Check, ValidationResult
+    from airflow_mlops_provider.services.runtime import Runtime
+    from airflow_mlops_provider.spec import ContractSpec, DataSpec, MonitoringSpec
+
+log = logging.getLogger(__name__)
+
+
+class DataRejected(DataValidationError):
+    """The batch was unreadable or broke its contract; it is quarantined and nothing
+    downstream may run on it."""
+
+
+class UnreadableBatch(DataValidationError):
+    """The batch is missing, empty, corrupt or not permitted; the message says which."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A validated training batch, stored: its manifest (ids, URIs, rows, split, source
+    files) and the validation report."""
+
+    manifest: dict[str, Any]
+    report: str
+
+    def to_xcom(self) -> dict[str, Any]:
+        return {**self.manifest, "report": self.report}
+
+
+@dataclass(frozen=True)
+class ValidatedWindow:
+    """A serving window that passed the contract (target column not required)."""
+
+    window_uri: str
+    rows: int
+    report: str
+
+    def to_xcom(self) -> dict[str, Any]:
+        return {"window_uri": self.window_uri, "rows": self.rows, "report": self.report}
+
+
+def check_batch(
+    storage: Storage, location: str, fmt: str, checks: list[Check], *, now: datetime | None
+) -> tuple[pd.DataFrame, ValidationResult]:
+    """Read the batch and run the checks (Great Expectations). Also `airflow-mlops check-data`.
+
+    Raises UnreadableBatch when the batch cannot be read at all."""
+    from airflow_mlops_provider.adapters.great_expectations import validate_frame
+
+    try:
+        frame = storage.read_frame(location, fmt)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise UnreadableBatch(f"cannot read the batch: {type(exc).__name__}: {exc}") from None
+    return frame, validate_frame(frame, checks, now=now)
+
+
+def validate_batch(
+    rt: Runtime,
+    *,
+    source: str,
+    data: DataSpec,
+    contract: ContractSpec,
+    now: datetime | None = None,
+) -> Snapshot:
+    """Validate the training batch at `source` (freshness judged as of `now`, the run's data
+    interval end, so a backfill is not "stale"), then snapshot it."""
+    from airflow_mlops_provider.core.contract import checks_from_contract
+
+    location = rt.storage.resolve(source)
+    frame, report = _gate(rt, location, data.format, checks_from_contract(contract), now)
+    manifest = _write_snapshot(rt, frame, location, data)
+    log.info(
+        "Snapshot %s: %s train rows, %s holdout rows",
+        manifest["snapshot_id"],
+        manifest["train_rows"],
+        manifest["holdout_rows"],
+    )
+    return Snapshot(manifest, report)
+
+
+def validate_window(
+    rt: Runtime,
+    *,
+    window_uri: str,
+    contract: ContractSpec,
+    target: str,
+    monitoring: MonitoringSpec,
+    now: datetime | None = None,
+) -> ValidatedWindow:
+    """Validate a monitoring window: no label column needed, the logs' own columns and the
+    prediction column allowed."""
+    from airflow_mlops_provider.core.contract import checks_from_contract
+
+    checks = checks_from_contract(
+        contract,
+        skip_columns=[target],
+        extra_columns=[*monitoring.log_columns, monitoring.prediction_column],
+    )
+    frame, report = _gate(rt, window_uri, "parquet", checks, now)
+    return ValidatedWindow(window_uri, len(frame), report)
+
+
+def _gate(
+    rt: Runtime, location: str, fmt: str, checks: list[Check], now: datetime | None
+) -> tuple[pd.DataFrame, str]:
+    """(frame, report URI) of a batch that passed; DataRejected otherwise."""
+    try:
+        frame, result = check_batch(rt.storage, location, fmt, checks, now=now)
+    except UnreadableBatch as exc:
+        reason = str(exc)
+        _quarantine(rt, None, location, reason)
+        rt.audit("rejected_data", {"source": location, "failed": [reason]})
+        rt.notify(f":no_entry: {rt.pipeline}: batch {location} rejected: {reason}")
+        raise DataRejected(
+            f"batch {location} rejected; nothing downstream runs.\n{reason}"
+        ) from None
+    report = _write_report(rt, result, location)
+    rt.publish(VALIDATION_REPORT_LINK, report)
+    log.info("%s\nReport: %s", result.summary(), report)
+    if not result.passed:
+        _quarantine(rt, frame, location, f"{result.summary()}\nReport: {report}")
+        failed = [c.check.describe() for c in result.failures()]
+        rt.audit("rejected_data", {"source": location, "failed": failed, "report": report})
+        rt.notify(
+            f":no_entry: {rt.pipeline}: batch {location} failed validation "
+            f"({len(failed)} checks). Report: {report}"
+        )
+        raise DataRejected(
+            f"batch {location} failed its contract; nothing downstream "
+            f"runs.\n{result.summary()}\nReport: {report}"
+        )
+    rt.audit("validated", {"source": location, "rows": len(frame)})
+    return frame, report
+
+
+def _quarantine(rt: Runtime, frame: pd.DataFrame | None, location: str, why: str) -> None:
+    """Keep the rejected batch (as read) and why, under quarantine/<dag>/<run>/. The source
+    is never touched: after a fix, clearing the task validates it again."""
+    storage = rt.storage
+    folder = rt.layout.quarantine(rt.task)
+    if frame is not None:
+        storage.write_frame(frame, storage.join(folder, "batch.parquet"))
+    record = {"source": location, "task_id": rt.task.task_id, "why": why}
+    storage.write_text(storage.join(folder, "reason.json"), json.dumps(record))
+    log.warning("Batch quarantined in %s", folder)
+
+
+def _write_report(rt: Runtime, result: ValidationResult, location: str) -> str:
+    from airflow_mlops_provider.core.contract import render_validation_html
+
+    storage = rt.storage
+    storage.write_text(
+        rt.task_folder("validation.json"), json.dumps(result.to_dict(), indent=2, default=str)
+    )
+    html = render_validation_html(result, title=f"{rt.pipeline}: data validation", source=location)
+    return storage.write_text(rt.task_folder("validation.html"), html)
+
+
+def _write_snapshot(
+    rt: Runtime, frame: pd.DataFrame, location: str, data: DataSpec
+) -> dict[str, Any]:
+    """Store the frame as snapshot <content hash>; its manifest is written last, so a
+    re-run finds a complete snapshot and returns the same manifest."""
+    from airflow_mlops_provider.core.snapshot import snapshot_id, time_split
+
+    storage, split = rt.storage, data.split
+    ident = snapshot_id(frame)
+    folder = rt.layout.snapshot(ident)
+    manifest_uri = storage.join(folder, "manifest.json")
+    if storage.exists(manifest_uri):
+        return json.loads(storage.read_text(manifest_uri))
+    train, holdout = time_split(frame, split.time_column, split.holdout_fraction)
+    manifest = {
+        "snapshot_id": ident,
+        "source": location,
+        "source_files": storage.files(location, data.format),
+        "rows": len(frame),
+        "schema": {name: str(dtype) for name, dtype in frame.dtypes.items()},
+        "train_uri": storage.write_frame(train, storage.join(folder, "train.parquet")),
+        "holdout_uri": storage.write_frame(holdout, storage.join(folder, "holdout.parquet")),
+        "train_rows": len(train),
+        "holdout_rows": len(holdout),
+        "split": {
+            "time_column": split.time_column,
+            "holdout_fraction": split.holdout_fraction,
+            "holdout_from": str(holdout[split.time_column].min()),
+        },
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "manifest_uri": manifest_uri,
+    }
+    storage.write_text(manifest_uri, json.dumps(manifest, indent=2))
+    return manifest

@@ -1,0 +1,111 @@
+"""services/release.py: direct promotion, a paused canary answered by a person, rejection and
+rollback with the local router's traffic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION, PREVIOUS
+from airflow_mlops_provider.services import release
+from airflow_mlops_provider.services.rollout import RolloutSources
+from airflow_mlops_provider.spec import CanarySpec, DataSpec
+
+DATA = DataSpec.model_validate(
+    {"source": "lake", "target": "y", "features": {"numeric": ["x"]}, "split": {"time_column": "t"}}
+)
+
+
+def plan(canary: dict) -> release.ReleasePlan:
+    return release.ReleasePlan(
+        canary=CanarySpec.model_validate(canary),
+        data=DATA,
+        threshold=0.5,
+        sources=RolloutSources(holdout_uri="holdout.parquet"),
+    )
+
+
+PAUSED = {
+    "enabled": True,
+    "metric_source": "inference_logs",
+    "inference_logs": {"source": "logs"},
+    "steps": [{"set_weight": 20}, {"pause": {}}],  # a pause without duration: a person
+}
+
+
+def two_versions(registry) -> None:
+    registry.add_version("1")
+    registry.add_version("2")
+    registry.set_alias(CHAMPION, "1")
+
+
+def test_direct_promotion_moves_the_champion_once(rt, registry, audit) -> None:
+    two_versions(registry)
+    step = release.release(rt, plan({"enabled": False}), challenger="2", champion="1")
+    assert step.kind == release.DONE
+    assert step.result == {"champion": "2", "previous_champion": "1", "changed": "yes"}
+    assert registry.aliases() == {CHAMPION: "2", PREVIOUS: "1"}
+    assert registry.get_version("2").tags["mlops.decision"] == "promoted"
+    again = release.release(rt, plan({"enabled": False}), challenger="2", champion="1")
+    assert again.result["changed"] is None
+    assert [line["event"] for line in audit(rt)] == ["promoted"]  # once
+
+
+def test_a_paused_canary_asks_a_person_and_goes_on_with_the_answer(
+    rt, registry, sent, audit
+) -> None:
+    two_versions(registry)
+    canary = plan(PAUSED)
+    step = release.release(rt, canary, challenger="2", champion="1")
+    assert step.kind == release.PAUSE and step.subject == "Canary of churn v2 is paused"
+    assert "20% on v2" in step.body and "paused at 20%" in sent[0]
+    router = Path(rt.layout.canary, "router.json")
+    assert json.loads(router.read_text())["weight"] == 20
+
+    done = release.answer_pause(
+        rt, canary, challenger="2", champion="1", choice="promote", actor="alice"
+    )
+    assert done.kind == release.DONE and done.result["decision"] == "promoted"
+    assert registry.aliases()[CHAMPION] == "2"
+    assert json.loads(router.read_text())["stable"] == "2"
+    answered = [line for line in audit(rt) if line["event"] == "canary_answered"]
+    assert answered[0]["actor"] == "alice" and answered[0]["details"]["choice"] == "promote"
+
+
+def test_a_canary_rolled_back_by_a_person_fails_the_release(rt, registry) -> None:
+    two_versions(registry)
+    canary = plan(PAUSED)
+    release.release(rt, canary, challenger="2", champion="1")
+    with pytest.raises(release.RolloutFailed, match="stay on version 1"):
+        release.answer_pause(
+            rt, canary, challenger="2", champion="1", choice="rollback", actor="bob"
+        )
+    assert registry.aliases()[CHAMPION] == "1"
+    assert registry.get_version("2").tags["mlops.decision"] == "rolled_back_canary"
+
+
+def test_rejection_is_recorded_and_moves_nothing(rt, registry, audit) -> None:
+    registry.add_version("3")
+    result = release.reject(rt, gate={"challenger": "3", "reasons": ["roc_auc fell"]})
+    assert result == {"rejected": "3", "reasons": ["roc_auc fell"]}
+    assert registry.get_version("3").tags["mlops.decision"] == "rejected"
+    assert registry.aliases() == {} and audit(rt)[0]["event"] == "rejected"
+
+
+def test_rollback_reverts_the_champion_and_the_traffic(rt, registry, audit) -> None:
+    for version in ("1", "2"):
+        registry.add_version(version)
+    registry.set_alias(PREVIOUS, "1")
+    registry.set_alias(CHAMPION, "2")
+    canary = CanarySpec.model_validate(
+        {"enabled": True, "steps": [{"set_weight": 20}]}
+    )  # the local router
+    moved = release.rollback(rt, canary=canary, kubernetes_conn_id="k", version=None)
+    assert (moved["champion"], moved["from"], moved["changed"]) == ("1", "2", "yes")
+    assert moved["traffic"]["stable"] == "1"
+    assert registry.get_version("2").tags["mlops.decision"] == "rolled_back"
+    again = release.rollback(rt, canary=canary, kubernetes_conn_id="k", version="1")
+    assert again["changed"] is None and again["traffic"]["stable"] == "1"
+    assert [line["event"] for line in audit(rt)] == ["rolled_back"]
