@@ -76,7 +76,7 @@ def test_seeded_trials(trial, seed: int) -> None:
     champion = model(random_state=seed)
     worse = decide(model(**WORSE, random_state=seed), champion)
     assert worse["decision"] == "reject", worse["reasons"]
-    assert any("roc_auc regressed" in reason for reason in worse["reasons"])
+    assert any("roc_auc regression" in reason for reason in worse["reasons"])
 
     weak_champion = model(**WEAK_CHAMPION, random_state=seed)
     better = decide(champion, weak_champion)
@@ -126,7 +126,7 @@ def test_dag_runs_promote_the_better_and_reject_the_worse(project: Path, airflow
     v2, v3 = (client.get_model_version("churn", v) for v in ("2", "3"))
     assert v2.tags["mlops.gate"] == "promote" and v3.tags["mlops.gate"] == "reject"
     assert v3.tags["mlops.decision"] == "rejected"
-    assert "roc_auc regressed" in v3.tags["mlops.gate_reasons"]
+    assert "roc_auc regression" in v3.tags["mlops.gate_reasons"]
     assert float(v3.tags["mlops.risk_score"]) >= 0
     report = Path(v3.tags["mlops.gate_report"])
     html = report.read_text()

@@ -10,6 +10,12 @@ A group smaller than `min_group_size` rows is reported but left out of both diff
 rate over 5 rows is noise, not evidence); a group without positive labels has no true positive
 rate. Fewer than two groups left means a difference cannot be computed (NaN), and the gate
 fails closed on it.
+
+Uncertainty (`gap_interval`): each counted group's rate gets a Wilson interval, all of them
+simultaneously (Bonferroni over the G groups: each side at alpha / (2 G)); with every rate
+inside its interval, the gap max - min lies between max(lower) - min(upper) and
+max(upper) - min(lower). So a small group widens the gap's interval instead of being trusted,
+and the gate passes a gap only when even its upper end is within the limit.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from airflow_mlops_provider.core.intervals import wilson
 
 DPD = "demographic_parity_difference"
 EOD = "equal_opportunity_difference"
@@ -34,6 +42,8 @@ class GroupRates:
     selection_rate: float
     true_positive_rate: float | None  # None: the group has no positive label
     included: bool  # False: smaller than min_group_size, left out of the differences
+    selected: int = 0  # rows predicted positive
+    true_positives: int = 0  # positive rows predicted positive
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ def group_fairness(
                 selection_rate=float(p[rows].mean()),
                 true_positive_rate=float(p[rows & y].mean()) if positives else None,
                 included=int(rows.sum()) >= min_group_size,
+                selected=int(p[rows].sum()),
+                true_positives=int(p[rows & y].sum()),
             )
         )
     included = [r for r in rates if r.included]
@@ -94,6 +106,24 @@ def group_fairness(
         equal_opportunity_difference=_spread(tprs),
         min_group_size=min_group_size,
     )
+
+
+def gap_interval(result: FairnessResult, key: str, alpha: float) -> tuple[float, float]:
+    """Interval of a gap (DPD or EOD) whose two ends are one-sided bounds at level alpha."""
+    if key == DPD:
+        counts = [(g.selected, g.rows) for g in result.groups if g.included]
+    elif key == EOD:
+        counts = [
+            (g.true_positives, g.positives) for g in result.groups if g.included and g.positives
+        ]
+    else:
+        raise ValueError(f"unknown fairness gap {key!r}; one of {DPD}, {EOD}")
+    if len(counts) < 2:
+        return math.nan, math.nan
+    bounds = [wilson(k, n, alpha / (2 * len(counts))) for k, n in counts]
+    low = max(lo for lo, _ in bounds) - min(hi for _, hi in bounds)
+    high = max(hi for _, hi in bounds) - min(lo for lo, _ in bounds)
+    return max(0.0, low), min(1.0, high)
 
 
 def _spread(values: list[float]) -> float:

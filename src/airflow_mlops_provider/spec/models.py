@@ -532,6 +532,13 @@ class EvaluationSpec(StrictModel):
         "promote", description="the first model: promote (risk permitting), ask, or reject"
     )
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold for label metrics")
+    alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=0.5,
+        description="error rate of the gate's tests: each bound passes when its one-sided "
+        "confidence bound at alpha is inside; failures are Holm-corrected at alpha",
+    )
 
 
 class RiskWeights(StrictModel):
@@ -542,6 +549,9 @@ class RiskWeights(StrictModel):
     latency: float = Field(0.4, ge=0, le=1)
     disagreement: float = Field(0.25, ge=0, le=1)
     cold_start: float = Field(0.2, ge=0, le=1)
+    uncertain: float = Field(
+        0.5, ge=0, le=1, description="a bound the holdout cannot decide (its interval straddles it)"
+    )
 
 
 class ApprovalSpec(StrictModel):
