@@ -17,8 +17,8 @@ Error control: the gate promotes only when *every* bound passes, an intersection
 so a challenger that breaks any one bound is promoted with probability <= alpha without a
 multiplicity correction (Berger 1982); it rejects when *any* bound fails, so the fail tests are
 corrected for their number with Holm (family-wise error <= alpha). A bound whose value could
-not be computed fails (fail closed). The risk score (core/risk.py) reads every passed bound at
-the pessimistic end of its interval.
+not be computed fails (fail closed). The risk score (core/risk.py) reads a passed regression
+bound at the pessimistic end of its interval, and limited values as measured.
 """
 
 from __future__ import annotations
@@ -306,8 +306,8 @@ def judge(
         "uncertain": 1.0 if any(c.verdict == UNCERTAIN for c in settled) else 0.0,
     }
     for check in settled:
-        if check.passed and check.factor and check.upper is not None:
-            level = risk.band(check.upper, check.limit, policy.soft_limit)
+        if check.passed and check.factor:
+            level = risk.band(_risk_reading(check), check.limit, policy.soft_limit)
             factors[check.factor] = max(factors.get(check.factor, 0.0), level)
     assessed = risk.assess(
         factors,
@@ -319,6 +319,16 @@ def judge(
     undecided = [c.reason for c in settled if c.verdict == UNCERTAIN]
     decision, why = _decide(hard, undecided, not has_champion, assessed, policy)
     return GateDecision(decision, tuple(why), tuple(settled), assessed, alpha)
+
+
+def _risk_reading(check: Check) -> float:
+    """What a passed bound contributes to the risk score: a regression at the pessimistic end
+    of its interval (auto-promotion needs confidence that the challenger is within
+    soft_limit x its margin, so a model worse by the whole margin is not promoted without a
+    person), a limited value (fairness gap, latency, disagreement) as measured."""
+    if check.bound == "max_regression" and check.upper is not None:
+        return check.upper
+    return check.measured if check.measured is not None else check.limit
 
 
 def _decide(

@@ -12,9 +12,9 @@ Each factor is a number in [0, 1]:
 - `uncertain`: 1 when a bound of the gate is undecided (its interval straddles the bound: the
   holdout cannot tell), else 0. With the default weight it alone asks a person.
 
-Measured values enter at the pessimistic end of their confidence interval (the gate passes
-only bounds whose whole interval is inside), so a factor is "how close could it be to its
-limit", not "how close did this sample happen to land".
+The regression factor reads the regression at the pessimistic end of its confidence interval:
+auto-promotion needs confidence that the challenger is within `soft_limit` x its margin, so a
+model really worse by the whole margin goes to a person even when this holdout flatters it.
 
 A "value against a limit" factor is 0 up to the soft limit (`soft_limit` x the hard limit),
 then jumps to 0.5 and rises linearly to 1 at the hard limit (the hard limit itself is a

@@ -68,19 +68,16 @@ def test_regression_past_half_its_bound_asks_a_person() -> None:
     assert large.risk.factors["regression"] == pytest.approx(0.75)
 
 
-def test_the_risk_score_reads_a_passed_bound_at_its_pessimistic_end() -> None:
-    """A measured gap of 0.10 whose interval reaches 0.25 counts as 0.25 against the 0.3
-    limit: the score asks how close it could be, not where this sample landed."""
-    check = limit_check(
-        "fairness.demographic_parity_difference",
-        "fairness",
-        0.10,
-        0.3,
-        interval=lambda a: (0.0, 0.25) if a >= 0.01 else (0.0, 0.31),
-    )
-    result = gate(0.8, 0.8, [check], Policy())
-    assert result.checks[-1].verdict == PASS
-    assert result.risk.factors["fairness"] == pytest.approx(0.5 + 0.5 * 0.1 / 0.15)
+def test_the_regression_factor_reads_the_pessimistic_end_of_its_interval() -> None:
+    """A 0.002 regression measured with a 0.006 standard error of the difference passes the
+    0.02 bound, but its interval reaches 0.0119: past half the bound, so a person looks."""
+    est = {"roc_auc": MetricEstimate("roc_auc", 0.798, 0.80, 1.8e-5, 1.8e-5, 0.0, "t", 1000)}
+    result = judge(metric_checks(RULES, est, alpha=0.05), Policy(), has_champion=True)
+    regression = result.checks[1]
+    assert regression.verdict == PASS and regression.upper == pytest.approx(0.0119, abs=1e-4)
+    expected = 0.5 + 0.5 * (regression.upper - 0.01) / 0.01
+    assert result.risk.factors["regression"] == pytest.approx(expected)
+    assert result.decision == "approval"
 
 
 def test_relative_regression_factor_uses_the_relative_unit() -> None:
