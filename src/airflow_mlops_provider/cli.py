@@ -150,7 +150,9 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
 
 
 def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path | None) -> int:
-    """The drift engine outside Airflow: exit 0 no drift, 1 drift, 2 usage/config error.
+    """The drift engine outside Airflow: exit 0 no drift, 1 drift, 2 usage/config error
+    (a damaged profile included), 3 not enough evidence (a batch too small to tell, or
+    features that could not be judged: a person looks).
 
     REF is a batch (parquet or CSV, file or folder, local or s3://) or a saved drift profile
     (.json, e.g. a model version's `mlops.drift_profile`). With --pipeline its features and
@@ -174,7 +176,7 @@ def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path 
     if report:
         report.write_text(render_html(result, title=f"Drift: {current} vs {reference}"))
     print(json.dumps({"reference": reference, "current": current, **result.summary()}))
-    return 1 if result.dataset_drift else 0
+    return {"drift": 1, "no_drift": 0}.get(result.verdict, 3)
 
 
 def _drift_inputs(
@@ -216,7 +218,16 @@ def _check_profile_features(profile: Any, spec: PipelineSpec) -> None:
 
 
 def _format_of(uri: str) -> str:
-    return "csv" if uri.rstrip("/").endswith(".csv") else "parquet"
+    """csv for a .csv file, or for a local folder whose data parts are CSV (and none parquet);
+    parquet otherwise. (The smallest fix until the one reader for every format lands.)"""
+    if uri.rstrip("/").endswith(".csv"):
+        return "csv"
+    folder = Path(uri)
+    if "://" not in uri and folder.is_dir():
+        parts = {p.suffix for p in folder.iterdir() if p.is_file() and p.name[0] not in "._"}
+        if ".csv" in parts and ".parquet" not in parts:
+            return "csv"
+    return "parquet"
 
 
 def _drift_columns(
