@@ -15,7 +15,7 @@ truth) check that the generator's paired AUC differences behave like real models
 Gate (holdouts of 1k, 4k, 20k rows; `roc_auc: {min: 0.6, max_regression: 0.01}`,
 `accuracy: {min: 0.6}`, disagreement <= 0.5, default approval policy):
   - `before`: the point-estimate gate as on main (commit BEFORE, loaded from git);
-  - `after`: the gate with intervals (core/estimates.py, core/gate.py), alpha 0.05;
+  - `after`: the gate with intervals (core/estimates.py, core/gate.py), alpha 0.01;
   - `anchor`: a plain point comparison — promote when the AUC regression is <= the margin.
 Canary (`roc_auc: {max_regression: 0.02}`; 20% then 50% of the traffic, 5 measurements per
 step over cumulative traffic; total traffic 10k, 50k, 200k requests; every request labelled):

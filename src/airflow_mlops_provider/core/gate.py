@@ -36,8 +36,10 @@ from airflow_mlops_provider.core.estimates import MetricEstimate
 from airflow_mlops_provider.core.intervals import holm, normal_p_values, wilson, z_of
 from airflow_mlops_provider.core.metrics import LOWER_IS_BETTER, to_scores
 
-#: Default error rate of the gate's tests (the YAML's `evaluation.alpha`).
-ALPHA = 0.05
+#: Default error rate of the gate's tests (the YAML's `evaluation.alpha`): as the drift check's
+#: and the canary's, so a challenger worse by its whole margin is auto-promoted in at most about
+#: 1 of 100 holdouts even when the holdout is too small to tell (bench: "Decision quality").
+ALPHA = 0.01
 PASS, FAIL, UNCERTAIN = "pass", "fail", "uncertain"
 
 

@@ -538,7 +538,7 @@ class EvaluationSpec(StrictModel):
     )
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold for label metrics")
     alpha: float = Field(
-        0.05,
+        0.01,
         gt=0,
         lt=0.5,
         description="error rate of the gate's tests: each bound passes when its one-sided "
