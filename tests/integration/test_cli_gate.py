@@ -35,7 +35,7 @@ def models(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     spec = {**data.features.model_dump(), "target": data.target, "task": data.task}
     found = {}
     for name, knobs in (("good", {}), ("worse", {"label_noise": 0.3})):
-        params = {**trainer.DEFAULT_PARAMS, "backend": "sklearn", **knobs}
+        params = {**trainer.DEFAULT_PARAMS, "backend": "sklearn", "max_iter": 40, **knobs}
         labels = trainer.perturb_labels(train, data.target, params, data.task)
         model = trainer.build_model(spec, params).fit(train[data.features.all], labels)
         mlflow.sklearn.save_model(

@@ -31,6 +31,10 @@ inconclusive bound says how many requests per arm would likely decide it.
 
 A metric source without per-request data (Prometheus) gives values without variance: they are
 compared as points (at least 30 requests per arm) and the reason says so.
+
+A shadow stage scores every request with both models: `shadow_estimates` gives the paired
+covariance and the same judge then tests the paired difference (as the gate does on its
+holdout), which decides with far fewer requests than two disjoint arms.
 """
 
 from __future__ import annotations
@@ -66,12 +70,19 @@ def judge(
     champion: dict[str, ArmEstimate],
     *,
     alpha: float,
+    covariance: dict[str, float] | None = None,
 ) -> Measurement:
-    """One measurement: every bound of every metric, judged on a confidence sequence."""
+    """One measurement: every bound of every metric, judged on a confidence sequence.
+
+    `covariance` (per metric) is for a shadow comparison, where both models score the same
+    requests (`shadow_estimates`); canary arms are disjoint requests, so it is 0."""
+    covariance = covariance or {}
     found = [
         check
         for name, rule in rules.items()
-        for check in _bound_checks(name, rule, canary.get(name), champion.get(name))
+        for check in _bound_checks(
+            name, rule, canary.get(name), champion.get(name), covariance.get(name, 0.0)
+        )
     ]
     testable = sum(1 for c in found if c.get("margin") is not None)
     settled = [_settle(c, alpha, max(testable, 1)) for c in found]
@@ -95,7 +106,11 @@ def _values(arm: dict[str, ArmEstimate]) -> dict[str, float]:
 
 
 def _bound_checks(
-    name: str, rule: Rule, mine: ArmEstimate | None, theirs: ArmEstimate | None
+    name: str,
+    rule: Rule,
+    mine: ArmEstimate | None,
+    theirs: ArmEstimate | None,
+    cov: float,
 ) -> list[dict[str, Any]]:
     """The rule's bounds as margins; a side without data yet makes them inconclusive."""
     needs_base = rule.max_regression is not None
@@ -112,7 +127,7 @@ def _bound_checks(
     base = theirs.value if needs_base and theirs is not None else None
     found = []
     for m in margins(
-        name, rule, mine.value, base, (var_c, var_b, 0.0),  # disjoint requests: independent
+        name, rule, mine.value, base, (var_c, var_b, 0.0 if point else cov),
         higher_is_better=direction(name, rule) == "higher",
     ):  # fmt: skip
         if math.isnan(m.margin):
@@ -186,6 +201,29 @@ def _requests_needed(check: dict[str, Any], alpha: float) -> int | None:
     if target <= 0 or not check["variance"]:
         return None
     return math.ceil(check["requests"] * check["variance"] / target)
+
+
+def shadow_estimates(
+    names: list[str], y: Any, challenger: Any, champion: Any, *, threshold: float
+) -> tuple[dict[str, ArmEstimate], dict[str, ArmEstimate], dict[str, float]]:
+    """Both models on the same requests (a shadow stage): per-model estimates and, per
+    metric, the covariance of the two — DeLong for roc_auc, the paired bootstrap for the
+    others (core/estimates.py) — so the judge tests the paired difference, which needs far
+    fewer requests than two disjoint arms."""
+    from airflow_mlops_provider.core.estimates import paired_estimates
+
+    found = paired_estimates(names, y, challenger, champion, threshold=threshold)
+    mine, theirs, cov = {}, {}, {}
+    for name, est in found.items():
+        known = all(math.isfinite(v) for v in (est.var_challenger, est.var_champion))
+        mine[name] = ArmEstimate(est.challenger, est.var_challenger if known else None, est.rows)
+        theirs[name] = ArmEstimate(
+            est.champion if est.champion is not None else math.nan,
+            est.var_champion if known else None,
+            est.rows,
+        )
+        cov[name] = est.covariance if math.isfinite(est.covariance) else 0.0
+    return mine, theirs, cov
 
 
 def step_outcome(statuses: list[str], *, count: int, failure_limit: int) -> str:
