@@ -11,11 +11,14 @@ rate over 5 rows is noise, not evidence); a group without positive labels has no
 rate. Fewer than two groups left means a difference cannot be computed (NaN), and the gate
 fails closed on it.
 
-Uncertainty (`gap_interval`): each counted group's rate gets a Wilson interval, all of them
-simultaneously (Bonferroni over the G groups: each side at alpha / (2 G)); with every rate
-inside its interval, the gap max - min lies between max(lower) - min(upper) and
-max(upper) - min(lower). So a small group widens the gap's interval instead of being trusted,
-and the gate passes a gap only when even its upper end is within the limit.
+Uncertainty (`gap_interval`): the gap max - min is the largest difference between two groups,
+so "gap <= limit" holds when every pair's |rate_i - rate_j| does. The gate passes a gap when
+every pair passes its own one-sided test at alpha (an intersection-union test: no correction;
+upper end = max over pairs of |d| + z(1-alpha) se), and fails it when some pair's difference
+is beyond the limit with Bonferroni over the P pairs and both signs of the difference
+(lower end = max of |d| - z(1 - alpha / 2P) se).
+Each rate's variance uses (k+1)/(n+2) (smoothed binomial), so a small group widens the
+interval of every pair it is in instead of being trusted.
 """
 
 from __future__ import annotations
@@ -27,8 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from airflow_mlops_provider.core.intervals import wilson
+from scipy.stats import norm
 
 DPD = "demographic_parity_difference"
 EOD = "equal_opportunity_difference"
@@ -109,7 +111,8 @@ def group_fairness(
 
 
 def gap_interval(result: FairnessResult, key: str, alpha: float) -> tuple[float, float]:
-    """Interval of a gap (DPD or EOD) whose two ends are one-sided bounds at level alpha."""
+    """Bounds of a gap (DPD or EOD) for the gate's two tests at level alpha: (lower, upper)
+    with "gap > limit" shown when lower > limit and "gap <= limit" when upper <= limit."""
     if key == DPD:
         counts = [(g.selected, g.rows) for g in result.groups if g.included]
     elif key == EOD:
@@ -120,10 +123,21 @@ def gap_interval(result: FairnessResult, key: str, alpha: float) -> tuple[float,
         raise ValueError(f"unknown fairness gap {key!r}; one of {DPD}, {EOD}")
     if len(counts) < 2:
         return math.nan, math.nan
-    bounds = [wilson(k, n, alpha / (2 * len(counts))) for k, n in counts]
-    low = max(lo for lo, _ in bounds) - min(hi for _, hi in bounds)
-    high = max(hi for _, hi in bounds) - min(lo for lo, _ in bounds)
-    return max(0.0, low), min(1.0, high)
+    pairs = [(a, b) for i, a in enumerate(counts) for b in counts[i + 1 :]]
+    z_pass, z_fail = norm.isf(alpha), norm.isf(alpha / (2 * len(pairs)))  # |d|: two tails
+    upper = lower = 0.0
+    for (k1, n1), (k2, n2) in pairs:
+        gap = abs(k1 / n1 - k2 / n2)
+        se = math.sqrt(_smoothed_var(k1, n1) + _smoothed_var(k2, n2))
+        upper = max(upper, gap + z_pass * se)
+        lower = max(lower, gap - z_fail * se)
+    return max(0.0, lower), min(1.0, upper)
+
+
+def _smoothed_var(k: int, n: int) -> float:
+    """Binomial variance of a rate with (k+1)/(n+2), so 0 of 40 is not known exactly."""
+    p = (k + 1) / (n + 2)
+    return p * (1 - p) / n
 
 
 def _spread(values: list[float]) -> float:

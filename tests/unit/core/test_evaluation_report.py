@@ -94,9 +94,10 @@ def test_biased_challenger_asks_a_person_and_cold_start_counts(holdout) -> None:
     result = run(holdout, biased, weak)
     assert result["decision"] == "approval", result["reasons"]
     gap = next(c for c in result["checks"] if c["name"].endswith("parity_difference"))
-    # a 0.33 gap against the 0.4 limit, on groups of ~400 rows: the holdout cannot tell
-    assert gap["verdict"] == "uncertain" and gap["lower"] < 0.4 < gap["upper"]
-    assert result["risk"]["factors"]["uncertain"] == 1
+    # a 0.33 gap against the 0.4 limit, groups of ~400 rows: every pair is inside at alpha,
+    # and the measured gap is past the soft limit: a person looks
+    assert gap["verdict"] == "pass" and gap["value"] < gap["upper"] <= 0.4
+    assert result["risk"]["factors"]["fairness"] >= 0.5
     cold = run(holdout, informed, None)
     assert cold["decision"] == "promote" and cold["risk"]["factors"]["cold_start"] == 1
     assert cold["champion_metrics"] is None and cold["disagreement"] is None
@@ -111,7 +112,7 @@ def test_report_and_summary_show_the_decision_and_escape_text(holdout) -> None:
     text = summary_markdown(result, report_url="/reports/gate.html")
     assert text.startswith("**Gate decision: a person must approve** for version 7")
     assert "| fairness |" in text and text.endswith("Full gate report: /reports/gate.html")
-    assert "| undecided |" in text and "| change |" in text
+    assert "| pass |" in text and "| change |" in text
     assert "<th>interval</th>" in html and "paired difference" in html
 
 
