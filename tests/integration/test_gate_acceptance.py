@@ -3,7 +3,7 @@
 1. Seeded trials (in-process, the trainer's own label knobs and model, the gate's core): a
    deliberately worse challenger (`label_noise`) is rejected for every seed, a better one is
    promoted, and a fairness-risky one (`bias_group`/`bias_rate`: its gap passes the soft limit,
-   not the hard one) is sent to a person.
+   or its interval reaches the hard one) is sent to a person.
 2. The same through real DAG runs (`dag.test()`, trainer subprocess, MLflow store): a better
    challenger is promoted, a worse one rejected, with the gate report, MLflow metrics/tags and
    audit entries checked. (The "approval" path through a real Airflow API is in
@@ -85,7 +85,10 @@ def test_seeded_trials(trial, seed: int) -> None:
     unfair = decide(model(**UNFAIR, random_state=seed), weak_champion)
     assert unfair["decision"] == "approval", unfair["reasons"]
     factors = unfair["risk"]["factors"]
-    assert factors["fairness"] >= 0.5 and factors["regression"] == 0
+    gaps = [c for c in unfair["checks"] if c["name"].startswith("fairness.")]
+    # the gap is past the soft limit, or the holdout cannot tell it from the hard limit
+    assert factors.get("fairness", 0) >= 0.5 or any(c["verdict"] == "uncertain" for c in gaps)
+    assert factors["regression"] == 0
 
 
 def write_pipeline(project: Path, params: str) -> dict:
