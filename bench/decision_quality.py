@@ -473,12 +473,43 @@ def roc(y: Any, s: Any) -> float:
 # --------------------------------------------------------------------------------------------
 
 
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The BENCHMARKS.md tables: per stage, case and engine, the decisions out of the trials."""
+    gate = [
+        "| holdout | challenger | engine | promote | a person | reject |",
+        "|---:|---|---|---:|---:|---:|",
+    ]
+    canary = [
+        "| traffic | challenger | engine | promote | pause | rollback | requests used (mean) "
+        "| fixed test, same power |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["stage"] == "gate":
+            gate.append(
+                f"| {r['size']:,} | {r['scenario']} | {r['engine']} | {r['promote']} | "
+                f"{r['approval']} | {r['reject']} |"
+            )
+        else:
+            fixed = r.get("fixed_sample_requests_same_power")
+            canary.append(
+                f"| {r['size']:,} | {r['scenario']} | {r['engine']} | {r['promote']} | "
+                f"{r['pause']} | {r['rollback']} | {r['mean_requests']:,.0f} | "
+                f"{'–' if fixed is None else f'{fixed:,}'} |"
+            )
+    return "\n".join(gate) + "\n\n" + "\n".join(canary)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--real", type=int, default=20, help="trials with scikit-learn models")
     parser.add_argument("--stages", nargs="+", default=["gate", "canary"])
+    parser.add_argument("--table", type=Path, help="print the tables of a results file, run none")
     args = parser.parse_args()
+    if args.table:
+        print(markdown(json.loads(args.table.read_text())["rows"]))
+        return
     sys.path.insert(0, str(REPO / "src"))
     started = dt.datetime.now(dt.UTC)
     load_before_avg = Path("/proc/loadavg").read_text().split()[:3]
@@ -521,6 +552,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / f"decision-quality-{started.date().isoformat()}.json"
     target.write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown(rows))
     if real:
         print(json.dumps(real, indent=2))
     print(f"wrote {target}")

@@ -46,7 +46,7 @@ def models(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     folder = tmp_path_factory.mktemp("gate-cli")
     spec = {**data.features.model_dump(), "target": data.target, "task": data.task}
     found = {}
-    for name, knobs in (("good", {}), ("worse", {"label_noise": 0.3})):
+    for name, knobs in (("good", {}), ("worse", {"label_noise": 0.45})):
         params = {**trainer.DEFAULT_PARAMS, "backend": "sklearn", "max_iter": 40, **knobs}
         labels = trainer.perturb_labels(train, data.target, params, data.task)
         model = trainer.build_model(spec, params).fit(train[data.features.all], labels)

@@ -77,6 +77,8 @@ class Check:
     verdict: str = ""  # pass | fail | uncertain ("" until settled)
     reason: str = ""
     rows_needed: int | None = None  # uncertain: holdout rows that would likely decide it
+    se: float | None = None  # standard error of `measured` (normal checks)
+    rows: int = 0  # holdout rows the check was measured on
     broken: str | None = None  # set when the bound cannot be judged at all (fails)
 
     @property
@@ -175,16 +177,14 @@ def _normal_check(
     z = z_of(alpha)
     low, high = margin.measured_interval(margin.margin - z * se, margin.margin + z * se)
     p_within, p_outside = normal_p_values(margin.margin, se)
-    needed = None
-    if margin.margin != 0 and se > 0 and est.rows:
-        needed = math.ceil(est.rows * (z * se / margin.margin) ** 2)
     return Check(
         **common,
         lower=low,
         upper=high,
         p_within=p_within,
         p_outside=p_outside,
-        rows_needed=needed,
+        se=se,
+        rows=est.rows,
     )
 
 
@@ -266,10 +266,25 @@ def settle(checks: Sequence[Check], alpha: float) -> list[Check]:
         elif check.p_within <= alpha:
             settled.append(replace(check, verdict=PASS, reason=_reason(check, PASS, alpha)))
         else:
+            check = replace(check, rows_needed=_rows_to_decide(check, alpha, len(testable)))
             settled.append(
                 replace(check, verdict=UNCERTAIN, reason=_reason(check, UNCERTAIN, alpha))
             )
     return settled
+
+
+def _rows_to_decide(check: Check, alpha: float, family: int) -> int | None:
+    """Holdout rows at which this margin, if it stays put, would be decided: n (z se / m)^2,
+    z the pass level inside the bound, the Bonferroni level (Holm's worst) outside it."""
+    if not (check.se and check.rows and check.measured is not None):
+        return None
+    upper = check.bound in ("max", "max_regression", "limit")
+    margin = (check.limit - check.measured) if upper else (check.measured - check.limit)
+    if margin == 0:
+        return None
+    z = z_of(alpha) if margin > 0 else z_of(alpha / max(family, 1))
+    needed = math.ceil(check.rows * (z * check.se / margin) ** 2)
+    return needed if needed > check.rows else None
 
 
 def _reason(check: Check, verdict: str, alpha: float) -> str:

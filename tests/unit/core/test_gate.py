@@ -148,3 +148,17 @@ def test_exact_equality_with_a_zero_bound_passes() -> None:
     """Two identical models: difference 0 with variance 0 — inside max_regression 0."""
     est = {"roc_auc": MetricEstimate("roc_auc", 0.8, 0.8, 1e-4, 1e-4, 1e-4, "delong", 100)}
     assert gate(rules(roc_auc={"max_regression": 0.0}), est).decision == "promote"
+
+
+def test_the_holdout_hint_uses_the_level_the_decision_needs() -> None:
+    """Outside its bound a check fails only under Holm (worst case alpha / k); inside it
+    passes at alpha: the 'rows that would decide it' hint follows the side it is on."""
+    est = {
+        **noisy("roc_auc", 0.785, 0.80, se=0.01 / math.sqrt(2)),
+        "accuracy": MetricEstimate("accuracy", 0.9, 0.9),
+    }
+    rule = rules(roc_auc={"max_regression": 0.01}, accuracy={"min": 0.5})
+    (regression, _) = settle(metric_checks(rule, est, alpha=0.05), 0.05)
+    assert regression.verdict == UNCERTAIN
+    z = 1.95996  # z(0.05 / 2): two checks in the family
+    assert regression.rows_needed == math.ceil(1000 * (z * 0.01 / 0.005) ** 2)
