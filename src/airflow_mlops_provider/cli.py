@@ -1,4 +1,5 @@
-"""`airflow-mlops`: validate pipeline YAMLs, check data, compare batches for drift, run the demo.
+"""`airflow-mlops`: validate pipeline YAMLs, check data, compare batches for drift, judge a
+challenger with the evaluation gate, run the demo.
 
 `validate` needs no Airflow and exits 1 on any error, so it fits CI and pre-commit.
 """
@@ -35,6 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     drift.add_argument("--current", required=True, help="current batch (file or folder)")
     drift.add_argument("--pipeline", type=Path, help="take features and thresholds from here")
     drift.add_argument("--report", type=Path, help="also write the HTML report here")
+    gate = sub.add_parser(
+        "gate", help="judge a challenger against a champion with the pipeline's gate"
+    )
+    gate.add_argument("pipeline", type=Path)
+    gate.add_argument(
+        "--challenger", required=True, help="MLflow model URI (models:/, runs:/) or model folder"
+    )
+    gate.add_argument("--champion", help="the same for the champion (absent: a first model)")
+    gate.add_argument("--holdout", required=True, help="labelled rows (file or folder)")
+    gate.add_argument("--report", type=Path, help="also write the HTML gate report here")
     render = sub.add_parser("render-pod", help="print the training pod a pipeline would create")
     render.add_argument("pipeline", type=Path)
     demo = sub.add_parser("demo", help="run the continuous-training loop on the embedded default")
@@ -56,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_data(args.pipeline, args.data_uri, args.report)
     if args.command == "drift":
         return drift_cli(args.reference, args.current, args.pipeline, args.report)
+    if args.command == "gate":
+        return gate_cli(args.pipeline, args.challenger, args.champion, args.holdout, args.report)
     if args.command == "render-pod":
         return render_pod(args.pipeline)
     from airflow_mlops_provider.demo import run_demo
@@ -144,7 +157,9 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
 
 
 def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path | None) -> int:
-    """The drift engine outside Airflow: exit 0 no drift, 1 drift, 2 usage/config error.
+    """The drift engine outside Airflow: exit 0 no drift, 1 drift, 2 usage/config error
+    (a damaged profile included), 3 not enough evidence (a batch too small to tell, or
+    features that could not be judged: a person looks).
 
     REF is a batch (parquet or CSV, file or folder, local or s3://) or a saved drift profile
     (.json, e.g. a model version's `mlops.drift_profile`). With --pipeline its features and
@@ -166,7 +181,82 @@ def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path 
     if report:
         report.write_text(render_html(result, title=f"Drift: {current} vs {reference}"))
     print(json.dumps({"reference": reference, "current": current, **result.summary()}))
-    return 1 if result.dataset_drift else 0
+    return {"drift": 1, "no_drift": 0}.get(result.verdict, 3)
+
+
+GATE_EXIT = {"promote": 0, "reject": 1, "approval": 3}
+
+
+def gate_cli(
+    pipeline: Path, challenger: str, champion: str | None, holdout: str, report: Path | None
+) -> int:
+    """The evaluation gate outside Airflow, the same core code as the `evaluate` task:
+    exit 0 promote, 1 reject, 3 a person decides, 2 usage or configuration error. Prints the
+    gate's JSON result (decision, reasons, every check with its interval) on stdout."""
+    from airflow_mlops_provider.core.evaluation import evaluate
+    from airflow_mlops_provider.core.gate_report import render_html
+
+    try:
+        spec = _load_spec(pipeline)
+        frame = _gate_holdout(spec, holdout)
+        models = [_load_model(uri, spec) if uri else None for uri in (challenger, champion)]
+        result = evaluate(
+            holdout=frame,
+            challenger=models[0].predict,
+            champion=models[1].predict if models[1] else None,
+            data=spec.data,
+            evaluation=spec.evaluation,
+            approval=spec.approval,
+        )
+    except Exception as exc:  # unreadable input or bad settings: a usage error, not a verdict
+        print(f"airflow-mlops gate: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    result |= {"challenger": challenger, "champion": champion, "holdout": holdout}
+    if report:
+        title = f"Gate: {spec.pipeline} ({result['decision']})"
+        report.write_text(render_html(result, title=title))
+    print(json.dumps(result, default=str))
+    return GATE_EXIT[result["decision"]]
+
+
+def _load_spec(pipeline: Path) -> PipelineSpec:
+    from airflow_mlops_provider.spec.loader import load_pipeline_file
+
+    return load_pipeline_file(pipeline)
+
+
+def _gate_holdout(spec: PipelineSpec, location: str) -> pd.DataFrame:
+    """The holdout rows; they must carry the features, the target and the group columns."""
+    from airflow_mlops_provider.adapters.storage import Storage
+
+    frame = Storage(Path.cwd()).read_frame(location, _format_of(location))
+    fairness = spec.evaluation.fairness
+    needed = [
+        *spec.data.features.all,
+        spec.data.target,
+        *(fairness.group_columns if fairness else []),
+    ]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing or frame.empty:
+        raise ValueError(
+            f"holdout {location} has no rows or lacks column(s) {missing}: it needs the "
+            "features, the target and the fairness group columns"
+        )
+    return frame
+
+
+def _load_model(uri: str, spec: PipelineSpec) -> Any:
+    """An MLflow pyfunc from a model URI or a local model folder (the pipeline's tracking URI,
+    else MLFLOW_TRACKING_URI, resolves models:/ and runs:/ URIs)."""
+    import warnings
+
+    import mlflow
+
+    if spec.mlflow.tracking_uri:
+        mlflow.set_tracking_uri(spec.mlflow.tracking_uri)
+    with warnings.catch_warnings():  # skops flavours scan modules and warn about each
+        warnings.simplefilter("ignore")
+        return mlflow.pyfunc.load_model(uri)
 
 
 def _drift_inputs(
@@ -208,7 +298,16 @@ def _check_profile_features(profile: Any, spec: PipelineSpec) -> None:
 
 
 def _format_of(uri: str) -> str:
-    return "csv" if uri.rstrip("/").endswith(".csv") else "parquet"
+    """csv for a .csv file, or for a local folder whose data parts are CSV (and none parquet);
+    parquet otherwise. (The smallest fix until the one reader for every format lands.)"""
+    if uri.rstrip("/").endswith(".csv"):
+        return "csv"
+    folder = Path(uri)
+    if "://" not in uri and folder.is_dir():
+        parts = {p.suffix for p in folder.iterdir() if p.is_file() and p.name[0] not in "._"}
+        if ".csv" in parts and ".parquet" not in parts:
+            return "csv"
+    return "parquet"
 
 
 def _drift_columns(

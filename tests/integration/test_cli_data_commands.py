@@ -124,6 +124,38 @@ def test_drift_cli_with_a_saved_profile_and_a_bad_override(demo_data: Path, tmp_
     assert code == 2 and "not a drift profile" in error
 
 
+def test_drift_cli_csv_folders_tiny_batches_and_damaged_profiles(
+    demo_data: Path, tmp_path: Path
+) -> None:
+    """Issue 14: CSV folders are read; a 3-row batch is "not enough evidence" (exit 3), not a
+    confident "no drift"; a damaged profile is a clear usage error, never an IndexError."""
+    from airflow_mlops_provider.core.drift_profile import fit_profile
+
+    reference = pd.read_parquet(batch(demo_data))
+    for name, rows in (("ref", reference), ("tiny", reference.head(3))):
+        (tmp_path / name).mkdir()
+        for i, part in enumerate((rows.iloc[::2], rows.iloc[1::2])):
+            part.to_csv(tmp_path / name / f"part-{i}.csv", index=False)
+    code, out = drift("--reference", "ref", "--current", "ref", cwd=tmp_path)
+    assert code == 0 and out["verdict"] == "no_drift"
+    code, out = drift("--reference", "ref", "--current", "tiny", cwd=tmp_path)
+    assert code == 3 and out["verdict"] == "not_enough_evidence" and out["min_rows"] > 3
+    profile = fit_profile(reference, numeric=["monthly_charges"], categorical=[]).to_dict()
+    column = profile["columns"]["monthly_charges"]
+    for damage, message in (
+        ({"grid": column["grid"][::-1]}, "not strictly increasing"),
+        ({"grid": [], "le": [], "eq": []}, "an empty grid"),
+        ({"le": column["le"][:-1]}, "lengths"),
+        ({"eq": [float("nan"), *column["eq"][1:]]}, "not a whole non-negative count"),
+    ):
+        broken = {**profile, "columns": {"monthly_charges": {**column, **damage}}}
+        (tmp_path / "damaged.json").write_text(json.dumps(broken))
+        code, error = drift("--reference", "damaged.json", "--current", "ref", cwd=tmp_path)
+        assert code == 2 and "damaged drift profile: column 'monthly_charges'" in error, error
+        assert message in error and "refit it by retraining" in error
+        assert "Traceback" not in error and "IndexError" not in error
+
+
 def test_drift_cli_reads_s3(demo_data: Path, tmp_path: Path) -> None:
     """REF and CUR on S3 (moto's server mode over real HTTP), credentials from the environment
     as boto3 reads them."""

@@ -3,7 +3,7 @@
 1. Seeded trials (in-process, the trainer's own label knobs and model, the gate's core): a
    deliberately worse challenger (`label_noise`) is rejected for every seed, a better one is
    promoted, and a fairness-risky one (`bias_group`/`bias_rate`: its gap passes the soft limit,
-   not the hard one) is sent to a person.
+   or its interval reaches the hard one) is sent to a person.
 2. The same through real DAG runs (`dag.test()`, trainer subprocess, MLflow store): a better
    challenger is promoted, a worse one rejected, with the gate report, MLflow metrics/tags and
    audit entries checked. (The "approval" path through a real Airflow API is in
@@ -76,7 +76,7 @@ def test_seeded_trials(trial, seed: int) -> None:
     champion = model(random_state=seed)
     worse = decide(model(**WORSE, random_state=seed), champion)
     assert worse["decision"] == "reject", worse["reasons"]
-    assert any("roc_auc regressed" in reason for reason in worse["reasons"])
+    assert any("roc_auc regression" in reason for reason in worse["reasons"])
 
     weak_champion = model(**WEAK_CHAMPION, random_state=seed)
     better = decide(champion, weak_champion)
@@ -85,7 +85,10 @@ def test_seeded_trials(trial, seed: int) -> None:
     unfair = decide(model(**UNFAIR, random_state=seed), weak_champion)
     assert unfair["decision"] == "approval", unfair["reasons"]
     factors = unfair["risk"]["factors"]
-    assert factors["fairness"] >= 0.5 and factors["regression"] == 0
+    gaps = [c for c in unfair["checks"] if c["name"].startswith("fairness.")]
+    # the gap is past the soft limit, or the holdout cannot tell it from the hard limit
+    assert factors.get("fairness", 0) >= 0.5 or any(c["verdict"] == "uncertain" for c in gaps)
+    assert factors["regression"] == 0
 
 
 def write_pipeline(project: Path, params: str) -> dict:
@@ -126,7 +129,7 @@ def test_dag_runs_promote_the_better_and_reject_the_worse(project: Path, airflow
     v2, v3 = (client.get_model_version("churn", v) for v in ("2", "3"))
     assert v2.tags["mlops.gate"] == "promote" and v3.tags["mlops.gate"] == "reject"
     assert v3.tags["mlops.decision"] == "rejected"
-    assert "roc_auc regressed" in v3.tags["mlops.gate_reasons"]
+    assert "roc_auc regression" in v3.tags["mlops.gate_reasons"]
     assert float(v3.tags["mlops.risk_score"]) >= 0
     report = Path(v3.tags["mlops.gate_report"])
     html = report.read_text()

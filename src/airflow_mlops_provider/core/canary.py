@@ -105,6 +105,7 @@ class Measurement:
     samples: dict[str, int]
     canary: dict[str, float]
     champion: dict[str, float]
+    checks: tuple[dict[str, Any], ...] = ()  # per bound (core/canary_judge.py): interval, verdict
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,45 +4,49 @@ The reference is a :class:`~airflow_mlops_provider.core.drift_profile.DriftProfi
 on the champion's training data (see that module); :func:`compare_profile` scans only the
 current batch. :func:`compare` fits a profile on a reference frame and compares in one call.
 
-Tests (per feature; ``test`` in the pipeline's ``drift`` block, or per feature):
+**A feature drifts only with evidence and a material effect, at every sample size**
+(core/drift_features.py measures both):
 
-==================  ===========  ==================================  ================
-test                kinds        drifted when                        default threshold
-==================  ===========  ==================================  ================
-``ks``              numeric      p-value < family threshold          ``alpha``
-``chi2``            categorical  p-value < family threshold          ``alpha``
-``psi``             both         PSI >= threshold                    0.1
-``jensenshannon``   both         JS distance (base 2) >= threshold   0.1
-``wasserstein``     numeric      W1 / reference std >= threshold     0.1
-``linf``            categorical  max share difference >= threshold  0.1
-==================  ===========  ==================================  ================
+* *evidence*: its two-sample test — Kolmogorov-Smirnov (numeric) or chi-square of homogeneity
+  (categorical) — is significant under the check's multiple-testing control (``bonferroni``:
+  threshold alpha / m, bounds the chance of *any* false feature alarm by alpha;
+  ``benjamini_hochberg``: bounds the expected share of false alarms among flagged features;
+  ``none``: alpha). m counts the features whose test ran;
+* *effect*: the feature's ``test`` names an effect size that must reach its minimum
+  (``min_effect``, defaults in ``DEFAULT_MIN_EFFECT``, a feature's ``threshold`` overrides):
 
-``auto`` (the default) picks by kind and size: when both samples have at most
-``AUTO_SMALL_SAMPLE`` (10,000) values, ``ks`` for numeric and ``chi2`` for categorical features
-- hypothesis tests, which at this size only fire on shifts worth a look; above it, the
-effect-size tests ``wasserstein`` (numeric) and ``jensenshannon`` (categorical), because with
-hundreds of thousands of rows a p-value test flags practically negligible differences.
+==================  ===========  ==========================================  ===========
+test                kinds        effect size                                 min_effect
+==================  ===========  ==========================================  ===========
+``ks`` (auto)       numeric      KS distance D = sup |F_ref - F_cur|         0.025
+``chi2`` (auto)     categorical  Cramér's V at equal sizes                   0.05
+``psi``             both         population stability index                  0.1
+``jensenshannon``   both         Jensen-Shannon distance (base 2)            0.1
+``wasserstein``     numeric      W1 / robust scale, over the central range   0.1
+``linf``            categorical  largest share difference                    0.1
+==================  ===========  ==========================================  ===========
 
-Why these choices:
+A p-value alone flags negligible differences in large batches; an effect size alone flags
+noise in small ones. Together the verdict does not jump with the sample size: the same shift
+is drift at 10k and at 16k rows, and a negligible one is drift at neither.
 
-* **Two-sample tests.** The reference is a sample too; treating its proportions or CDF as exact
-  population values raises false alarms on stable data (DESIGN.md section 7). KS and the 2 x K
-  chi-square test account for noise on both sides.
-* **Multiple-testing control** over the p-value tests of one check: ``bonferroni`` (threshold
-  alpha / m, bounds the chance of *any* false feature alarm by alpha) or
-  ``benjamini_hochberg`` (bounds the expected share of false alarms among flagged features by
-  alpha; more power when several features really move). ``m`` counts only features whose
-  p-value test ran. A per-feature ``threshold`` on a p-value test is that feature's own level
-  and takes it out of the family.
-* **Dataset drift** needs ``drift_share`` of the tested features to drift: one drifted feature
-  out of fifty is reported but does not page anyone.
-* **Missing-rate drift.** Distribution tests use non-missing finite values; the missing share
-  is tested separately (two-proportion z-test, same correction as its own family) and counts as
-  drift when the change is significant *and* at least ``missing_rate_change`` (absolute).
-* **Unseen categories** form one bucket with reference count 0, so new values are evidence.
-* **Prediction drift**: when the profile holds the model's prediction distribution and the
-  current batch has the prediction column, it is tested with the same rules (a family of one)
-  and reported apart; it does not count towards dataset drift.
+**Shares** (each feature; one family of their own, same correction): the missing share, the
+non-finite (+-inf) share and, for categorical features, the share of values the reference
+never had (against the Good-Turing rate it predicts), each drift when a two-proportion test is
+significant *and* the change is at least ``missing_rate_change`` (missing) or its
+``DEFAULT_MIN_EFFECT`` entry (``nonfinite_share``, ``unseen_share``). So a column that turns
+into infinities, or a category re-keyed so every value is new, is drift, not "not tested".
+
+**Not enough evidence**: a feature whose evidence test could not detect even a large shift
+(KS D or V of ``LARGE_EFFECT`` = 0.3) at this size at the family's Bonferroni level is
+``not_enough_evidence``, never "stable"; a feature without values to test is ``not_tested``.
+The dataset verdict is ``drift`` when ``drift_share`` of the judged features drifted,
+``not_enough_evidence`` when the features that could not be judged might change that, else
+``no_drift``. ``min_rows`` says how large a batch the check needs.
+
+**Prediction drift**: when the profile holds the model's prediction distribution and the
+current batch has the prediction column, it is judged the same way (a family of one) and
+reported apart; it does not count towards dataset drift.
 
 The module is pure logic: numpy, scipy and pandas only, no Airflow or MLflow import.
 """
@@ -51,21 +55,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from airflow_mlops_provider.core import drift_stats as st
-from airflow_mlops_provider.core.drift_profile import (
-    CategoricalProfile,
-    DriftProfile,
-    NumericProfile,
-    fit_profile,
-    scan_categorical,
-    scan_numeric,
+from airflow_mlops_provider.core.drift_features import (
+    EVIDENCE,
+    TESTS_BY_KIND,
+    Measured,
+    Share,
+    measure,
+    resolve_test,
 )
+from airflow_mlops_provider.core.drift_profile import DriftProfile, fit_profile
 
 __all__ = [
     "DriftReport",
@@ -76,30 +80,38 @@ __all__ = [
 ]
 
 #: Version of the ``DriftReport.to_dict`` layout; bump on incompatible changes.
-REPORT_FORMAT_VERSION = 2
-AUTO_SMALL_SAMPLE = 10_000
+REPORT_FORMAT_VERSION = 3
 CORRECTIONS = ("bonferroni", "benjamini_hochberg", "none")
-P_VALUE_TESTS = ("ks", "chi2")
-TESTS_BY_KIND = {
-    "numeric": ("ks", "psi", "jensenshannon", "wasserstein"),
-    "categorical": ("chi2", "psi", "jensenshannon", "linf"),
+#: The minimum effect of each test, and the minimum change of the share signals (missing:
+#: ``missing_rate_change``). One place; the YAML's ``drift.min_effect`` overrides entries.
+DEFAULT_MIN_EFFECT = {
+    "ks": 0.025,
+    "chi2": 0.05,
+    "psi": 0.1,
+    "jensenshannon": 0.1,
+    "wasserstein": 0.1,
+    "linf": 0.1,
+    "nonfinite_share": 0.05,
+    "unseen_share": 0.1,
 }
-DEFAULT_THRESHOLDS = {"psi": 0.1, "jensenshannon": 0.1, "wasserstein": 0.1, "linf": 0.1}
-HISTOGRAM_BINS = 20
-TOP_CATEGORIES = 10
+#: A batch too small for its evidence test to detect a shift this large (KS D, Cramér's V) is
+#: "not enough evidence" (see the module docstring).
+LARGE_EFFECT = 0.3
+DRIFT, STABLE, NOT_ENOUGH, NOT_TESTED = "drift", "stable", "not_enough_evidence", "not_tested"
+VERDICTS = (DRIFT, "no_drift", NOT_ENOUGH)
+SHARE_NAMES = {"missing": "missing", "nonfinite": "non-finite", "unseen": "unseen"}
 
 
 @dataclass(frozen=True)
 class FeatureDrift:
     """Drift verdict for one feature (or for the prediction).
 
-    ``statistic`` is the test's statistic (KS D, chi-square, PSI, JS distance, normalised
-    Wasserstein, L-infinity). For p-value tests ``p_value`` is set and ``threshold`` is the
-    p-value threshold after the multiple-testing correction (drifted when ``p_value <
-    threshold``); for the others ``p_value`` is None and drifted means ``statistic >=
-    threshold``. ``drifted`` also covers missing-rate drift (``missing_drifted``). A feature
-    whose distribution could not be tested carries ``statistic=0``, ``p_value`` 1 or None, and a
-    ``note``. ``details`` holds plain JSON values for the report page (histogram, bounds).
+    ``statistic`` is the effect size of ``test`` and ``min_effect`` the size it must reach;
+    ``p_value`` is the evidence test's (``evidence``: ks or chi2; None when it could not run)
+    and ``threshold`` the family's p-value threshold. ``status`` is drift, stable,
+    not_enough_evidence or not_tested; ``drifted`` also covers share drift (missing,
+    non-finite, unseen: ``details["shares"]``). ``details`` holds plain JSON values for the
+    report page (histogram, shares, the smallest detectable effect).
     """
 
     feature: str
@@ -116,27 +128,40 @@ class FeatureDrift:
     missing_current: float = 0.0
     missing_drifted: bool = False
     tested: bool = True
+    min_effect: float = math.nan
+    status: str = STABLE
+    evidence: str = ""
     details: dict[str, Any] = field(default_factory=dict, compare=True)
 
     @property
     def value(self) -> float:
-        """What is compared with ``threshold``: the p-value or the statistic."""
+        """The evidence (p-value) when it ran, else the effect size."""
         return self.p_value if self.p_value is not None else self.statistic
 
     @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < self.threshold
+
+    @property
+    def material(self) -> bool:
+        return self.statistic >= self.min_effect
+
+    @property
     def severity(self) -> float:
-        """How far past its threshold the feature is (> 1: drifted on distribution), so
-        features on different tests sort together: threshold / p-value, or statistic /
-        threshold. Missing-rate drift counts as its change / the allowed change."""
-        if not self.tested:
-            score = -1.0
-        elif self.p_value is not None:
-            score = self.threshold / self.p_value if self.p_value > 0 else math.inf
-        else:
-            score = self.statistic / self.threshold
-        if self.missing_drifted:
-            change = abs(self.missing_current - self.missing_reference)
-            score = max(score, change / max(self.details.get("missing_rate_change", 1.0), 1e-9))
+        """How far past its bars the feature is (> 1: drifted): for the distribution the
+        smaller of threshold / p-value and effect / min_effect; for a drifted share its
+        change / the allowed change. Not tested: -1."""
+        if not self.tested and not self.drifted:
+            return -1.0
+        score = 0.0
+        if self.p_value is not None:
+            evidence = self.threshold / self.p_value if self.p_value > 0 else math.inf
+            effect = self.statistic / self.min_effect if self.min_effect > 0 else math.inf
+            score = min(evidence, effect)
+        for share in (self.details.get("shares") or {}).values():
+            if share.get("drifted"):
+                change = abs(share["current"] - share["reference"])
+                score = max(score, change / max(share["min_change"], 1e-9))
         return score
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +172,9 @@ class FeatureDrift:
             "statistic": _json_float(self.statistic),
             "p_value": None if self.p_value is None else _json_float(self.p_value),
             "threshold": _json_float(self.threshold),
+            "min_effect": _json_float(self.min_effect),
+            "evidence": self.evidence,
+            "status": self.status,
             "drifted": bool(self.drifted),
             "reference_size": int(self.reference_size),
             "current_size": int(self.current_size),
@@ -167,6 +195,9 @@ class FeatureDrift:
             statistic=_from_json_float(f["statistic"]),
             p_value=None if f["p_value"] is None else float(f["p_value"]),
             threshold=_from_json_float(f["threshold"]),
+            min_effect=_from_json_float(f["min_effect"]),
+            evidence=str(f["evidence"]),
+            status=str(f["status"]),
             drifted=bool(f["drifted"]),
             reference_size=int(f["reference_size"]),
             current_size=int(f["current_size"]),
@@ -183,9 +214,11 @@ class FeatureDrift:
 class DriftReport:
     """Per-feature verdicts (most severe first) plus the dataset-level decision.
 
-    ``drifted_share`` is the number of drifted features divided by the number of features that
-    were tested (distribution or missing rate; 0.0 when none could be). ``prediction`` is the
-    verdict on the model's output distribution, None when it was not available.
+    ``drifted_share`` is the number of drifted features divided by the number of judged ones
+    (drifted or stable; 0.0 when none could be). ``verdict`` is drift, no_drift or
+    not_enough_evidence; ``min_rows`` the smallest batch in which every feature's evidence
+    test could detect a large shift. ``prediction`` is the verdict on the model's output
+    distribution, None when it was not available.
     """
 
     features: tuple[FeatureDrift, ...]
@@ -196,14 +229,25 @@ class DriftReport:
     dataset_drift: bool
     prediction: FeatureDrift | None = None
     missing_rate_change: float = 0.05
+    verdict: str = "no_drift"
+    min_rows: int = 0
+    min_effect: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIN_EFFECT))
 
     def drifted_features(self) -> list[str]:
         """Names of drifted features, most severe first."""
         return [f.feature for f in self.features if f.drifted]
 
+    def unjudged_features(self) -> list[str]:
+        """Features that could not be judged (not enough evidence, or nothing to test)."""
+        return [f.feature for f in self.features if f.status in (NOT_ENOUGH, NOT_TESTED)]
+
     @property
     def prediction_drift(self) -> bool | None:
         return None if self.prediction is None else self.prediction.drifted
+
+    @property
+    def p_value_tests_ran(self) -> bool:
+        return any(f.p_value is not None for f in self.features)
 
     def top(self, limit: int = 10) -> list[dict[str, Any]]:
         """The ``limit`` most severe features as small dicts (for XCom and alerts)."""
@@ -211,8 +255,10 @@ class DriftReport:
             {
                 "feature": f.feature,
                 "test": f.test,
-                "value": _json_float(f.value),
-                "threshold": _json_float(f.threshold),
+                "value": _json_float(f.statistic),
+                "threshold": _json_float(f.min_effect),
+                "p_value": None if f.p_value is None else _json_float(f.p_value),
+                "status": f.status,
                 "drifted": f.drifted,
             }
             for f in self.features[:limit]
@@ -221,10 +267,13 @@ class DriftReport:
     def summary(self) -> dict[str, Any]:
         """The machine summary: decision, shares, per-feature results without histograms."""
         return {
+            "verdict": self.verdict,
             "dataset_drift": self.dataset_drift,
             "drifted_share": self.drifted_share,
             "drift_share": self.drift_share,
             "drifted_features": self.drifted_features(),
+            "unjudged_features": self.unjudged_features(),
+            "min_rows": self.min_rows,
             "prediction_drift": self.prediction_drift,
             "features": [
                 {k: v for k, v in f.to_dict().items() if k != "details"} for f in self.features
@@ -236,12 +285,15 @@ class DriftReport:
         and ``prediction_drift`` are conveniences that :meth:`from_dict` recomputes."""
         return {
             "format_version": REPORT_FORMAT_VERSION,
+            "verdict": self.verdict,
             "alpha": _json_float(self.alpha),
             "correction": self.correction,
             "drift_share": _json_float(self.drift_share),
             "drifted_share": _json_float(self.drifted_share),
             "dataset_drift": bool(self.dataset_drift),
             "missing_rate_change": _json_float(self.missing_rate_change),
+            "min_effect": dict(self.min_effect),
+            "min_rows": int(self.min_rows),
             "drifted_features": self.drifted_features(),
             "prediction_drift": self.prediction_drift,
             "features": [f.to_dict() for f in self.features],
@@ -270,7 +322,10 @@ class DriftReport:
                 drifted_share=_from_json_float(d["drifted_share"]),
                 dataset_drift=bool(d["dataset_drift"]),
                 prediction=None if prediction is None else FeatureDrift.from_dict(prediction),
-                missing_rate_change=_from_json_float(d.get("missing_rate_change", 0.05)),
+                missing_rate_change=_from_json_float(d["missing_rate_change"]),
+                verdict=str(d["verdict"]),
+                min_rows=int(d["min_rows"]),
+                min_effect={str(k): float(v) for k, v in d["min_effect"].items()},
             )
         except KeyError as exc:
             raise ValueError(f"drift report is missing key {exc.args[0]!r}") from None
@@ -311,21 +366,25 @@ def compare_profile(
     correction: str = "bonferroni",
     drift_share: float = 0.25,
     missing_rate_change: float = 0.05,
+    min_effect: Mapping[str, float] | None = None,
     prediction_column: str | None = "prediction",
 ) -> DriftReport:
     """Compare ``current`` with the reference ``profile``, feature by feature.
 
     Args:
-        test: default test for every feature (``auto`` or one of the tests in the table above;
-            a test that does not apply to a feature's kind is an error).
-        overrides: per feature ``{"test": ..., "threshold": ...}`` (either key optional).
-        alpha: significance level of the p-value tests' family.
+        test: default effect test for every feature (``auto`` or one of the table above; a
+            test that does not apply to a feature's kind is an error).
+        overrides: per feature ``{"test": ..., "threshold": ...}`` (either key optional;
+            ``threshold`` is that feature's minimum effect).
+        alpha: significance level of the evidence tests' family (and the shares' family).
         correction: ``bonferroni``, ``benjamini_hochberg`` or ``none``.
-        drift_share: share of tested features that must drift for ``dataset_drift``.
+        drift_share: share of judged features that must drift for ``dataset_drift``.
         missing_rate_change: smallest absolute change of a missing share that is drift.
+        min_effect: overrides of ``DEFAULT_MIN_EFFECT`` entries.
         prediction_column: current column holding the model's outputs (None: skip).
     """
     overrides = dict(overrides or {})
+    minimums = _min_effects(min_effect)
     _check_parameters(alpha, correction, drift_share, missing_rate_change)
     names = list(profile.columns)
     if not names:
@@ -333,351 +392,218 @@ def compare_profile(
     unknown = sorted(set(overrides) - set(names))
     if unknown:
         raise ValueError(f"drift overrides name features the profile does not have: {unknown}")
-    bare = sorted(
-        n for n, o in overrides.items()
-        if o.get("threshold") is not None and (o.get("test") or test) == "auto"
-    )  # fmt: skip
-    if bare:
-        raise ValueError(
-            f"overrides {bare} give a threshold for test auto, whose test depends on the "
-            "sample size; name the test too"
-        )
     _check_frame(current, "current", names)
-
-    outcomes = [
-        _evaluate(name, profile.columns[name], current[name], test, overrides.get(name, {}))
+    measured = [
+        measure(name, profile.columns[name], current[name], test, minimums, overrides.get(name, {}))
         for name in names
     ]
-    outcomes = _apply_family(outcomes, alpha, correction)
-    outcomes = _apply_missing(outcomes, alpha, correction, missing_rate_change)
-    features = sorted(outcomes, key=_severity_key)
-    tested = [f for f in features if f.tested or f.details.get("missing_tested")]
-    n_drifted = sum(f.drifted for f in features)
-    drifted_share = n_drifted / len(tested) if tested else 0.0
+    changes = {**minimums, "missing_share": missing_rate_change}
+    features = sorted(_judge(measured, alpha, correction, changes), key=_severity_key)
+    verdict, drifted_share = _verdict(features, drift_share)
     return DriftReport(
         features=tuple(features),
         alpha=float(alpha),
         correction=correction,
         drift_share=float(drift_share),
         drifted_share=float(drifted_share),
-        dataset_drift=bool(n_drifted > 0 and drifted_share >= drift_share),
-        prediction=_prediction(profile, current, prediction_column, test, alpha),
+        dataset_drift=verdict == DRIFT,
+        prediction=_prediction(profile, current, prediction_column, test, alpha, changes),
         missing_rate_change=float(missing_rate_change),
+        verdict=verdict,
+        min_rows=max((f.details.get("min_rows") or 0 for f in features), default=0),
+        min_effect=minimums,
     )
 
 
+def _min_effects(given: Mapping[str, float] | None) -> dict[str, float]:
+    unknown = sorted(set(given or {}) - set(DEFAULT_MIN_EFFECT))
+    if unknown:
+        raise ValueError(f"min_effect names {unknown}; known: {', '.join(DEFAULT_MIN_EFFECT)}")
+    merged = {**DEFAULT_MIN_EFFECT, **(given or {})}
+    bad = {k: v for k, v in merged.items() if not (isinstance(v, int | float) and v > 0)}
+    if bad:
+        raise ValueError(f"min_effect values must be positive numbers, got {bad}")
+    return {k: float(v) for k, v in merged.items()}
+
+
 def _prediction(
-    profile: DriftProfile, current: pd.DataFrame, column: str | None, test: str, alpha: float
+    profile: DriftProfile,
+    current: pd.DataFrame,
+    column: str | None,
+    test: str,
+    alpha: float,
+    changes: Mapping[str, float],
 ) -> FeatureDrift | None:
     if profile.prediction is None or column is None or column not in current.columns:
         return None
     default = test if test in TESTS_BY_KIND[profile.prediction.kind] else "auto"
-    (outcome,) = _apply_family(
-        [_evaluate(column, profile.prediction, current[column], default, {})], alpha, "none"
-    )
+    measured = measure(column, profile.prediction, current[column], default, changes, {})
+    (outcome,) = _judge([measured], alpha, "none", changes)
     return outcome
 
 
-def resolve_test(kind: str, test: str, n_ref: int, n_cur: int) -> str:
-    """The concrete test for ``test`` (``auto`` resolved by kind and sample size)."""
-    if test == "auto":
-        small = min(n_ref, n_cur) <= AUTO_SMALL_SAMPLE
-        if kind == "numeric":
-            return "ks" if small else "wasserstein"
-        return "chi2" if small else "jensenshannon"
-    if test not in TESTS_BY_KIND[kind]:
-        raise ValueError(
-            f"test {test!r} does not apply to {kind} features; use auto or one of "
-            f"{', '.join(TESTS_BY_KIND[kind])}"
-        )
-    return test
+# --------------------------------------------------------------------------------------------
+# judging: the families, then each feature's status, then the dataset
+# --------------------------------------------------------------------------------------------
 
 
-def _evaluate(
-    name: str,
-    profile: NumericProfile | CategoricalProfile,
-    series: pd.Series,
-    default_test: str,
-    override: Mapping[str, Any],
-) -> FeatureDrift:
-    if isinstance(profile, NumericProfile):
-        return _evaluate_numeric(name, profile, series, default_test, override)
-    return _evaluate_categorical(name, profile, series, default_test, override)
-
-
-def _evaluate_numeric(
-    name: str,
-    profile: NumericProfile,
-    series: pd.Series,
-    default_test: str,
-    override: Mapping[str, Any],
-) -> FeatureDrift:
-    scan = scan_numeric(profile, series, name)
-    test = resolve_test("numeric", override.get("test") or default_test, profile.n, scan.n)
-    notes = []
-    if profile.nonfinite:
-        notes.append(f"ignored {profile.nonfinite} non-finite value(s) in reference")
-    if scan.nonfinite:
-        notes.append(f"ignored {scan.nonfinite} non-finite value(s) in current batch")
-    base = _base(name, "numeric", test, override, profile, scan)
-    empty = _empty_side_note(profile.n, scan.n, what="finite values")
-    if empty:
-        return replace(base, tested=False, note="; ".join([empty, *notes]))
-    grid = profile.grid
-    if profile.grid.size == 1 and scan.le[0] == scan.n and scan.lt[0] == 0:
-        notes.insert(0, "constant in both")
-    elif profile.grid.size == 1 and scan.std == 0:
-        notes.insert(0, "constant in both, different values")
-    details: dict[str, Any] = {
-        "reference_mean": _json_float(profile.mean),
-        "current_mean": _json_float(scan.mean),
-        "reference_std": _json_float(profile.std),
-        "current_std": _json_float(scan.std),
-        "histogram": _numeric_histogram(profile, scan),
+def _judge(
+    measured: list[Measured], alpha: float, correction: str, changes: Mapping[str, float]
+) -> list[FeatureDrift]:
+    family = [m.p_value for m in measured if m.p_value is not None]
+    threshold = st.family_threshold(family, alpha, correction)
+    level = alpha / len(family) if correction != "none" and family else alpha
+    share_p = {
+        (i, name): _share_p_value(share)
+        for i, m in enumerate(measured)
+        for name, share in m.shares.items()
+        if share.testable
     }
-    if test == "ks":
-        d, bound = st.ks_from_counts(profile.le, profile.lt, profile.n, scan.le, scan.lt, scan.n)
-        ref_sample = profile.sample() if profile.exact and profile.n <= st.EXACT_KS_MAX else None
-        p = st.ks_p_value(d, profile.n, scan.n, ref_sample, scan.values)
-        details["ks_upper_bound"] = _json_float(bound)
-        return replace(
-            base, statistic=d, p_value=p, note=_join(notes), details={**base.details, **details}
-        )
-    if test == "wasserstein":
-        w1 = st.wasserstein_from_counts(
-            grid, profile.le, profile.lt, profile.n, scan.le, scan.lt, scan.n,
-            scan.below, scan.above,
+    share_threshold = st.family_threshold(list(share_p.values()), alpha, correction)
+    return [
+        _feature(
+            m,
+            threshold,
+            level,
+            {n: share_p.get((i, n)) for n in m.shares},
+            share_threshold,
+            changes,
         )  # fmt: skip
-        value = w1 / max(profile.std, st.WASSERSTEIN_STD_FLOOR)
-    else:
-        ref_bins, cur_bins = _numeric_bins(profile, scan)
-        value = st.psi(ref_bins, cur_bins) if test == "psi" else st.js_distance(ref_bins, cur_bins)
-    return _effect(base, value, notes, details)
+        for i, m in enumerate(measured)
+    ]
 
 
-def _evaluate_categorical(
-    name: str,
-    profile: CategoricalProfile,
-    series: pd.Series,
-    default_test: str,
-    override: Mapping[str, Any],
+def _share_p_value(share: Share) -> float:
+    p = st.two_proportion_p_value(share.k_ref, share.n_ref, share.k_cur, share.n_cur)
+    if share.one_sided:  # only a rise counts: halve the two-sided p when it rose
+        return p / 2 if share.current > share.reference else 1.0
+    return p
+
+
+def _feature(
+    m: Measured,
+    threshold: float,
+    level: float,
+    share_p: Mapping[str, float | None],
+    share_threshold: float,
+    changes: Mapping[str, float],
 ) -> FeatureDrift:
-    scan = scan_categorical(series)
-    test = resolve_test("categorical", override.get("test") or default_test, profile.n, scan.n)
-    base = _base(name, "categorical", test, override, profile, scan)
-    empty = _empty_side_note(profile.n, scan.n, what="values")
-    if empty:
-        return replace(base, tested=False, note=empty)
-    unseen = {k: n for k, n in scan.counts.items() if k not in profile.counts}
-    notes = []
-    if unseen:
-        notes.append(
-            f"{len(unseen)} categor{'y' if len(unseen) == 1 else 'ies'} not in reference "
-            f"({sum(unseen.values())} row(s))"
-        )
-    keys = list(profile.counts)
-    columns = [(profile.counts[k], scan.counts.get(k, 0)) for k in keys]
-    pooled = profile.other + sum(unseen.values())
-    if pooled:  # unseen values, pooled with the reference's truncated tail when it has one
-        columns.append((profile.other, sum(unseen.values())))
-    details = {
-        "unseen_share": _json_float(sum(unseen.values()) / scan.n),
-        "histogram": _categorical_histogram(keys, columns),
+    shares = {
+        name: _share_verdict(name, share, share_p[name], share_threshold, changes)
+        for name, share in m.shares.items()
     }
-    ref_counts = np.array([c[0] for c in columns], dtype="float64")
-    cur_counts = np.array([c[1] for c in columns], dtype="float64")
-    if test == "chi2":
-        if len(profile.counts) == 1 and len(scan.counts) == 1 and not unseen:
-            notes.insert(0, "single category in both")
-            return replace(
-                base,
-                statistic=0.0,
-                p_value=1.0,
-                note=_join(notes),
-                details={**base.details, **details},
+    notes = list(m.notes)
+    for name, verdict in shares.items():
+        if verdict["drifted"]:
+            notes.append(
+                f"{SHARE_NAMES[name]} share {verdict['reference']:.1%} -> {verdict['current']:.1%}"
             )
-        statistic, p, merged = st.chi2_homogeneity(columns)
-        if merged > 1:
-            notes.append(f"merged {merged} sparse categories into 'other'")
-        if math.isnan(p):
-            notes.insert(0, "too few values per category for a valid chi-square test")
-            return replace(
-                base, tested=False, note=_join(notes), details={**base.details, **details}
-            )
-        return replace(
-            base,
-            statistic=statistic,
-            p_value=p,
-            note=_join(notes),
-            details={**base.details, **details},
+    tested = m.p_value is not None
+    significant = tested and m.p_value < threshold  # type: ignore[operator]
+    material = m.effect >= m.min_effect
+    share_drift = any(v["drifted"] for v in shares.values())
+    detectable, min_rows = _detectable(m, level)
+    if (significant and material) or share_drift:
+        status = DRIFT
+    elif not tested:
+        status = NOT_TESTED
+    elif detectable > LARGE_EFFECT:
+        status = NOT_ENOUGH
+        needs = f"about {min_rows:,} rows" if min_rows else "a larger reference"
+        seen = (
+            "no shift could be seen"
+            if detectable >= 1
+            else f"only a shift of {EVIDENCE[m.kind]} {detectable:.2f} or more could be seen"
         )
-    value = {"psi": st.psi, "jensenshannon": st.js_distance, "linf": st.linf}[test](
-        ref_counts, cur_counts
-    )
-    return _effect(base, value, notes, details)
-
-
-def _base(
-    name: str,
-    kind: str,
-    test: str,
-    override: Mapping[str, Any],
-    profile: NumericProfile | CategoricalProfile,
-    scan: Any,
-) -> FeatureDrift:
-    """The verdict before the statistic: sizes, missing shares, the threshold if fixed."""
-    own = override.get("threshold")
-    threshold = own if own is not None else DEFAULT_THRESHOLDS.get(test, math.nan)
-    details = {"own_threshold": own is not None}
+        notes.append(f"not enough evidence: at {m.current_size} value(s) {seen} (needs {needs})")
+    else:
+        status = STABLE
+        if significant:
+            notes.append(f"significant but below the minimum effect {m.min_effect:g}")
+    missing = shares["missing"]
     return FeatureDrift(
-        feature=name,
-        kind=kind,
-        test=test,
-        statistic=0.0,
-        p_value=1.0 if test in P_VALUE_TESTS else None,
+        feature=m.feature,
+        kind=m.kind,
+        test=m.test,
+        statistic=float(m.effect),
+        p_value=None if m.p_value is None else float(m.p_value),
         threshold=float(threshold),
-        drifted=False,
-        reference_size=int(profile.n),
-        current_size=int(scan.n),
-        missing_reference=profile.missing / profile.rows if profile.rows else 0.0,
-        missing_current=scan.missing / scan.rows if scan.rows else 0.0,
+        drifted=status == DRIFT,
+        reference_size=int(m.reference_size),
+        current_size=int(m.current_size),
+        note="; ".join(notes) or None,
+        missing_reference=missing["reference"],
+        missing_current=missing["current"],
+        missing_drifted=missing["drifted"],
+        tested=tested,
+        min_effect=float(m.min_effect),
+        status=status,
+        evidence=EVIDENCE[m.kind],
         details={
-            **details,
-            "missing_counts": [int(profile.missing), int(profile.rows), int(scan.missing),
-                               int(scan.rows)],
+            **m.details,
+            "shares": shares,
+            "detectable_effect": _json_float(detectable),
+            "min_rows": min_rows,
         },
-    )  # fmt: skip
-
-
-def _effect(
-    base: FeatureDrift, value: float, notes: list[str], details: dict[str, Any]
-) -> FeatureDrift:
-    value = 0.0 if math.isnan(value) else float(value)
-    return replace(
-        base,
-        statistic=value,
-        drifted=value >= base.threshold,
-        note=_join(notes),
-        details={**base.details, **details},
     )
 
 
-def _apply_family(
-    outcomes: list[FeatureDrift], alpha: float, correction: str
-) -> list[FeatureDrift]:
-    """Set p-value thresholds: the corrected family threshold, or the feature's own."""
-    family = [
-        f for f in outcomes
-        if f.tested and f.p_value is not None and not f.details.get("own_threshold")
-    ]  # fmt: skip
-    threshold = st.family_threshold([f.p_value for f in family], alpha, correction)
-    result = []
-    for f in outcomes:
-        if f.p_value is None:
-            result.append(f)
-            continue
-        t = f.threshold if f.details.get("own_threshold") else threshold
-        drifted = bool(f.tested and f.p_value < t)
-        result.append(replace(f, threshold=float(t), drifted=drifted))
-    return result
-
-
-def _apply_missing(
-    outcomes: list[FeatureDrift], alpha: float, correction: str, change: float
-) -> list[FeatureDrift]:
-    """Missing-rate drift: significant (own corrected family) and at least ``change``."""
-    p_values = []
-    for f in outcomes:
-        k_ref, n_ref, k_cur, n_cur = f.details["missing_counts"]
-        p_values.append(st.two_proportion_p_value(k_ref, n_ref, k_cur, n_cur))
-    testable = [p for f, p in zip(outcomes, p_values, strict=True) if _missing_testable(f)]
-    threshold = st.family_threshold(testable, alpha, correction)
-    result = []
-    for f, p in zip(outcomes, p_values, strict=True):
-        moved = abs(f.missing_current - f.missing_reference) >= change
-        missing_drifted = bool(_missing_testable(f) and moved and p < threshold)
-        details = {
-            **f.details,
-            "missing_p_value": _json_float(p),
-            "missing_threshold": _json_float(threshold),
-            "missing_tested": _missing_testable(f),
-            "missing_rate_change": change,
-        }
-        note = f.note
-        if missing_drifted:
-            extra = f"missing share {f.missing_reference:.1%} -> {f.missing_current:.1%}"
-            note = extra if not note else f"{note}; {extra}"
-        result.append(
-            replace(
-                f,
-                missing_drifted=missing_drifted,
-                drifted=f.drifted or missing_drifted,
-                note=note,
-                details=details,
-            )
-        )
-    return result
-
-
-def _missing_testable(f: FeatureDrift) -> bool:
-    _, n_ref, _, n_cur = f.details["missing_counts"]
-    return n_ref > 0 and n_cur > 0
-
-
-def _numeric_bins(profile: NumericProfile, scan: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Counts of both sides in the profile's decile bins (right-closed, open-ended)."""
-    edges = profile.bin_edges
-    ref_cum = np.r_[0, profile.le[edges], profile.n]
-    cur_cum = np.r_[0, scan.le[edges], scan.n]
-    return np.diff(ref_cum), np.diff(cur_cum)
-
-
-def _numeric_histogram(profile: NumericProfile, scan: Any) -> dict[str, Any]:
-    """About 20 equal-width bins over the reference range (edges snapped to grid points),
-    plus the current shares below and above that range, for the report page."""
-    grid = profile.grid
-    targets = np.linspace(grid[0], grid[-1], HISTOGRAM_BINS + 1)
-    idx = np.unique(np.searchsorted(grid, targets, side="left").clip(0, grid.size - 1))
-    ref = np.diff(np.r_[profile.lt[idx[0]], profile.le[idx[1:]]]) if idx.size > 1 else None
-    cur = np.diff(np.r_[scan.lt[idx[0]], scan.le[idx[1:]]]) if idx.size > 1 else None
-    if ref is None or cur is None:  # one distinct reference value
-        ref = np.array([profile.n])
-        cur = np.array([scan.le[0] - scan.lt[0]])
-        edges = [float(grid[0]), float(grid[0])]
-    else:
-        edges = [float(grid[i]) for i in idx]
+def _share_verdict(
+    name: str,
+    share: Share,
+    p: float | None,
+    threshold: float,
+    changes: Mapping[str, float],
+) -> dict[str, Any]:
+    minimum = changes[f"{name}_share"]
+    change = share.current - share.reference
+    moved = change >= minimum if share.one_sided else abs(change) >= minimum
     return {
-        "edges": [_json_float(e) for e in edges],
-        "reference": [round(float(x), 6) for x in ref / max(profile.n, 1)],
-        "current": [round(float(x), 6) for x in cur / max(scan.n, 1)],
-        "current_below": round(float(scan.lt[0]) / max(scan.n, 1), 6),
-        "current_above": round(float(scan.n - scan.le[-1]) / max(scan.n, 1), 6),
+        "reference": share.reference,
+        "current": share.current,
+        "counts": [share.k_ref, share.n_ref, share.k_cur, share.n_cur],
+        "p_value": None if p is None else _json_float(p),
+        "threshold": _json_float(threshold),
+        "min_change": minimum,
+        "tested": p is not None,
+        "drifted": bool(p is not None and p < threshold and moved),
     }
 
 
-def _categorical_histogram(keys: list[str], columns: list[tuple[int, int]]) -> dict[str, Any]:
-    ref_n = sum(c[0] for c in columns) or 1
-    cur_n = sum(c[1] for c in columns) or 1
-    labels = keys + (["(other / unseen)"] if len(columns) > len(keys) else [])
-    order = sorted(range(len(columns)), key=lambda i: -(columns[i][0] + columns[i][1]))
-    shown = order[:TOP_CATEGORIES]
-    rest = order[TOP_CATEGORIES:]
-    out_labels = [labels[i] for i in shown]
-    ref = [columns[i][0] / ref_n for i in shown]
-    cur = [columns[i][1] / cur_n for i in shown]
-    if rest:
-        out_labels.append(f"({len(rest)} more)")
-        ref.append(sum(columns[i][0] for i in rest) / ref_n)
-        cur.append(sum(columns[i][1] for i in rest) / cur_n)
-    return {
-        "labels": out_labels,
-        "reference": [round(x, 6) for x in ref],
-        "current": [round(x, 6) for x in cur],
-    }
+def _detectable(m: Measured, level: float) -> tuple[float, int | None]:
+    """(the evidence test's detectable effect at this size, the current rows it needs to
+    detect LARGE_EFFECT; None when even an endless batch would not, the reference being too
+    small) — in KS D (numeric) or Cramér's V (categorical)."""
+    numeric = m.kind == "numeric"
+    unit = st.ks_n_eff(1.0, level) if numeric else st.chi2_n_eff(1.0, m.degrees, level)
+    found = st.detectable(unit, m.reference_size, m.current_size)
+    need = unit / LARGE_EFFECT**2
+    if need >= m.reference_size:
+        return found, None
+    return found, math.ceil(1 / (1 / need - 1 / m.reference_size))
 
 
-def _severity_key(f: FeatureDrift) -> tuple[bool, float, str]:
-    return (not f.drifted, -f.severity, f.feature)
+def _verdict(features: list[FeatureDrift], drift_share: float) -> tuple[str, float]:
+    """(dataset verdict, drifted share of the judged features).
+
+    "no_drift" is said only when it would hold even if every feature that could not be judged
+    had drifted; otherwise the batch is "not enough evidence"."""
+    drifted = sum(f.status == DRIFT for f in features)
+    judged = drifted + sum(f.status == STABLE for f in features)
+    unknown = len(features) - judged
+    share = drifted / judged if judged else 0.0
+    if drifted and share >= drift_share:
+        return DRIFT, share
+    if unknown and (drifted + unknown) / (judged + unknown) >= drift_share:
+        return NOT_ENOUGH, share
+    return "no_drift", share
+
+
+_STATUS_ORDER = {DRIFT: 0, NOT_ENOUGH: 1, NOT_TESTED: 2, STABLE: 3}
+
+
+def _severity_key(f: FeatureDrift) -> tuple[int, float, str]:
+    return (_STATUS_ORDER[f.status], -f.severity, f.feature)
 
 
 def _column_list(names: Sequence[str], kind: str) -> list[str]:
@@ -724,20 +650,6 @@ def _check_frame(frame: object, which: str, names: Sequence[str]) -> None:
         raise ValueError(f"column(s) {duplicated} appear more than once in the {which} frame")
     if len(frame) == 0:
         raise ValueError(f"{'current batch' if which == 'current' else which} has no rows")
-
-
-def _empty_side_note(ref_n: int, cur_n: int, *, what: str) -> str | None:
-    if ref_n == 0 and cur_n == 0:
-        return f"no {what} in reference or current batch"
-    if ref_n == 0:
-        return f"no {what} in reference"
-    if cur_n == 0:
-        return f"no {what} in current batch"
-    return None
-
-
-def _join(notes: list[str]) -> str | None:
-    return "; ".join(notes) if notes else None
 
 
 def _json_float(value: float | None) -> float | None:

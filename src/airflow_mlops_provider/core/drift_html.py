@@ -18,44 +18,67 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;
 h1{font-size:1.4rem;margin:0 0 .5rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 .verdict{display:inline-block;padding:.3rem .7rem;border-radius:.3rem;font-weight:600}
 .verdict.drift{background:#ffebe9;color:#a40e26}.verdict.ok{background:#dafbe1;color:#116329}
+.verdict.unknown{background:#fff8c5;color:#7d4e00}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem;margin:1rem 0}
 dt{color:#59636e}dd{margin:0}
 table{border-collapse:collapse;font-size:.9rem}
 th,td{border:1px solid #d1d9e0;padding:.3rem .6rem;text-align:left;vertical-align:middle}
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.drifted td{background:#fff5f5}tr.drifted td.flag{color:#a40e26;font-weight:600}
+tr.drift td{background:#fff5f5}tr.drift td.flag{color:#a40e26;font-weight:600}
+tr.not_enough_evidence td,tr.not_tested td{background:#fffbeb}
 .legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem}
 """.strip()
 REF_COLOR = "#8c959f"
 CUR_COLOR = "#0969da"
 _HEADER = (
-    "Feature", "Kind", "Test", "Statistic", "p-value", "Threshold", "Drifted",
-    "Missing ref → cur", "Reference n", "Current n", "Distribution", "Note",
+    "Feature", "Kind", "Effect test", "Effect", "Min effect", "Evidence p-value",
+    "p threshold", "Verdict", "Missing ref → cur", "Reference n", "Current n",
+    "Distribution", "Note",
 )  # fmt: skip
+_VERDICT = {
+    "drift": '<span class="verdict drift">Dataset drift detected</span>',
+    "no_drift": '<span class="verdict ok">No dataset drift</span>',
+    "not_enough_evidence": '<span class="verdict unknown">Not enough evidence</span>',
+}
+_STATUS = {
+    "drift": "DRIFT",
+    "stable": "stable",
+    "not_enough_evidence": "not enough evidence",
+    "not_tested": "not tested",
+}
 
 
 def render_html(report: DriftReport, *, title: str) -> str:
     esc = html.escape
     rows = list(report.features)
     n_drifted = sum(f.drifted for f in rows)
-    verdict = (
-        '<span class="verdict drift">Dataset drift detected</span>'
-        if report.dataset_drift
-        else '<span class="verdict ok">No dataset drift</span>'
-    )
+    verdict = _VERDICT.get(report.verdict, esc(report.verdict))
     summary = [
         ("Drifted features", f"{n_drifted} of {len(rows)}"),
         (
             "Drifted share",
-            f"{report.drifted_share:.1%} (dataset drift at {report.drift_share:.1%})",
+            f"{report.drifted_share:.1%} of judged features (dataset drift at "
+            f"{report.drift_share:.1%})",
         ),
-        ("Alpha (p-value tests)", _fmt(report.alpha)),
-        ("Correction", report.correction),
-        ("Missing-rate change counted as drift", f"{report.missing_rate_change:.1%}"),
     ]
+    unjudged = report.unjudged_features()
+    if unjudged:
+        summary.append(("Could not be judged", ", ".join(unjudged)))
+    if report.min_rows:
+        summary.append(("Rows the check needs", f"about {report.min_rows:,} per batch"))
+    if report.p_value_tests_ran:  # only what ran: evidence tests and their error control
+        summary += [
+            ("Evidence", "KS (numeric), chi-square (categorical) two-sample tests"),
+            ("Alpha", _fmt(report.alpha)),
+            ("Correction", report.correction),
+        ]
+    used = sorted({f.test for f in rows})
+    summary.append(
+        ("Minimum effects", ", ".join(f"{t} {report.min_effect.get(t, 0):g}" for t in used))
+    )
+    summary.append(("Missing-rate change counted as drift", f"{report.missing_rate_change:.1%}"))
     if report.prediction is not None:
-        state = "drifted" if report.prediction.drifted else "stable"
-        summary.append(("Prediction distribution", state))
+        summary.append(("Prediction distribution", _STATUS[report.prediction.status]))
     header = "".join(f"<th>{h}</th>" for h in _HEADER)
     body = "\n".join(_row(f) for f in rows)
     prediction = ""
@@ -86,13 +109,15 @@ def _row(f: FeatureDrift) -> str:
     missing = f"{f.missing_reference:.1%} → {f.missing_current:.1%}"
     if f.missing_drifted:
         missing += " (drift)"
+    tested = f.p_value is not None
     return (
-        f'<tr class="{"drifted" if f.drifted else "stable"}">'
+        f'<tr class="{esc(f.status)}">'
         f"<td>{esc(f.feature)}</td><td>{esc(f.kind)}</td><td>{esc(f.test)}</td>"
-        f'<td class="num">{esc(_fmt(f.statistic))}</td>'
-        f'<td class="num">{esc(_fmt(f.p_value))}</td>'
-        f'<td class="num">{esc(_fmt(f.threshold))}</td>'
-        f'<td class="flag">{"yes" if f.drifted else "no"}</td>'
+        f'<td class="num">{esc(_fmt(f.statistic)) if tested else "–"}</td>'
+        f'<td class="num">{esc(_fmt(f.min_effect))}</td>'
+        f'<td class="num">{esc(_fmt(f.p_value)) if tested else "not run"}</td>'
+        f'<td class="num">{esc(_fmt(f.threshold)) if tested else "–"}</td>'
+        f'<td class="flag">{esc(_STATUS.get(f.status, f.status))}</td>'
         f"<td>{esc(missing)}</td>"
         f'<td class="num">{f.reference_size}</td><td class="num">{f.current_size}</td>'
         f"<td>{_histogram_svg(f.details.get('histogram'), f.feature)}</td>"
@@ -108,10 +133,10 @@ def _histogram_svg(histogram: dict[str, Any] | None, feature: str) -> str:
     ref = histogram["reference"]
     cur = histogram["current"]
     labels = histogram.get("labels") or _bin_labels(histogram.get("edges") or [])
-    if "current_below" in histogram:  # numeric: current mass outside the reference range
-        ref = [0.0, *ref, 0.0]
+    if "current_below" in histogram:  # numeric: mass outside the binned range
+        ref = [histogram.get("reference_below", 0.0), *ref, histogram.get("reference_above", 0.0)]
         cur = [histogram["current_below"], *cur, histogram["current_above"]]
-        labels = ["below reference range", *labels, "above reference range"]
+        labels = ["below the binned range", *labels, "above the binned range"]
     width, height, pad = 220, 48, 2
     peak = max([*ref, *cur, 1e-12])
     slot = (width - 2 * pad) / max(len(ref), 1)

@@ -22,13 +22,24 @@ Per numeric column the profile keeps:
 Per categorical column: counts of the ``MAX_CATEGORIES`` most frequent values (keys are the
 values' text, so ``1`` and ``1.0`` match), a pooled ``other`` count for the rest, and the
 missing count. Current values absent from the profile go to an "unseen" bucket (pooled with
-``other`` when the reference was truncated, since they cannot then be told apart).
+``other`` when the reference was truncated, since they cannot then be told apart). For the
+*unseen share* signal the profile also keeps the number of categories seen exactly once
+(``singletons``: n1 / N is the Good-Turing estimate of how often a new draw from the same
+distribution shows a category the reference never saw) and, when it was truncated, the
+``KEY_SAMPLE`` smallest 64-bit hashes of all its category keys (a bottom-k sketch): a current
+value whose hash is at most the largest kept one is in the reference exactly when its hash was
+kept, so the unseen share is measured exactly on that hash-sampled part of the batch.
+
+A saved profile is checked when it is read (``from_dict``): a damaged one (grid not sorted or
+not finite, counts of the wrong length or not whole non-negative numbers, cumulative counts
+that do not add up) is refused with a message naming the column and what is wrong.
 
 Pure numpy/pandas; no Airflow or MLflow import.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +52,7 @@ import pandas as pd
 __all__ = [
     "CategoricalProfile",
     "CategoricalScan",
+    "DamagedProfileError",
     "DriftProfile",
     "NumericProfile",
     "NumericScan",
@@ -59,6 +71,8 @@ EXACT_MAX_DISTINCT = 10_000
 PSI_BINS = 10
 #: Categories kept per categorical column; the rest are pooled into ``other``.
 MAX_CATEGORIES = 1000
+#: Hashes of category keys kept by a truncated profile (bottom-k sketch for the unseen share).
+KEY_SAMPLE = 2048
 #: Uniform buckets of the lookup table that maps a value to its grid cell without a binary
 #: search (see :func:`scan_numeric`).
 _LUT_BUCKETS = 1 << 16
@@ -89,6 +103,14 @@ class NumericProfile:
     def lt(self) -> np.ndarray:
         return self.le - self.eq
 
+    def quantile_index(self, level: float) -> int:
+        """Grid index of the reference's inverted-CDF quantile: the smallest grid value whose
+        CDF reaches `level` (a real reference value; exact for an exact profile)."""
+        return min(int(np.searchsorted(self.le, level * self.n, side="left")), self.grid.size - 1)
+
+    def quantile(self, level: float) -> float:
+        return float(self.grid[self.quantile_index(level)])
+
     def sample(self) -> np.ndarray:
         """The reference sample itself; only an exact profile holds it."""
         if not self.exact:
@@ -112,18 +134,44 @@ class NumericProfile:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NumericProfile:
-        return cls(
-            rows=int(d["rows"]),
-            missing=int(d["missing"]),
-            nonfinite=int(d["nonfinite"]),
+        profile = cls(
+            rows=_count(d["rows"], "rows"),
+            missing=_count(d["missing"], "missing"),
+            nonfinite=_count(d["nonfinite"], "nonfinite"),
             mean=_from_json_float(d["mean"]),
             std=_from_json_float(d["std"]),
             grid=np.asarray(d["grid"], dtype="float64"),
-            le=np.asarray(d["le"], dtype="int64"),
-            eq=np.asarray(d["eq"], dtype="int64"),
-            bin_edges=np.asarray(d["bin_edges"], dtype="int64"),
+            le=_counts(d["le"], "le"),
+            eq=_counts(d["eq"], "eq"),
+            bin_edges=_counts(d["bin_edges"], "bin_edges"),
             exact=bool(d["exact"]),
         )
+        profile.check()
+        return profile
+
+    def check(self) -> None:
+        """Refuse a profile whose parts contradict each other (see the module docstring)."""
+        g, le, eq, n = self.grid, self.le, self.eq, self.n
+        if n < 0:
+            raise ValueError(f"rows {self.rows} < missing {self.missing} + non-finite")
+        if not (g.size == le.size == eq.size):
+            raise ValueError(f"grid, le, eq have lengths {g.size}, {le.size}, {eq.size}")
+        if g.size == 0:
+            if n:
+                raise ValueError(f"an empty grid for {n} finite values")
+            return
+        if not np.isfinite(g).all():
+            raise ValueError("the grid holds NaN or infinite values")
+        if (np.diff(g) <= 0).any():
+            raise ValueError("the grid is not strictly increasing (reversed or repeated)")
+        if (eq < 1).any() or (np.diff(le) < eq[1:]).any() or le[0] < eq[0]:
+            raise ValueError("cumulative counts le and point counts eq do not add up")
+        if le[-1] != n:
+            raise ValueError(f"the grid counts {le[-1]} values, the profile says {n}")
+        if self.exact and (np.diff(np.r_[0, le]) != eq).any():
+            raise ValueError("an exact profile whose counts are not every value's")
+        if ((self.bin_edges < 0) | (self.bin_edges >= g.size)).any():
+            raise ValueError("PSI bin edges point outside the grid")
 
     @cached_property
     def _lut(self) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
@@ -155,6 +203,9 @@ class CategoricalProfile:
     missing: int
     counts: dict[str, int]  # the MAX_CATEGORIES most frequent values
     other: int  # count of the values beyond MAX_CATEGORIES
+    singletons: int | None = None  # categories seen once (None: a profile from before)
+    key_hashes: frozenset[int] = frozenset()  # truncated profiles: bottom-k key hashes
+    hash_cut: int | None = None  # the largest kept hash (None: the profile is not truncated)
     kind: str = field(default="categorical", init=False)
 
     @property
@@ -162,22 +213,37 @@ class CategoricalProfile:
         return self.rows - self.missing
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "kind": "categorical",
             "rows": self.rows,
             "missing": self.missing,
             "counts": dict(self.counts),
             "other": self.other,
+            "singletons": self.singletons,
         }
+        if self.hash_cut is not None:
+            data["key_hashes"] = sorted(self.key_hashes)
+            data["hash_cut"] = self.hash_cut
+        return data
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CategoricalProfile:
-        return cls(
-            rows=int(d["rows"]),
-            missing=int(d["missing"]),
-            counts={str(k): int(v) for k, v in d["counts"].items()},
-            other=int(d["other"]),
+        if not isinstance(d["counts"], Mapping):
+            raise ValueError("counts must be an object of category: count")
+        singles = d.get("singletons")
+        profile = cls(
+            rows=_count(d["rows"], "rows"),
+            missing=_count(d["missing"], "missing"),
+            counts={str(k): _count(v, f"counts[{k!r}]") for k, v in d["counts"].items()},
+            other=_count(d["other"], "other"),
+            singletons=None if singles is None else _count(singles, "singletons"),
+            key_hashes=frozenset(int(h) for h in d.get("key_hashes") or ()),
+            hash_cut=None if d.get("hash_cut") is None else int(d["hash_cut"]),
         )
+        total = sum(profile.counts.values()) + profile.other
+        if total != profile.n:
+            raise ValueError(f"category counts add up to {total}, the profile says {profile.n}")
+        return profile
 
 
 ColumnProfile = NumericProfile | CategoricalProfile
@@ -220,16 +286,47 @@ class DriftProfile:
                 f"unsupported drift profile format_version {d.get('format_version')!r} "
                 f"(this version reads {PROFILE_FORMAT_VERSION})"
             )
+        where = "the profile"
         try:
-            columns = {str(n): _column_from_dict(c) for n, c in d["columns"].items()}
+            columns = {}
+            for name, column in d["columns"].items():
+                where = f"column {name!r}"
+                columns[str(name)] = _column_from_dict(column)
+            where = "the prediction"
             prediction = d.get("prediction")
+            prediction = None if prediction is None else _column_from_dict(prediction)
             return cls(
                 columns=columns,
-                prediction=None if prediction is None else _column_from_dict(prediction),
+                prediction=prediction,
                 metadata={str(k): str(v) for k, v in (d.get("metadata") or {}).items()},
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"drift profile is damaged: {type(exc).__name__}: {exc}") from None
+        except KeyError as exc:
+            problem = f"{where}: key {exc.args[0]!r} is missing"
+        except (TypeError, ValueError, AttributeError) as exc:
+            problem = f"{where}: {exc}"
+        raise DamagedProfileError(
+            f"damaged drift profile: {problem}; refit it by retraining the model, or pass "
+            "the reference data instead of the profile"
+        )
+
+
+class DamagedProfileError(ValueError):
+    """A saved profile that contradicts itself: no verdict can be drawn from it."""
+
+
+def _count(value: Any, what: str) -> int:
+    """A whole, non-negative count (JSON may carry 3.0, never 2.5, -1, NaN or "x")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} is {value!r}, not a count")
+    if not (math.isfinite(value) and value >= 0 and float(value).is_integer()):
+        raise ValueError(f"{what} is {value!r}, not a whole non-negative count")
+    return int(value)
+
+
+def _counts(values: Any, what: str) -> np.ndarray:
+    if not isinstance(values, list | tuple):
+        raise ValueError(f"{what} must be a list of counts")
+    return np.asarray([_count(v, f"{what}[{i}]") for i, v in enumerate(values)], dtype="int64")
 
 
 def _column_from_dict(d: Mapping[str, Any]) -> ColumnProfile:
@@ -295,14 +392,16 @@ def fit_numeric(series: pd.Series, name: str) -> NumericProfile:
         ).astype("int64")
         exact = False
     le = np.searchsorted(ordered, grid, side="right").astype("int64")
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e308-sized values: inf, not a warning
+        mean, std = float(values.mean()), float(values.std())
     targets = np.arange(1, PSI_BINS) * n / PSI_BINS
     edges = np.unique(np.searchsorted(le, targets, side="left"))
     return NumericProfile(
         rows=int(series.size),
         missing=missing,
         nonfinite=nonfinite,
-        mean=float(values.mean()),
-        std=float(values.std()),
+        mean=mean,
+        std=std,
         grid=grid,
         le=le,
         eq=eq,
@@ -316,7 +415,19 @@ def fit_categorical(series: pd.Series) -> CategoricalProfile:
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     kept = dict(ordered[:MAX_CATEGORIES])
     other = sum(n for _, n in ordered[MAX_CATEGORIES:])
-    return CategoricalProfile(int(series.size), missing, kept, other)
+    singletons = sum(1 for n in counts.values() if n == 1)
+    if len(counts) <= MAX_CATEGORIES:
+        return CategoricalProfile(int(series.size), missing, kept, other, singletons)
+    hashes = np.sort(np.fromiter((key_hash(k) for k in counts), dtype=np.uint64))[:KEY_SAMPLE]
+    return CategoricalProfile(
+        int(series.size), missing, kept, other, singletons,
+        frozenset(int(h) for h in hashes), int(hashes[-1]),
+    )  # fmt: skip
+
+
+def key_hash(key: str) -> int:
+    """A 64-bit hash of a category key, the same in every process (unlike Python's hash)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,13 +478,18 @@ def scan_numeric(profile: NumericProfile, series: pd.Series, name: str) -> Numer
             values if n <= KEEP_VALUES_MAX else None,
         )  # fmt: skip
     low, scale, first, point, crowded = profile._lut
-    shifted = values - low
-    mean_shift = float(shifted.sum()) / n
-    # einsum, not np.dot: BLAS threads waking up on a busy machine cost more than the sum
-    var = max(float(np.einsum("i,i->", shifted, shifted)) / n - mean_shift * mean_shift, 0.0)
-    shifted *= scale
-    np.clip(shifted, 0, _LUT_BUCKETS - 1, out=shifted)
-    buckets = shifted.astype(np.intp)
+    with np.errstate(over="ignore", invalid="ignore"):  # extreme values: inf, not a warning
+        shifted = values - low
+        mean_shift = float(shifted.sum()) / n
+        # einsum, not np.dot: BLAS threads waking up on a busy machine cost more than the sum
+        square = float(np.einsum("i,i->", shifted, shifted)) / n - mean_shift * mean_shift
+    var = max(square, 0.0) if math.isfinite(square) else math.inf
+    if scale == 0:  # one grid value, or a span too wide for a float: one crowded bucket
+        buckets = np.zeros(n, dtype=np.intp)
+    else:
+        shifted *= scale
+        np.clip(shifted, 0, _LUT_BUCKETS - 1, out=shifted)
+        buckets = shifted.astype(np.intp)
     del shifted
     cell = first[buckets]  # number of grid points < x ...
     near = point[buckets]  # ... plus one if x is above the single grid point of its bucket
@@ -477,7 +593,10 @@ def category_key(value: Any) -> str:
 
 
 def _bucket(values: np.ndarray, low: float, scale: float) -> np.ndarray:
-    scaled = (values - low) * scale
+    if scale == 0:  # one grid value, or a span too wide for a float: one crowded bucket
+        return np.zeros(values.shape, dtype=np.intp)
+    with np.errstate(over="ignore"):
+        scaled = (values - low) * scale
     np.clip(scaled, 0, _LUT_BUCKETS - 1, out=scaled)
     return scaled.astype(np.intp)
 

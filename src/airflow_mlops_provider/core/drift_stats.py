@@ -14,13 +14,20 @@ Conventions (libraries disagree on them; these are ours, fixed):
   by ``EPSILON = 1e-4`` (no renormalisation) - the same rule as Evidently.
 * **Jensen-Shannon distance**, base 2 (in [0, 1]) on the same buckets, no epsilon needed:
   equals ``scipy.spatial.distance.jensenshannon(r, c, base=2)``.
-* **Normalised Wasserstein** (W1 / reference std, std floored at 0.001 as in Evidently): the
-  integral of |F_ref - F_cur| with both CDFs linear inside each grid cell, plus the exact
-  contribution of current values outside the reference range.
+* **Robust normalised Wasserstein**: the integral of |F_ref - F_cur| with both CDFs linear
+  inside each grid cell, over the reference's central range [q01, q99] with each cell's width
+  capped at ``CELL_CAP`` robust scales, divided by the reference's robust scale (IQR / 1.349,
+  else (q99 - q01) / 4.653, floored at 0.001). One extreme reference value (1e308) can
+  neither make the scale infinite nor dominate the integral; shifts beyond the range still
+  show as the CDF gap at its ends.
+* **Cramér's V at equal sample sizes** (the chi2 test's effect size): sqrt(sum_k (r_k - c_k)^2
+  / (2 (r_k + c_k))) over the bucket shares, in [0, 1]; the chi-square statistic of two samples
+  of equal size n is 4 (n / 2) V^2, so it does not depend on the sample sizes.
 * **Chi-square** of homogeneity on the 2 x K table of category counts (two-sample), sparse
   columns merged until every expected count is >= 5, Yates' correction on 2 x 2.
 * **L-infinity**: the largest absolute difference of a category's share.
-* **Missing rate**: pooled two-proportion z-test on the missing shares.
+* **Shares** (missing, non-finite, unseen): pooled two-proportion z-test, Fisher's exact
+  test when an expected count is below 5.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from scipy import stats
 
 EPSILON = 1e-4
 WASSERSTEIN_STD_FLOOR = 1e-3
+TRIM = 0.01  # the robust Wasserstein integrates over the reference's [TRIM, 1 - TRIM] range
+CELL_CAP = 10.0  # ... with each grid cell at most this many robust scales wide
 MIN_EXPECTED_COUNT = 5.0
 EXACT_KS_MAX = 10_000  # scipy's ks_2samp(method="auto") switch to the asymptotic p-value
 
@@ -96,6 +105,34 @@ def _kl(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sum(p[mask] * np.log(p[mask] / q[mask])))
 
 
+def cramers_v(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    r = shares(np.asarray(ref_counts, dtype="float64"))
+    c = shares(np.asarray(cur_counts, dtype="float64"))
+    both = r + c
+    mask = both > 0
+    return float(math.sqrt(np.sum((r[mask] - c[mask]) ** 2 / (2 * both[mask]))))
+
+
+def ks_n_eff(effect: float, level: float) -> float:
+    """The effective size n m / (n + m) at which a KS distance `effect` is significant at
+    `level` about half the time (asymptotic tail P(D > d) ~ 2 exp(-2 n_eff d^2))."""
+    return -math.log(level / 2) / (2 * effect * effect)
+
+
+def chi2_n_eff(effect: float, df: int, level: float) -> float:
+    """The same for Cramér's V (equal sizes) in the 2 x K chi-square test: chi2 ~ 4 n_eff V^2
+    reaches the critical value."""
+    return float(stats.chi2.isf(level, max(df, 1))) / (4 * effect * effect)
+
+
+def detectable(n_eff_for_unit: float, n_ref: int, n_cur: int) -> float:
+    """The effect detectable at sizes n_ref, n_cur, from the n_eff a unit effect needs
+    (both n_eff functions scale as 1 / effect^2)."""
+    if not (n_ref and n_cur):
+        return math.inf
+    return math.sqrt(n_eff_for_unit * (n_ref + n_cur) / (n_ref * n_cur))
+
+
 def linf(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     r = shares(np.asarray(ref_counts, dtype="float64"))
     c = shares(np.asarray(cur_counts, dtype="float64"))
@@ -112,14 +149,17 @@ def wasserstein_from_counts(
     n_cur: int,
     below: float,
     above: float,
+    cap: float = math.inf,
 ) -> float:
     """W1 = integral of |F_ref - F_cur|; CDFs linear inside grid cells, tails exact.
 
     ``below``/``above`` are the sums of the current values' distances below the smallest and
-    above the largest reference value (the reference has no mass there)."""
+    above the largest reference value (the reference has no mass there); ``cap`` limits each
+    cell's width (the robust variant passes a slice of the grid, no tails and a cap)."""
     start = ref_le[:-1] / n_ref - cur_le[:-1] / n_cur
     end = ref_lt[1:] / n_ref - cur_lt[1:] / n_cur
-    width = np.diff(grid)
+    with np.errstate(over="ignore"):
+        width = np.minimum(np.diff(grid), cap)
     a, b = np.abs(start), np.abs(end)
     same_sign = start * end >= 0
     total = np.where(a + b > 0, a + b, 1.0)
@@ -170,12 +210,18 @@ def merge_sparse_columns(
 
 
 def two_proportion_p_value(k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> float:
-    """Two-sided pooled z-test that two shares (here: missing rates) are equal."""
+    """Two-sided test that two shares (missing, non-finite, unseen) are equal: the pooled
+    z-test, or Fisher's exact test when an expected cell count is below 5 (a handful of rows
+    or events, where the normal approximation overstates the evidence)."""
     if n_ref == 0 or n_cur == 0:
         return 1.0
     pooled = (k_ref + k_cur) / (n_ref + n_cur)
     if pooled in (0.0, 1.0):
         return 1.0
+    smallest = min(pooled, 1 - pooled) * min(n_ref, n_cur)
+    if smallest < MIN_EXPECTED_COUNT:
+        table = [[k_ref, n_ref - k_ref], [k_cur, n_cur - k_cur]]
+        return float(stats.fisher_exact(table).pvalue)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / n_cur))
     z = (k_cur / n_cur - k_ref / n_ref) / se
     return float(2 * stats.norm.sf(abs(z)))

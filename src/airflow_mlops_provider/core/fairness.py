@@ -10,6 +10,15 @@ A group smaller than `min_group_size` rows is reported but left out of both diff
 rate over 5 rows is noise, not evidence); a group without positive labels has no true positive
 rate. Fewer than two groups left means a difference cannot be computed (NaN), and the gate
 fails closed on it.
+
+Uncertainty (`gap_interval`): the gap max - min is the largest difference between two groups,
+so "gap <= limit" holds when every pair's |rate_i - rate_j| does. The gate passes a gap when
+every pair passes its own one-sided test at alpha (an intersection-union test: no correction;
+upper end = max over pairs of |d| + z(1-alpha) se), and fails it when some pair's difference
+is beyond the limit with Bonferroni over the P pairs and both signs of the difference
+(lower end = max of |d| - z(1 - alpha / 2P) se).
+Each rate's variance uses (k+1)/(n+2) (smoothed binomial), so a small group widens the
+interval of every pair it is in instead of being trusted.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 DPD = "demographic_parity_difference"
 EOD = "equal_opportunity_difference"
@@ -34,6 +44,8 @@ class GroupRates:
     selection_rate: float
     true_positive_rate: float | None  # None: the group has no positive label
     included: bool  # False: smaller than min_group_size, left out of the differences
+    selected: int = 0  # rows predicted positive
+    true_positives: int = 0  # positive rows predicted positive
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,8 @@ def group_fairness(
                 selection_rate=float(p[rows].mean()),
                 true_positive_rate=float(p[rows & y].mean()) if positives else None,
                 included=int(rows.sum()) >= min_group_size,
+                selected=int(p[rows].sum()),
+                true_positives=int(p[rows & y].sum()),
             )
         )
     included = [r for r in rates if r.included]
@@ -94,6 +108,36 @@ def group_fairness(
         equal_opportunity_difference=_spread(tprs),
         min_group_size=min_group_size,
     )
+
+
+def gap_interval(result: FairnessResult, key: str, alpha: float) -> tuple[float, float]:
+    """Bounds of a gap (DPD or EOD) for the gate's two tests at level alpha: (lower, upper)
+    with "gap > limit" shown when lower > limit and "gap <= limit" when upper <= limit."""
+    if key == DPD:
+        counts = [(g.selected, g.rows) for g in result.groups if g.included]
+    elif key == EOD:
+        counts = [
+            (g.true_positives, g.positives) for g in result.groups if g.included and g.positives
+        ]
+    else:
+        raise ValueError(f"unknown fairness gap {key!r}; one of {DPD}, {EOD}")
+    if len(counts) < 2:
+        return math.nan, math.nan
+    pairs = [(a, b) for i, a in enumerate(counts) for b in counts[i + 1 :]]
+    z_pass, z_fail = norm.isf(alpha), norm.isf(alpha / (2 * len(pairs)))  # |d|: two tails
+    upper = lower = 0.0
+    for (k1, n1), (k2, n2) in pairs:
+        gap = abs(k1 / n1 - k2 / n2)
+        se = math.sqrt(_smoothed_var(k1, n1) + _smoothed_var(k2, n2))
+        upper = max(upper, gap + z_pass * se)
+        lower = max(lower, gap - z_fail * se)
+    return max(0.0, lower), min(1.0, upper)
+
+
+def _smoothed_var(k: int, n: int) -> float:
+    """Binomial variance of a rate with (k+1)/(n+2), so 0 of 40 is not known exactly."""
+    p = (k + 1) / (n + 2)
+    return p * (1 - p) / n
 
 
 def _spread(values: list[float]) -> float:

@@ -2,6 +2,13 @@
 
 Written on numpy/scipy (already dependencies) rather than scikit-learn, which the provider does
 not otherwise need; each formula is the textbook one and is tested against known values.
+
+Every metric except ROC AUC is a smooth function of the means of a few per-row *components*
+(accuracy: the mean of "correct"; precision: mean(tp) / mean(predicted positive); rmse:
+sqrt(mean(squared error)); ...). `components()` gives those rows and `from_means()` the metric
+from their means, vectorised over many means at once — which is what a paired bootstrap
+(core/estimates.py) and the delta method of the canary judge need. `compute()` uses the same
+two functions, so a metric has exactly one definition. ROC AUC is rank-based (core/auc.py).
 """
 
 from __future__ import annotations
@@ -9,9 +16,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import rankdata
 
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+RANK_METRICS = frozenset({"roc_auc"})
 
 
 def to_scores(predictions: object) -> np.ndarray:
@@ -30,75 +37,82 @@ def compute(
     s = to_scores(scores)
     if y.shape != s.shape:
         raise ValueError(f"{len(y)} labels but {len(s)} predictions")
-    return {name: float(_METRICS[name](y, s, threshold)) for name in names}
+    return {name: _one(name, y, s, threshold) for name in names}
 
 
-def _roc_auc(y: np.ndarray, s: np.ndarray, _: float) -> float:
-    positives = int((y == 1).sum())
-    negatives = len(y) - positives
-    if positives == 0 or negatives == 0:
+def _one(name: str, y: np.ndarray, s: np.ndarray, threshold: float) -> float:
+    if name == "roc_auc":
+        from airflow_mlops_provider.core.auc import roc_auc
+
+        return roc_auc(y, s)
+    if not len(y):
         return math.nan
-    ranks = rankdata(s)
-    return (ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    means = components(name, y, s, threshold).mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(from_means(name, means[:, None])[0])
 
 
-def _confusion(y: np.ndarray, s: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
-    predicted = s >= threshold
-    actual = y == 1
-    return (
-        int((predicted & actual).sum()),
-        int((predicted & ~actual).sum()),
-        int((~predicted & actual).sum()),
-        int((~predicted & ~actual).sum()),
-    )
+def components(name: str, y: np.ndarray, s: np.ndarray, threshold: float) -> np.ndarray:
+    """(k, rows) per-row components whose means determine the metric (not for roc_auc)."""
+    if name in ("accuracy", "precision", "recall", "f1"):
+        predicted = s >= threshold
+        actual = y == 1
+        tp = (predicted & actual).astype(float)
+        if name == "accuracy":
+            return (predicted == actual).astype(float)[None, :]
+        if name == "precision":
+            return np.vstack([tp, predicted])
+        if name == "recall":
+            return np.vstack([tp, actual])
+        return np.vstack([tp, predicted, actual])
+    if name == "log_loss":
+        p = np.clip(s, 1e-15, 1 - 1e-15)
+        return (-(y * np.log(p) + (1 - y) * np.log(1 - p)))[None, :]
+    if name == "mae":
+        return np.abs(y - s)[None, :]
+    if name == "rmse":
+        return ((y - s) ** 2)[None, :]
+    if name == "r2":
+        return np.vstack([(y - s) ** 2, y, y * y])
+    raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
 
 
-def _accuracy(y: np.ndarray, s: np.ndarray, t: float) -> float:
-    tp, _, _, tn = _confusion(y, s, t)
-    return (tp + tn) / len(y) if len(y) else math.nan
+def from_means(name: str, means: np.ndarray) -> np.ndarray:
+    """The metric from component means of shape (k, B): one value per column (NaN where it
+    is undefined, e.g. precision without a predicted positive)."""
+    m = np.asarray(means, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if name in ("accuracy", "log_loss", "mae"):
+            return m[0]
+        if name in ("precision", "recall"):
+            return np.where(m[1] > 0, m[0] / m[1], np.nan)
+        if name == "f1":
+            denominator = m[1] + m[2]
+            return np.where(denominator > 0, 2 * m[0] / denominator, np.nan)
+        if name == "rmse":
+            return np.sqrt(m[0])
+        if name == "r2":
+            total = m[2] - m[1] ** 2
+            return np.where(total > 1e-300, 1 - m[0] / total, np.nan)
+    raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
 
 
-def _precision(y: np.ndarray, s: np.ndarray, t: float) -> float:
-    tp, fp, _, _ = _confusion(y, s, t)
-    return tp / (tp + fp) if tp + fp else math.nan
+def gradient(name: str, means: np.ndarray) -> np.ndarray:
+    """d metric / d component means at `means` (k,), for the delta method."""
+    m = np.asarray(means, dtype=float)
+    if name in ("accuracy", "log_loss", "mae"):
+        return np.array([1.0])
+    if name in ("precision", "recall"):
+        return np.array([1 / m[1], -m[0] / m[1] ** 2])
+    if name == "f1":
+        d = m[1] + m[2]
+        return np.array([2 / d, -2 * m[0] / d**2, -2 * m[0] / d**2])
+    if name == "rmse":
+        return np.array([0.5 / math.sqrt(m[0])]) if m[0] > 0 else np.array([math.inf])
+    if name == "r2":
+        total = m[2] - m[1] ** 2
+        return np.array([-1 / total, -2 * m[0] * m[1] / total**2, m[0] / total**2])
+    raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
 
 
-def _recall(y: np.ndarray, s: np.ndarray, t: float) -> float:
-    tp, _, fn, _ = _confusion(y, s, t)
-    return tp / (tp + fn) if tp + fn else math.nan
-
-
-def _f1(y: np.ndarray, s: np.ndarray, t: float) -> float:
-    p, r = _precision(y, s, t), _recall(y, s, t)
-    return 2 * p * r / (p + r) if p + r else math.nan
-
-
-def _log_loss(y: np.ndarray, s: np.ndarray, _: float) -> float:
-    p = np.clip(s, 1e-15, 1 - 1e-15)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if len(y) else math.nan
-
-
-def _rmse(y: np.ndarray, s: np.ndarray, _: float) -> float:
-    return float(np.sqrt(np.mean((y - s) ** 2))) if len(y) else math.nan
-
-
-def _mae(y: np.ndarray, s: np.ndarray, _: float) -> float:
-    return float(np.mean(np.abs(y - s))) if len(y) else math.nan
-
-
-def _r2(y: np.ndarray, s: np.ndarray, _: float) -> float:
-    total = float(np.sum((y - y.mean()) ** 2)) if len(y) else 0.0
-    return 1 - float(np.sum((y - s) ** 2)) / total if total else math.nan
-
-
-_METRICS = {
-    "roc_auc": _roc_auc,
-    "accuracy": _accuracy,
-    "precision": _precision,
-    "recall": _recall,
-    "f1": _f1,
-    "log_loss": _log_loss,
-    "rmse": _rmse,
-    "mae": _mae,
-    "r2": _r2,
-}
+METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "rmse", "mae", "r2")

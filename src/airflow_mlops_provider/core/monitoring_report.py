@@ -74,6 +74,9 @@ def drift_line(drift: dict[str, Any] | None) -> str:
         return f"drift: not checked ({(drift or {}).get('reason', 'no result')})"
     share = drift.get("drifted_share")
     status = "DRIFT" if drift["dataset_drift"] else "no dataset drift"
+    if drift.get("verdict") == "not_enough_evidence":  # a verdict of its own, never "no drift"
+        unjudged = ", ".join(drift.get("unjudged_features") or []) or "features"
+        status = f"NOT ENOUGH EVIDENCE ({unjudged} could not be judged)"
     line = f"drift: {status} ({_num(share)} of features drifted, vs champion v"
     line += f"{drift.get('champion_version')})"
     if drift.get("prediction_drift") is not None:

@@ -8,7 +8,13 @@ Each factor is a number in [0, 1]:
 - `latency`: the challenger's p95 scoring latency against `latency.max_p95_ms`;
 - `disagreement`: the share of holdout rows whose thresholded prediction differs from the
   champion's, against `disagreement.max`;
-- `cold_start`: 1 when there is no champion to compare with, else 0.
+- `cold_start`: 1 when there is no champion to compare with, else 0;
+- `uncertain`: 1 when a bound of the gate is undecided (its interval straddles the bound: the
+  holdout cannot tell), else 0. With the default weight it alone asks a person.
+
+The regression factor reads the regression at the pessimistic end of its confidence interval:
+auto-promotion needs confidence that the challenger is within `soft_limit` x its margin, so a
+model really worse by the whole margin goes to a person even when this holdout flatters it.
 
 A "value against a limit" factor is 0 up to the soft limit (`soft_limit` x the hard limit),
 then jumps to 0.5 and rises linearly to 1 at the hard limit (the hard limit itself is a
@@ -29,13 +35,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-FACTORS = ("regression", "fairness", "latency", "disagreement", "cold_start")
+FACTORS = ("regression", "fairness", "latency", "disagreement", "cold_start", "uncertain")
 DEFAULT_WEIGHTS = {
     "regression": 0.6,
     "fairness": 0.6,
     "latency": 0.4,
     "disagreement": 0.25,
     "cold_start": 0.2,
+    "uncertain": 0.5,
 }
 PROMOTE, APPROVAL, REJECT = "promote", "approval", "reject"
 

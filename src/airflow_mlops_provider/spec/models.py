@@ -253,6 +253,9 @@ class ContractSpec(StrictModel):
 
 
 DriftTest = Literal["auto", "ks", "chi2", "psi", "jensenshannon", "wasserstein", "linf"]
+DriftEffect = Literal[
+    "ks", "chi2", "psi", "jensenshannon", "wasserstein", "linf", "nonfinite_share", "unseen_share"
+]
 NUMERIC_DRIFT_TESTS = ("auto", "ks", "psi", "jensenshannon", "wasserstein")
 CATEGORICAL_DRIFT_TESTS = ("auto", "chi2", "psi", "jensenshannon", "linf")
 
@@ -264,8 +267,8 @@ class FeatureDriftRule(StrictModel):
     threshold: float | None = Field(
         None,
         gt=0,
-        description="p-value tests (ks, chi2): this feature's own p-value level, outside the "
-        "multiple-testing family; other tests: the statistic at which it drifts",
+        description="this feature's minimum effect size for its test (else drift.min_effect); "
+        "it drifts when its evidence test is also significant",
     )
 
     @model_validator(mode="after")
@@ -276,15 +279,17 @@ class FeatureDriftRule(StrictModel):
 
 
 class DriftSpec(StrictModel):
-    """Per-feature drift tests against the champion's reference profile (see README: Drift).
+    """Per-feature drift against the champion's reference profile (see docs/decisions.md):
+    a feature drifts when its two-sample test (KS / chi-square) is significant under the
+    family's correction AND its effect size reaches the test's minimum, at every batch size.
+    Bonferroni or Benjamini-Hochberg keeps 50 stable features from paging daily."""
 
-    auto: ks / chi2 up to 10,000 values per side, normalised Wasserstein / Jensen-Shannon
-    above. Bonferroni or Benjamini-Hochberg keeps 50 stable features from paging daily."""
-
-    test: DriftTest = Field("auto", description="default test for every feature")
-    alpha: float = Field(0.01, gt=0, lt=1, description="significance level of p-value tests")
+    test: DriftTest = Field(
+        "auto", description="effect size for every feature; auto: ks (numeric), chi2 (categorical)"
+    )
+    alpha: float = Field(0.01, gt=0, lt=1, description="significance level of the evidence tests")
     correction: Literal["bonferroni", "benjamini_hochberg", "none"] = Field(
-        "bonferroni", description="multiple-testing control across features' p-value tests"
+        "bonferroni", description="multiple-testing control across features' evidence tests"
     )
     drift_share: float = Field(
         0.25, gt=0, le=1, description="dataset drift when this share of features drifted"
@@ -296,23 +301,22 @@ class DriftSpec(StrictModel):
         description="absolute change of a feature's missing share that counts as drift "
         "(when also statistically significant)",
     )
+    min_effect: dict[DriftEffect, float] = Field(
+        default_factory=dict,
+        description="minimum effect size per test, overriding the defaults listed in "
+        "docs/decisions.md (a feature drifts only when its effect reaches it)",
+    )
     features: dict[str, FeatureDriftRule] = Field(
         default_factory=dict, description="per-feature overrides: {name: {test, threshold}}"
     )
 
-    @model_validator(mode="after")
-    def _threshold_has_a_test(self) -> DriftSpec:
-        """auto picks a p-value test or an effect size by sample size, so a bare threshold
-        would change meaning with the batch size."""
-        if self.test == "auto":
-            bare = sorted(n for n, r in self.features.items() if r.test in (None, "auto"))
-            bare = [n for n in bare if self.features[n].threshold is not None]
-            if bare:
-                raise ValueError(
-                    f"drift.features {bare}: a threshold needs a test (with test: auto its "
-                    "meaning would change with the batch size); add e.g. test: ks"
-                )
-        return self
+    @field_validator("min_effect")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, v in value.items() if v <= 0)
+        if bad:
+            raise ValueError(f"min_effect {bad} must be positive")
+        return value
 
     def compare_settings(self, prediction_column: str = "prediction") -> dict[str, Any]:
         """Keyword arguments of core.drift.compare_profile, so the operator and the CLI judge
@@ -324,6 +328,7 @@ class DriftSpec(StrictModel):
             "correction": self.correction,
             "drift_share": self.drift_share,
             "missing_rate_change": self.missing_rate_change,
+            "min_effect": dict(self.min_effect),
             "prediction_column": prediction_column,
         }
 
@@ -532,6 +537,13 @@ class EvaluationSpec(StrictModel):
         "promote", description="the first model: promote (risk permitting), ask, or reject"
     )
     threshold: float = Field(0.5, gt=0, lt=1, description="decision threshold for label metrics")
+    alpha: float = Field(
+        0.01,
+        gt=0,
+        lt=0.5,
+        description="error rate of the gate's tests: each bound passes when its one-sided "
+        "confidence bound at alpha is inside; failures are Holm-corrected at alpha",
+    )
 
 
 class RiskWeights(StrictModel):
@@ -542,6 +554,9 @@ class RiskWeights(StrictModel):
     latency: float = Field(0.4, ge=0, le=1)
     disagreement: float = Field(0.25, ge=0, le=1)
     cold_start: float = Field(0.2, ge=0, le=1)
+    uncertain: float = Field(
+        0.5, ge=0, le=1, description="a bound the holdout cannot decide (its interval straddles it)"
+    )
 
 
 class ApprovalSpec(StrictModel):

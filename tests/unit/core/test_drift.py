@@ -67,7 +67,9 @@ def test_nan_and_inf_are_ignored_and_counted_out() -> None:
     assert f.missing_current == pytest.approx(0.02) and not f.missing_drifted
     assert f.reference_size == 5000
     assert not f.drifted
-    assert f.note is not None and "15 non-finite" in f.note
+    assert f.note is not None and "15 non-finite value(s) in current batch" in f.note
+    nonfinite = f.details["shares"]["nonfinite"]
+    assert nonfinite["current"] == pytest.approx(0.003) and not nonfinite["drifted"]
     expected = stats.ks_2samp(ref["x"].to_numpy(), cur_values[115:], method="auto")
     assert f.statistic == pytest.approx(expected.statistic)
     assert np.isfinite(f.statistic) and np.isfinite(f.p_value)
@@ -108,9 +110,10 @@ def test_constant_but_different_columns_drift() -> None:
     assert f.drifted and f.statistic == 1.0
 
 
-def test_column_without_values_on_one_side_is_not_tested() -> None:
+def test_column_without_values_on_one_side_is_not_tested_but_its_shares_are() -> None:
     """No usable values: the distribution is not tested. An all-missing current column is
-    still missing-rate drift (0% -> 100%); an all-infinite reference column is not missing."""
+    missing-share drift (0% -> 100%); a reference column of infinities against a finite one
+    is non-finite-share drift (100% -> 0%): never a silent pass."""
     rng = np.random.default_rng(4)
     ref = _frame(rng, 2000, 3, 1)
     cur = _frame(rng, 2000, 3, 1)
@@ -121,18 +124,29 @@ def test_column_without_values_on_one_side_is_not_tested() -> None:
     by = _by_name(report)
     assert by["x0"].note == "no finite values in current batch; missing share 0.0% -> 100.0%"
     assert by["x0"].current_size == 0 and not by["x0"].tested
-    assert by["x0"].missing_drifted and by["x0"].drifted
+    assert by["x0"].missing_drifted and by["x0"].status == "drift"
     assert by["c0"].note is not None and by["c0"].note.startswith("no values in current batch")
-    assert by["c0"].missing_drifted
+    assert by["c0"].missing_drifted and by["c0"].drifted
     assert by["x1"].note is not None and by["x1"].note.startswith("no finite values in reference")
-    assert not by["x1"].drifted and not by["x1"].missing_drifted
+    assert by["x1"].drifted and not by["x1"].missing_drifted
+    assert "non-finite share 100.0% -> 0.0%" in by["x1"].note
     for name in ("x0", "x1", "c0"):
-        assert by[name].p_value == 1.0 and by[name].statistic == 0.0
-    # Only x2 ran a p-value test: Bonferroni family of one.
-    assert by["x2"].threshold == pytest.approx(0.01)
-    # Every feature had rows on both sides, so all 4 count; x0 and c0 drifted (missing rate).
-    assert report.drifted_share == pytest.approx(0.5) and report.dataset_drift
+        assert by[name].p_value is None and by[name].statistic == 0.0
+    # Only x2 ran an evidence test: a Bonferroni family of one.
+    assert by["x2"].threshold == pytest.approx(0.01) and by["x2"].status == "stable"
+    assert report.drifted_share == pytest.approx(0.75) and report.verdict == "drift"
     assert json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_a_column_of_infinities_on_both_sides_cannot_pass_silently() -> None:
+    ref = pd.DataFrame({"x": np.full(500, np.inf), "y": np.random.default_rng(1).normal(size=500)})
+    cur = pd.DataFrame({"x": np.full(500, -np.inf), "y": np.random.default_rng(2).normal(size=500)})
+    report = compare(ref, cur, numeric=["x", "y"], categorical=[])
+    x = _by_name(report)["x"]
+    assert x.status == "not_tested" and "no finite values in reference or current" in x.note
+    # one of two features cannot be judged: it could be the drifted one, so no "no drift"
+    assert report.verdict == "not_enough_evidence" and not report.dataset_drift
+    assert report.unjudged_features() == ["x"]
 
 
 # -- categorical -------------------------------------------------------------------------------
@@ -143,9 +157,12 @@ def test_chi2_matches_scipy_on_a_plain_table() -> None:
     cur = pd.DataFrame({"c": ["a"] * 420 + ["b"] * 330 + ["c"] * 250})
     f = compare(ref, cur, numeric=[], categorical=["c"]).features[0]
     expected = stats.chi2_contingency(np.array([[500, 300, 200], [420, 330, 250]]))
-    assert f.test == "chi2" and f.kind == "categorical"
-    assert f.statistic == pytest.approx(expected.statistic)
+    assert f.test == "chi2" and f.kind == "categorical" and f.evidence == "chi2"
+    assert f.details["chi2_statistic"] == pytest.approx(expected.statistic)
     assert f.p_value == pytest.approx(expected.pvalue)
+    # the effect: Cramér's V of the shares as if both samples had the same size
+    r, c = np.array([0.5, 0.3, 0.2]), np.array([0.42, 0.33, 0.25])
+    assert f.statistic == pytest.approx(np.sqrt(np.sum((r - c) ** 2 / (2 * (r + c)))))
 
 
 def test_ten_point_category_mix_change_is_detected() -> None:
@@ -165,8 +182,9 @@ def test_unseen_categories_are_drift_evidence() -> None:
     cur_values[150:160] = "other-new"
     cur = pd.DataFrame({"c": cur_values})
     f = compare(ref, cur, numeric=[], categorical=["c"]).features[0]
-    assert f.drifted
-    assert f.note is not None and "2 categories not in reference (160 row(s))" in f.note
+    assert f.drifted and f.status == "drift"
+    assert f.note is not None and "2 categories not among the reference's categories" in f.note
+    assert f.details["shares"]["unseen"]["current"] == pytest.approx(0.032)
 
 
 def test_rare_categories_are_merged_and_do_not_raise_false_alarms() -> None:
@@ -186,9 +204,9 @@ def test_rare_categories_are_merged_and_do_not_raise_false_alarms() -> None:
 
 def test_too_few_values_for_chi2_is_reported_not_tested() -> None:
     ref = pd.DataFrame({"c": ["a"] * 1000 + ["b"] * 1000})
-    cur = pd.DataFrame({"c": ["a", "b", "z"]})
+    cur = pd.DataFrame({"c": ["a", "b", "a"]})
     f = compare(ref, cur, numeric=[], categorical=["c"]).features[0]
-    assert not f.drifted and f.p_value == 1.0
+    assert not f.drifted and f.p_value is None and f.status == "not_tested"
     assert f.note is not None and f.note.startswith("too few values per category")
 
 
@@ -302,8 +320,8 @@ def test_to_dict_from_dict_round_trip_is_strict_json() -> None:
     text = json.dumps(report.to_dict(), allow_nan=False)
     restored = DriftReport.from_dict(json.loads(text))
     assert restored == report
-    # x0 shifted; x2 went all-missing in the current batch (missing-rate drift)
-    assert restored.drifted_features() == ["x0", "x2"]
+    # x2 went all-missing in the current batch (missing-rate drift), x0 shifted
+    assert restored.drifted_features() == ["x2", "x0"]
     for key, value in report.to_dict()["features"][0].items():
         assert key == "details" or type(value) in (str, float, int, bool, type(None))
 
@@ -321,8 +339,8 @@ def test_features_sorted_most_severe_first() -> None:
     report = _mixed_report()
     flags = [f.drifted for f in report.features]
     assert flags == sorted(flags, reverse=True)
-    stable = [f.p_value for f in report.features if not f.drifted]
-    assert stable == sorted(stable)
+    stable = [f.severity for f in report.features if not f.drifted]
+    assert stable == sorted(stable, reverse=True)
 
 
 def test_render_html_escapes_and_orders_rows() -> None:

@@ -16,6 +16,7 @@ from airflow_mlops_provider.core import drift_stats as st
 from airflow_mlops_provider.core.drift import compare, compare_profile
 from airflow_mlops_provider.core.drift_html import render_html
 from airflow_mlops_provider.core.drift_profile import (
+    DamagedProfileError,
     DriftProfile,
     fit_profile,
     scan_numeric,
@@ -106,15 +107,40 @@ def test_psi_epsilon_replaces_empty_bins() -> None:
     assert _one(ref, cur, "psi").statistic == pytest.approx(np.sum((c - r) * np.log(c / r)))
 
 
-def test_normalised_wasserstein_agrees_with_scipy() -> None:
+def robust_wasserstein_direct(ref: np.ndarray, cur: np.ndarray) -> float:
+    """Our robust Wasserstein straight from its definition on raw samples: the integral of
+    |F_ref - F_cur| over the reference's [q01, q99] (a fine numeric integral), divided by
+    IQR / 1.349 (inverted-CDF quantiles)."""
+    q = lambda p: np.quantile(ref, p, method="inverted_cdf")  # noqa: E731
+    xs = np.linspace(q(0.01), q(0.99), 200_001)
+    f_ref = np.searchsorted(np.sort(ref), xs, side="right") / ref.size
+    f_cur = np.searchsorted(np.sort(cur), xs, side="right") / cur.size
+    return float(np.trapezoid(np.abs(f_ref - f_cur), xs) / ((q(0.75) - q(0.25)) / 1.349))
+
+
+def test_robust_wasserstein_equals_its_definition() -> None:
     rng = np.random.default_rng(5)
     ref = rng.normal(size=50_000)
-    cur = np.r_[rng.normal(0.3, 1.0, size=30_000), [12.0, -9.0]]  # beyond the reference range
-    expected = stats.wasserstein_distance(ref, cur) / ref.std()
-    assert _one(ref, cur, "wasserstein").statistic == pytest.approx(expected, rel=0.01)
-    small_ref, small_cur = rng.integers(0, 5, 3000), rng.integers(1, 6, 2000)  # exact grid
-    expected = stats.wasserstein_distance(small_ref, small_cur) / small_ref.std()
-    assert _one(small_ref, small_cur, "wasserstein").statistic == pytest.approx(expected)
+    cur = np.r_[rng.normal(0.3, 1.0, size=30_000), [12.0, -9.0]]
+    got = _one(ref, cur, "wasserstein").statistic
+    assert got == pytest.approx(robust_wasserstein_direct(ref, cur), rel=0.01)
+    # for a normal reference and a mean shift inside the range it is close to W1 / std
+    assert got == pytest.approx(0.3, rel=0.1)
+
+
+def test_one_extreme_reference_value_cannot_blind_the_check() -> None:
+    """Issue 14: a single 1e308 made the std infinite and Wasserstein 0 for ever after; the
+    robust scale and the central range ignore it, and a 3x spread is drift."""
+    rng = np.random.default_rng(6)
+    ref = np.r_[rng.normal(size=20_000), 1e308]
+    profile = fit_profile(pd.DataFrame({"x": ref}), numeric=["x"], categorical=[])
+    stable = pd.DataFrame({"x": rng.normal(size=20_000)})
+    wider = pd.DataFrame({"x": 3 * rng.normal(size=20_000)})
+    for test in ("wasserstein", "ks"):
+        assert not compare_profile(profile, stable, test=test).dataset_drift
+        moved = compare_profile(profile, wider, test=test).features[0]
+        assert moved.status == "drift" and np.isfinite(moved.statistic), test
+    assert compare_profile(profile, wider, test="wasserstein").features[0].statistic > 0.5
 
 
 def test_categorical_statistics_equal_direct_computation() -> None:
@@ -132,10 +158,10 @@ def test_categorical_statistics_equal_direct_computation() -> None:
     assert run("psi").statistic == pytest.approx(np.sum((c_eps - r_eps) * np.log(c_eps / r_eps)))
     chi2 = stats.chi2_contingency(np.array([[500, 300, 200, 0], [400, 300, 250, 50]]))
     got = run("chi2")
-    assert got.statistic == pytest.approx(chi2.statistic) and got.p_value == pytest.approx(
-        chi2.pvalue
-    )
-    assert got.details["unseen_share"] == pytest.approx(0.05)
+    assert got.details["chi2_statistic"] == pytest.approx(chi2.statistic)
+    assert got.p_value == pytest.approx(chi2.pvalue)
+    assert got.statistic == pytest.approx(np.sqrt(np.sum((r - c) ** 2 / (2 * (r + c)))))
+    assert got.details["shares"]["unseen"]["current"] == pytest.approx(0.05)
 
 
 def test_category_keys_match_across_int_and_float_columns() -> None:
@@ -180,31 +206,65 @@ def test_per_feature_overrides_of_test_and_threshold() -> None:
     report = compare_profile(
         profile,
         cur,
-        overrides={"a": {"test": "psi", "threshold": 0.5}, "b": {"test": "ks", "threshold": 0.9}},
+        overrides={"a": {"test": "psi", "threshold": 0.5}, "b": {"threshold": 0.9}},
     )
     by = {f.feature: f for f in report.features}
-    assert by["a"].test == "psi" and by["a"].threshold == 0.5 and not by["a"].drifted
-    # b: KS at its own p-value level, outside the Bonferroni family
-    assert by["b"].test == "ks" and by["b"].threshold == 0.9
-    with pytest.raises(ValueError, match="name the test too"):
-        compare_profile(profile, cur, overrides={"b": {"threshold": 0.9}})
+    # a: significant (KS evidence) but its PSI is below its own minimum 0.5
+    assert by["a"].test == "psi" and by["a"].min_effect == 0.5 and not by["a"].drifted
+    assert by["a"].significant and not by["a"].material
+    # b: auto = ks with its own minimum effect; both stay in the evidence family
+    assert by["b"].test == "ks" and by["b"].min_effect == 0.9
+    assert by["a"].threshold == by["b"].threshold == pytest.approx(0.01 / 2)
+    assert compare_profile(profile, cur, min_effect={"ks": 0.01}).drifted_features() == ["a"]
     with pytest.raises(ValueError, match=r"does not have: \['zzz'\]"):
         compare_profile(profile, cur, overrides={"zzz": {"test": "ks"}})
     with pytest.raises(ValueError, match="test 'chi2' does not apply to numeric"):
         compare_profile(profile, cur, overrides={"a": {"test": "chi2"}})
+    with pytest.raises(ValueError, match="min_effect names"):
+        compare_profile(profile, cur, min_effect={"kolmogorov": 0.1})
 
 
-def test_auto_uses_hypothesis_tests_up_to_10k_and_effect_sizes_above() -> None:
+def test_auto_is_the_same_test_at_every_size() -> None:
     rng = np.random.default_rng(8)
 
     def frame(n: int) -> pd.DataFrame:
         return pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], size=n)})
 
-    small = compare(frame(10_000), frame(10_000), numeric=["x"], categorical=["c"])
-    large = compare(frame(20_000), frame(10_001), numeric=["x"], categorical=["c"])
-    assert {f.feature: f.test for f in small.features} == {"x": "ks", "c": "chi2"}
-    assert {f.feature: f.test for f in large.features} == {"x": "wasserstein", "c": "jensenshannon"}
-    assert all(f.p_value is None and f.threshold == 0.1 for f in large.features)
+    for n in (500, 10_000, 200_000):
+        report = compare(frame(20_000), frame(n), numeric=["x"], categorical=["c"])
+        assert {f.feature: (f.test, f.evidence) for f in report.features} == {
+            "x": ("ks", "ks"),
+            "c": ("chi2", "chi2"),
+        }
+        assert all(f.p_value is not None for f in report.features)
+
+
+@pytest.mark.parametrize(
+    "overrides", [{}, {"x": {"test": "wasserstein"}, "c": {"test": "psi"}}], ids=["auto", "effects"]
+)
+def test_the_same_shift_gets_the_same_verdict_at_10k_and_16k_rows(overrides: dict) -> None:
+    """Issue 17: one week was "drift" at 10k rows and "no drift" at 16k because auto switched
+    tests at 10,000 values. Seeded trials: a material shift (0.5 std, 15 category points) and
+    a negligible one (0.01 std, 0.2 points) are judged the same at both sizes every time."""
+    rng = np.random.default_rng(9)
+    shares = np.array([0.4, 0.3, 0.2, 0.1])
+
+    def frame(n: int, shift: float, points: float) -> pd.DataFrame:
+        p = shares + np.array([-points, 0, 0, points])
+        return pd.DataFrame({"x": rng.normal(shift, 1, n), "c": rng.choice(list("abcd"), n, p=p)})
+
+    profile = fit_profile(frame(50_000, 0, 0), numeric=["x"], categorical=["c"])
+    for shift, points, expected in ((0.5, 0.15, {"x", "c"}), (0.01, 0.002, set())):
+        for _ in range(10):
+            verdicts = [
+                set(
+                    compare_profile(
+                        profile, frame(n, shift, points), overrides=overrides
+                    ).drifted_features()
+                )
+                for n in (10_000, 16_000)
+            ]
+            assert verdicts == [expected, expected], shift
 
 
 # -- missing rate, prediction, edge cases ------------------------------------------------------
@@ -243,12 +303,66 @@ def test_constant_columns_inf_and_empty_batches() -> None:
     report = compare(ref, same, numeric=["k", "x"], categorical=[], test="wasserstein")
     by = {f.feature: f for f in report.features}
     assert by["k"].statistic == 0.0 and not by["k"].drifted and by["k"].note == "constant in both"
-    assert by["x"].note == "ignored 2 non-finite value(s) in reference"
+    assert by["x"].note.startswith("2 non-finite value(s) in reference, tested as a share")
     other = pd.DataFrame({"k": np.full(100, 8.0), "x": np.arange(100.0)})
-    k = compare(ref, other, numeric=["k", "x"], categorical=[], test="wasserstein").features[0]
-    assert k.feature == "k" and k.drifted and k.statistic == pytest.approx(1 / 1e-3)
+    moved = compare(ref, other, numeric=["k", "x"], categorical=[], test="wasserstein")
+    k = next(f for f in moved.features if f.feature == "k")
+    # all the mass moved one unit; the constant reference's scale is the 0.001 floor, so
+    # the gap is counted over one floor-wide cell: 1 (no longer 1 / 0.001)
+    assert k.drifted and k.statistic == pytest.approx(1.0)
     with pytest.raises(ValueError, match="current batch has no rows"):
         compare(ref, same.iloc[:0], numeric=["k"], categorical=[])
+
+
+def test_infinities_are_a_tested_share_not_a_silent_pass() -> None:
+    rng = np.random.default_rng(13)
+    profile = fit_profile(
+        pd.DataFrame({"x": rng.normal(size=5000), "y": rng.normal(size=5000)}),
+        numeric=["x", "y"],
+        categorical=[],
+    )
+    all_inf = pd.DataFrame({"x": np.r_[np.full(500, np.inf), np.full(500, -np.inf)],
+                            "y": rng.normal(size=1000)})  # fmt: skip
+    half = pd.DataFrame({"x": np.r_[np.full(500, -np.inf), rng.normal(size=500)],
+                         "y": rng.normal(size=1000)})  # fmt: skip
+    for frame in (all_inf, half):
+        report = compare_profile(profile, frame)
+        x = next(f for f in report.features if f.feature == "x")
+        assert x.status == "drift" and x.details["shares"]["nonfinite"]["drifted"]
+        assert report.verdict == "drift"
+
+
+def test_a_tiny_batch_is_not_enough_evidence_never_no_drift() -> None:
+    rng = np.random.default_rng(14)
+    ref = pd.DataFrame({"x": rng.normal(size=20_000), "c": rng.choice(list("abc"), 20_000)})
+    profile = fit_profile(ref, numeric=["x"], categorical=["c"])
+    for rows in (1, 5, 20):
+        report = compare_profile(profile, ref.sample(rows, random_state=rows))
+        assert report.verdict == "not_enough_evidence" and not report.dataset_drift, rows
+        assert {f.status for f in report.features} <= {"not_enough_evidence", "not_tested"}
+    assert 20 < report.min_rows < 100  # the minimum is derived: a large shift becomes visible
+    enough = compare_profile(profile, ref.sample(report.min_rows * 2, random_state=1))
+    assert enough.verdict == "no_drift"
+    # overwhelming evidence still counts in a small batch: 20 values ten deviations away
+    far = compare_profile(profile, pd.DataFrame({"x": rng.normal(10, 1, 20), "c": ["a"] * 20}))
+    assert far.features[0].feature == "x" and far.features[0].status == "drift"
+
+
+def test_a_rekeyed_high_cardinality_feature_is_drift() -> None:
+    """Issue 14: all categories new (beyond the 1,000 the profile keeps) read "no drift".
+    The unseen share against the reference's Good-Turing rate, measured exactly on the
+    hash-sampled keys, catches it; a fresh sample with the same keys does not."""
+    rng = np.random.default_rng(15)
+    keys = rng.integers(0, 50_000, 400_000)
+    profile = fit_profile(pd.DataFrame({"k": keys.astype(str)}), numeric=[], categorical=["k"])
+    column = profile.columns["k"]
+    assert column.hash_cut is not None and len(column.key_hashes) == 2048
+    same = pd.DataFrame({"k": rng.integers(0, 50_000, 40_000).astype(str)})
+    rekeyed = pd.DataFrame({"k": (rng.integers(0, 50_000, 40_000) + 10**6).astype(str)})
+    assert compare_profile(profile, same).verdict == "no_drift"
+    moved = compare_profile(profile, rekeyed).features[0]
+    assert moved.status == "drift" and moved.details["shares"]["unseen"]["current"] == 1.0
+    assert DriftProfile.from_dict(json.loads(json.dumps(profile.to_dict()))) == profile
 
 
 # -- profile and report formats ----------------------------------------------------------------
@@ -281,4 +395,44 @@ def test_html_has_a_histogram_per_feature_and_no_script() -> None:
     page = render_html(compare(ref, cur, numeric=["x"], categorical=["c"]), title="t")
     assert page.count("<svg") == 2 and "<script" not in page
     assert page.index("<td>x</td>") < page.index("<td>c</td>")  # drifted first
-    assert "above reference range: current" in page
+    assert "above the binned range: current" in page and "Minimum effects" in page
+    assert "Correction" in page  # evidence tests ran: their error control is shown
+
+
+def test_html_shows_only_what_ran() -> None:
+    ref = pd.DataFrame({"x": np.full(100, np.nan)})
+    cur = pd.DataFrame({"x": np.full(100, np.nan)})
+    report = compare(ref, cur, numeric=["x"], categorical=[])
+    page = render_html(report, title="t")
+    assert not report.p_value_tests_ran and "Correction" not in page and "Alpha" not in page
+    assert "Not enough evidence" in page and "not run" in page
+
+
+@pytest.mark.parametrize(
+    ("column", "damage", "message"),
+    [
+        ("x", lambda c: {"grid": c["grid"][::-1]}, "not strictly increasing"),
+        ("x", lambda c: {"grid": [], "le": [], "eq": []}, "an empty grid for"),
+        ("x", lambda c: {"le": c["le"][:-1]}, "lengths"),
+        ("x", lambda c: {"eq": [None, *c["eq"][1:]]}, "eq[0] is None, not a count"),
+        ("x", lambda c: {"le": [v + 1 for v in c["le"]]}, "the grid counts 501 values"),
+        ("x", lambda c: {"eq": [c["eq"][0] + 9, *c["eq"][1:]]}, "do not add up"),
+        ("x", lambda c: {"bin_edges": [10**6]}, "bin edges point outside"),
+        ("x", lambda c: {"grid": [float("nan"), *c["grid"][1:]]}, "NaN or infinite"),
+        ("c", lambda c: {"counts": {"a": 1.5}}, "counts['a'] is 1.5"),
+        ("c", lambda c: {"other": c["other"] + 7}, "category counts add up to"),
+        ("c", lambda c: {"rows": None}, "rows is None"),
+    ],
+)
+def test_a_damaged_profile_is_refused_with_what_is_wrong(column, damage, message) -> None:
+    rng = np.random.default_rng(16)
+    ref = pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(list("ab"), 500)})
+    good = fit_profile(ref, numeric=["x"], categorical=["c"]).to_dict()
+    broken = json.loads(json.dumps(good))
+    broken["columns"][column].update(damage(broken["columns"][column]))
+    with pytest.raises(DamagedProfileError) as info:
+        DriftProfile.from_dict(broken)
+    text = str(info.value)
+    assert text.startswith(f"damaged drift profile: column '{column}': ") and message in text
+    assert text.endswith("refit it by retraining the model, or pass the reference data "
+                         "instead of the profile")  # fmt: skip

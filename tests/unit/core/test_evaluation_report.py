@@ -68,14 +68,20 @@ def test_same_model_twice_is_promoted_with_nothing_to_worry_about(holdout) -> No
     result = run(holdout, informed, informed)
     assert result["decision"] == "promote" and result["disagreement"] == 0
     assert result["risk"]["score"] == 0 and result["holdout_rows"] == 1200
-    assert [c["name"] for c in result["checks"]] == [
-        "fairness.demographic_parity_difference",
-        "fairness.equal_opportunity_difference",
-        "latency.p95_ms",
-        "disagreement",
+    assert [(c["name"], c["bound"]) for c in result["checks"]] == [
+        ("roc_auc", "min"),
+        ("roc_auc", "max_regression"),
+        ("accuracy", "min"),
+        ("fairness.demographic_parity_difference", "limit"),
+        ("fairness.equal_opportunity_difference", "limit"),
+        ("latency.p95_ms", "limit"),
+        ("disagreement", "limit"),
     ]
+    assert all(c["verdict"] == "pass" for c in result["checks"])
+    regression = result["checks"][1]
+    assert regression["measured"] == 0 and regression["lower"] == regression["upper"] == 0
     assert result["champion_checks"]["fairness.demographic_parity_difference"] == pytest.approx(
-        result["checks"][0]["value"]
+        result["checks"][3]["value"]
     )
     groups = {g["group"] for g in result["fairness"]["groups"]}
     assert groups == {
@@ -87,6 +93,10 @@ def test_same_model_twice_is_promoted_with_nothing_to_worry_about(holdout) -> No
 def test_biased_challenger_asks_a_person_and_cold_start_counts(holdout) -> None:
     result = run(holdout, biased, weak)
     assert result["decision"] == "approval", result["reasons"]
+    gap = next(c for c in result["checks"] if c["name"].endswith("parity_difference"))
+    # a 0.33 gap against the 0.4 limit, groups of ~400 rows: every pair is inside at alpha,
+    # and the measured gap is past the soft limit: a person looks
+    assert gap["verdict"] == "pass" and gap["value"] < gap["upper"] <= 0.4
     assert result["risk"]["factors"]["fairness"] >= 0.5
     cold = run(holdout, informed, None)
     assert cold["decision"] == "promote" and cold["risk"]["factors"]["cold_start"] == 1
@@ -102,6 +112,8 @@ def test_report_and_summary_show_the_decision_and_escape_text(holdout) -> None:
     text = summary_markdown(result, report_url="/reports/gate.html")
     assert text.startswith("**Gate decision: a person must approve** for version 7")
     assert "| fairness |" in text and text.endswith("Full gate report: /reports/gate.html")
+    assert "| pass |" in text and "| change |" in text
+    assert "<th>interval</th>" in html and "paired difference" in html
 
 
 def test_audit_lines_about_a_version_become_its_tags() -> None:

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airflow_mlops_provider.core.fairness import group_fairness, group_labels
+from airflow_mlops_provider.core.fairness import (
+    DPD,
+    EOD,
+    gap_interval,
+    group_fairness,
+    group_labels,
+)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -69,3 +75,37 @@ def test_intersectional_labels_and_missing_values() -> None:
 def test_length_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="2 group labels, 3 labels"):
         group_fairness(["a", "b"], [0, 1, 1], [True, False, True], min_group_size=1)
+
+
+def test_gap_interval_contains_the_gap_and_small_groups_widen_it() -> None:
+    rng = np.random.default_rng(9)
+    big = group_fairness(
+        np.repeat(["a", "b"], 2000), rng.integers(0, 2, 4000), rng.random(4000) < 0.4,
+        min_group_size=30,
+    )  # fmt: skip
+    low, high = gap_interval(big, DPD, 0.05)
+    assert low <= big.demographic_parity_difference <= high and high < 0.08
+    small = group_fairness(
+        ["a"] * 2000 + ["b"] * 40, rng.integers(0, 2, 2040), rng.random(2040) < 0.4,
+        min_group_size=30,
+    )  # fmt: skip
+    s_low, s_high = gap_interval(small, DPD, 0.05)
+    assert s_high - s_low > 3 * (high - low)
+
+
+def test_gap_interval_covers_a_true_zero_gap_at_its_level() -> None:
+    """Three groups with the same selection rate (true gap 0): the upper end at level 0.05 is
+    below 0 — i.e. fails to cover — in at most 5% of seeded trials (it is conservative)."""
+    rng = np.random.default_rng(10)
+    groups = np.repeat(["a", "b", "c"], [600, 300, 100])
+    misses = 0
+    for _ in range(200):
+        result = group_fairness(groups, rng.integers(0, 2, 1000), rng.random(1000) < 0.3,
+                                min_group_size=30)  # fmt: skip
+        misses += gap_interval(result, DPD, 0.05)[0] > 0.0
+    assert misses <= 10
+
+
+def test_gap_interval_needs_two_groups() -> None:
+    result = group_fairness(["a"] * 40, [1] * 40, [True] * 40, min_group_size=10)
+    assert all(math.isnan(v) for v in gap_interval(result, EOD, 0.05))

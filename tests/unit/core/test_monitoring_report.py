@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow_mlops_provider.core.monitoring_report import (
     alert_text,
     causes,
+    drift_line,
     health_report,
     health_text,
     performance_line,
@@ -114,3 +115,17 @@ def test_health_report_text() -> None:
         health_report("churn", status=None, champion=None, last_training=None, generated_at="t")
     )
     assert "no monitoring run yet" in empty and "champion: none yet" in empty
+
+
+def test_not_enough_evidence_is_its_own_line_and_no_cause() -> None:
+    drift = {
+        "verdict": "not_enough_evidence",
+        "dataset_drift": False,
+        "drifted_share": 0.0,
+        "unjudged_features": ["tenure_months", "contract"],
+        "champion_version": "3",
+    }
+    assert drift_line(drift).startswith(
+        "drift: NOT ENOUGH EVIDENCE (tenure_months, contract could not be judged)"
+    )
+    assert causes(drift, None) == []  # not a reason to retrain; the decision says so apart

@@ -41,6 +41,18 @@ def test_overrides_and_benjamini_hochberg_load(tmp_path: Path) -> None:
     }
 
 
+def test_min_effects_and_a_bare_threshold_load(tmp_path: Path) -> None:
+    """auto is ks / chi2 at every size, so a threshold without a test is that test's minimum
+    effect; min_effect overrides the defaults for the whole check."""
+    block = (
+        "drift:\n  min_effect: {ks: 0.05, unseen_share: 0.2}\n"
+        "  features:\n    contract: {threshold: 0.2}\n"
+    )
+    settings = load_spec(with_drift(tmp_path, block)).drift.compare_settings()
+    assert settings["min_effect"] == {"ks": 0.05, "unseen_share": 0.2}
+    assert settings["overrides"] == {"contract": {"threshold": 0.2}}
+
+
 @pytest.mark.parametrize(
     ("block", "message"),
     [
@@ -55,7 +67,8 @@ def test_overrides_and_benjamini_hochberg_load(tmp_path: Path) -> None:
         ("drift:\n  test: wasserstein\n", "drift.test: wasserstein does not apply to categorical"),
         ("drift:\n  features:\n    contract: {}\n", "give test, threshold or both"),
         ("drift:\n  correction: holm\n", "benjamini_hochberg"),
-        ("drift:\n  features:\n    contract: {threshold: 0.2}\n", "a threshold needs a test"),
+        ("drift:\n  min_effect: {ks: 0}\n", "min_effect ['ks'] must be positive"),
+        ("drift:\n  min_effect: {kolmogorov: 0.1}\n", "min_effect.kolmogorov"),
     ],
 )
 def test_bad_drift_settings_name_the_field(tmp_path: Path, block: str, message: str) -> None:
