@@ -24,7 +24,8 @@ UNFINISHED_TASK = {
     "restarting",
     "awaiting_input",
 }
-SETTLE_POLLS = 3  # polls in awaiting_input before answering, like a person reading the request
+POLL_S = 3  # between looks at the runs: each look is two API calls per run
+SETTLE_POLLS = 2  # looks in awaiting_input before answering, like a person reading it first
 
 
 class Driver:
@@ -87,7 +88,7 @@ class Driver:
                 return state
             if self.run(dag_id, run_id)["state"] in TERMINAL:
                 return None
-            time.sleep(0.5)
+            time.sleep(1)
         return None
 
     def drive(
@@ -115,7 +116,7 @@ class Driver:
             done = all(s in TERMINAL | {"starved"} for s in states.values())
             if done or time.monotonic() > deadline:
                 return states
-            time.sleep(1)
+            time.sleep(POLL_S)
 
     def _blocked(self, dag_id: str, run_id: str) -> bool:
         return any(r["dag_run_id"] != run_id for r in self.runs(dag_id) if r["state"] == "running")

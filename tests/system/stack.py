@@ -37,6 +37,7 @@ AIRFLOW_COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 ADMIN = "admin"
 S3_KEYS = {"aws_access_key_id": "system-test", "aws_secret_access_key": "system-test-secret"}
 REGION = "us-east-1"
+API_READ_TIMEOUT_S, API_WRITE_TIMEOUT_S = 60, 120
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -354,17 +355,28 @@ class Airflow:
         wait_for(f"Airflow up with DAGs {dag_ids}", parsed, timeout, poll=2)
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
-        """Airflow's REST API as `admin`, with a JWT from /auth/token (renewed on 401)."""
-        for attempt in (1, 2):
-            if self._token is None:
-                reply = http(
-                    "POST", f"{self.url}/auth/token", {"username": ADMIN, "password": self.password}
-                )
-                self._token = reply["access_token"]
+        """Airflow's REST API as `admin`, with a JWT from /auth/token (renewed on a 401).
+
+        A GET that times out is asked again (twice): on a loaded CI machine the API server
+        answers late now and then, and reading state twice is harmless. Writes are not
+        repeated; they get a longer deadline instead."""
+        reading = method == "GET"
+        timeout = API_READ_TIMEOUT_S if reading else API_WRITE_TIMEOUT_S
+        timeouts_left, renewed = (2 if reading else 0), False
+        while True:
             try:
-                return http(method, f"{self.url}{path}", body, token=self._token)
-            except urllib.error.HTTPError as exc:
-                if exc.code != 401 or attempt == 2:
+                return http(method, f"{self.url}{path}", body, token=self._jwt(), timeout=timeout)
+            except TimeoutError:
+                if not timeouts_left:
                     raise
-                self._token = None
-        raise AssertionError("unreachable")
+                timeouts_left -= 1
+            except urllib.error.HTTPError as exc:
+                if exc.code != 401 or renewed:
+                    raise
+                self._token, renewed = None, True  # expired: sign in again, once
+
+    def _jwt(self) -> str:
+        if self._token is None:
+            credentials = {"username": ADMIN, "password": self.password}
+            self._token = http("POST", f"{self.url}/auth/token", credentials)["access_token"]
+        return self._token
