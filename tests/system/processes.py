@@ -152,6 +152,16 @@ def stop_everything() -> list[str]:
 atexit.register(stop_everything)
 
 
+def sigterm_exits() -> Any:
+    """Make SIGTERM (a CI job cancelled, `timeout`) raise SystemExit, so the finalizers and
+    atexit still stop every process; returns the previous handler to restore."""
+
+    def leave(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, leave)
+
+
 def http(
     method: str,
     url: str,

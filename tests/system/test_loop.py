@@ -36,7 +36,7 @@ import pytest
 
 from . import invariants
 from .driver import TERMINAL, UNFINISHED_TASK, Driver
-from .processes import stop_everything
+from .processes import sigterm_exits, stop_everything
 from .project import (
     ARTIFACT_BUCKET,
     BROKEN,
@@ -102,6 +102,7 @@ def deployment() -> Iterator[Deployment]:
         pytest.skip("PostgreSQL is not installed (tests/system_packages.sh installs it as root)")
     # Not pytest's tmp_path: other sessions of the same user rotate those folders away.
     base = Path(tempfile.mkdtemp(prefix="mlops-system-"))
+    previous_sigterm = sigterm_exits()
     record = Record(RESULTS)
     logs = base / "service-logs"
     postgres = Postgres(logs)
@@ -131,6 +132,7 @@ def deployment() -> Iterator[Deployment]:
         record.write()
         keep_logs(base)
         shutil.rmtree(base, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous_sigterm)
         assert not survivors, f"process groups survived SIGKILL: {survivors}"
 
 
@@ -337,7 +339,7 @@ def check_nothing_unfinished(d: Deployment) -> None:
                 d.record.expect(
                     not stuck,
                     "unfinished",
-                    f"{pipeline.dag(kind)} {run['run_id']} ({run['run_type']}) still has "
+                    f"{pipeline.dag(kind)} {run['dag_run_id']} ({run['run_type']}) still has "
                     f"{stuck} at the end",
                     _last_lines(d, pipeline.dag(kind), run["dag_run_id"], list(stuck)),
                 )
@@ -357,7 +359,7 @@ def check_task_logs(d: Deployment) -> None:
                 if not ti or ti["state"] != "success":
                     continue
                 lines = d.driver.log_lines(dag_id, run["dag_run_id"], task_id, ti["try_number"])
-                counts[f"{dag_id}/{run['run_id']}/{task_id}"] = _log_counts(lines, marker)
+                counts[f"{dag_id}/{run['dag_run_id']}/{task_id}"] = _log_counts(lines, marker)
     d.record.metrics["task_logs"] = counts
     for where, c in counts.items():
         d.record.expect(
@@ -389,7 +391,7 @@ def _blocking_evidence(d: Deployment, dag_id: str, run_id: str) -> str:
     for run in d.driver.runs(dag_id):
         if run["dag_run_id"] != run_id and run["state"] not in TERMINAL:
             states = d.driver.states(dag_id, run["dag_run_id"])
-            lines.append(f"{run['run_id']} ({run['run_type']}, {run['state']}): {states}")
+            lines.append(f"{run['dag_run_id']} ({run['run_type']}, {run['state']}): {states}")
             lines.append(_last_lines(d, dag_id, run["dag_run_id"], list(states)))
     return "\n".join(lines)
 
