@@ -397,12 +397,23 @@ def _blocking_evidence(d: Deployment, dag_id: str, run_id: str) -> str:
 
 
 def _last_lines(d: Deployment, dag_id: str, run_id: str, task_ids: list[str]) -> str:
+    """The last lines each task logged itself (Airflow's own start/stop lines left out)."""
     out = []
     for task_id in task_ids:
         for attempt in d.driver.attempts(dag_id, run_id, task_id)[-1:]:
             lines = d.driver.log_lines(dag_id, run_id, task_id, attempt)
-            out += [f"  {task_id}#{attempt}: {str(x.get('event'))[:200]}" for x in lines[-3:]]
+            own = [str(x.get("event")) for x in lines if not _boilerplate(str(x.get("event")))]
+            out += [f"  {task_id}#{attempt}: {text[:200]}" for text in own[-3:]]
     return "\n".join(out)
+
+
+def _boilerplate(event: str) -> bool:
+    return event.startswith(("::", "DAG bundles loaded", "Filling up the DagBag")) or event in {
+        "Worker startup parse complete",
+        "Rescheduling task, marking task as UP_FOR_RESCHEDULE",
+        "Pausing task as DEFERRED. ",
+        "Pushing xcom",
+    }
 
 
 def _wait_asset_run(d: Deployment, dag_id: str) -> str | None:
