@@ -14,7 +14,6 @@ from typing import Any
 
 from airflow.sdk import get_parsing_context
 
-from airflow_mlops_provider import log_noise
 from airflow_mlops_provider.factory.builders import build_config_error, build_dags
 from airflow_mlops_provider.spec.loader import (
     DEFAULTS_FILE,
@@ -33,11 +32,7 @@ def load_pipelines(namespace: dict[str, Any], folder: str | Path | None = None) 
     The cyclic garbage collector is paused while building: each YAML's burst of small objects
     would otherwise trigger collections that rescan every DAG built so far (measured: ~1 ms of
     ~5.5 ms per pipeline at 1000 pipelines, bench/BENCHMARKS.md). Nothing built here is garbage.
-
-    Library noise is silenced here too (log_noise.py): every task process parses its DAG file
-    before it runs, so this is the one place that reaches every task's log.
     """
-    log_noise.install()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
