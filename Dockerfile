@@ -8,7 +8,7 @@ COPY --chown=airflow:root src /opt/provider/src
 # The evaluate step loads models in the worker: install the reference trainer's flavours
 # (pinned by the same constraints file, which covers the dev extra).
 RUN pip install --no-cache-dir -c /opt/provider/constraints/constraints-3.11.txt \
-        "/opt/provider[kubernetes,openlineage]" scikit-learn xgboost-cpu
+        "/opt/provider[kubernetes,openlineage,postgres]" scikit-learn xgboost-cpu
 
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root include /opt/airflow/include

@@ -17,6 +17,7 @@ from typing import Any
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule
 
+from airflow_mlops_provider.log_noise import quiet_library_noise
 from airflow_mlops_provider.operators.approval import GateApprovalOperator
 from airflow_mlops_provider.operators.drift import DriftBranchOperator
 from airflow_mlops_provider.operators.evaluate import EvaluateOperator
@@ -62,6 +63,7 @@ def dag_args(spec: PipelineSpec, kind: str) -> dict[str, Any]:
             "owner": "ml-platform",
             "retries": 1,
             "retry_delay": timedelta(seconds=30),
+            "on_execute_callback": quiet_library_noise,
         },
     }
 

@@ -17,6 +17,7 @@ from airflow.sdk import (
     TriggerRule,
 )
 
+from airflow_mlops_provider.log_noise import quiet_library_noise
 from airflow_mlops_provider.operators.approval import GateApprovalOperator
 from airflow_mlops_provider.operators.drift import DriftBranchOperator
 from airflow_mlops_provider.operators.evaluate import EvaluateOperator
@@ -316,6 +317,9 @@ def _dag_args(spec: PipelineSpec, kind: str) -> dict[str, Any]:
             "owner": spec.owner,
             "retries": spec.retries,
             "retry_delay": timedelta(seconds=30),
+            # before every attempt and resume: library warnings and MLflow's stderr out of the
+            # task log, so its decision is on the first screen (log_noise.py)
+            "on_execute_callback": quiet_library_noise,
         },
     }
 
