@@ -296,14 +296,8 @@ class Batch:
 
     # -- planning -------------------------------------------------------------------------------
     def _plan(self, part: Part) -> _Plan:
-        try:
+        with _named(part, self.fmt):
             return self._plan_parquet(part) if self.fmt == "parquet" else self._plan_csv(part)
-        except DataReadError:
-            raise
-        except Exception as exc:
-            raise DataReadError(
-                f"{part.uri}: cannot read this {self.fmt} part: {_why(exc)}"
-            ) from None
 
     def _plan_parquet(self, part: Part) -> _Plan:
         from airflow_mlops_provider.core.arrow_types import normalise
@@ -431,19 +425,13 @@ class Batch:
     # -- reading --------------------------------------------------------------------------------
     def _read_unit(self, unit: Unit, schema: pa.Schema, chunk_rows: int) -> Iterator[pa.Table]:
         part, plan = self.parts[unit.part], self._plans[unit.part]
-        try:
+        with _named(part, self.fmt):
             if self.fmt == "parquet":
                 tables = self._parquet_tables(part, plan, schema, chunk_rows, unit.row_groups)
             else:
                 tables = self._csv_tables(part, plan, schema)
             for table in tables:
                 yield self._with_partitions(table, part, schema)
-        except DataReadError:
-            raise
-        except Exception as exc:
-            raise DataReadError(
-                f"{part.uri}: cannot read this {self.fmt} part: {_why(exc)}"
-            ) from None
 
     def _parquet_tables(
         self,
@@ -603,8 +591,15 @@ def _type_text(arrow_type: Any, kind: Any) -> str:
     return f"{arrow_type} ({found})"
 
 
-def _cannot_read(part: Part, fmt: str, exc: BaseException) -> str:
-    return f"{part.uri}: cannot read this {fmt} part: {_why(exc)}"
+@contextlib.contextmanager
+def _named(part: Part, fmt: str) -> Iterator[None]:
+    """Any failure while reading a part becomes a DataReadError that names the part."""
+    try:
+        yield
+    except DataReadError:
+        raise
+    except Exception as exc:
+        raise DataReadError(f"{part.uri}: cannot read this {fmt} part: {_why(exc)}") from None
 
 
 def _why(exc: BaseException) -> str:
