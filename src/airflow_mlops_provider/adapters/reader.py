@@ -118,7 +118,10 @@ def list_parts(storage: Storage, location: str, fmt: str) -> list[Part]:
         raise DataReadError(f"unknown data format {fmt!r}; use parquet or csv")
     target = storage.resolve(location)
     if target.startswith("s3://"):
-        objects = storage.list_objects(target)
+        try:
+            objects = storage.list_objects(target)
+        except Exception as exc:  # botocore: timeouts, refused connections, access denied
+            raise DataReadError(f"{target}: cannot list the batch: {_why(exc)}") from None
         if not objects:
             raise FileNotFoundError(f"no data at {target}")
         if len(objects) == 1 and objects[0][0] == target:

@@ -214,7 +214,7 @@ def s3_client(**options: Any) -> Any:
     config = Config(
         connect_timeout=deadline.connect_seconds,
         read_timeout=deadline.read_seconds,
-        retries={"max_attempts": deadline.attempts, "mode": "standard"},
+        retries={"total_max_attempts": deadline.attempts, "mode": "standard"},
     )
     return boto3.client("s3", config=config, **options)
 
