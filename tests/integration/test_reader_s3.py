@@ -15,37 +15,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_mlops_provider.adapters.reader import open_batch
-from airflow_mlops_provider.adapters.storage import Storage, s3_client
+from airflow_mlops_provider.adapters.storage import Storage
 from airflow_mlops_provider.exceptions import DataReadError
+
+from .test_adapters import moto_client, s3_endpoint  # noqa: F401 - the moto server fixture
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def client(url: str):
-    return s3_client(
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
 @pytest.fixture
-def lake(endpoint: str, tmp_path: Path) -> Storage:
+def lake(s3_endpoint: str, tmp_path: Path) -> Storage:  # noqa: F811 - the imported fixture
     bucket = f"lake-{time.monotonic_ns()}"
-    client(endpoint).create_bucket(Bucket=bucket)
-    storage = Storage(tmp_path, s3_client=lambda: client(endpoint))
+    moto_client(s3_endpoint).create_bucket(Bucket=bucket)
+    storage = Storage(tmp_path, s3_client=lambda: moto_client(s3_endpoint))
     storage.bucket = bucket  # type: ignore[attr-defined]
     return storage
 
@@ -132,7 +114,7 @@ def test_an_endpoint_that_never_answers_fails_within_the_deadline(
     monkeypatch.setenv("MLOPS_IO_ATTEMPTS", "2")
     silent = SilentEndpoint()
     try:
-        storage = Storage(tmp_path, s3_client=lambda: client(silent.url))
+        storage = Storage(tmp_path, s3_client=lambda: moto_client(silent.url))
         started = time.monotonic()
         with pytest.raises(DataReadError) as caught:
             storage.read_frame("s3://lake/batch")
