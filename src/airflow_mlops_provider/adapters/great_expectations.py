@@ -27,7 +27,11 @@ How each rule is expressed:
                      fails on missing columns and allows extras); exact_match=True over all
                      contract columns would report every missing column a second time.
 * null_fraction    → ExpectColumnValuesToNotBeNull(mostly=1 - max_fraction)
-* pattern          → ExpectColumnValuesToMatchRegex (re.search semantics: anchor with ^...$)
+* pattern          → ExpectColumnValuesToMatchRe2, a subclass of ExpectColumnValuesToMatchRegex
+                     whose metric matches with RE2 (pyarrow.compute, linear time) instead of
+                     GX's pandas `str.contains` (Python's backtracking `re`, which a crafted
+                     value can keep busy for hours); search semantics: anchor with ^...$
+                     (`core.patterns`: the YAML check refuses what RE2 cannot run)
 * unique           → ExpectColumnValuesToBeUnique (missing values are not duplicates)
 * unique_key       → ExpectCompoundColumnsToBeUnique over the key's columns
 * freshness        → ExpectColumnMaxToBeBetween(min_value=now - max_age)
@@ -246,7 +250,7 @@ def _quality_expectation(check: Check, meta: dict, now: Any) -> Any:
         mostly = max(0.0, 1.0 - float(params["max_fraction"]) - 1e-9)
         return gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=mostly, meta=meta)
     if check.rule == "pattern":
-        return gxe.ExpectColumnValuesToMatchRegex(column=column, regex=params["regex"], meta=meta)
+        return _re2_expectation()(column=column, regex=params["regex"], meta=meta)
     if check.rule == "unique":
         return gxe.ExpectColumnValuesToBeUnique(column=column, meta=meta)
     if check.rule == "unique_key":
@@ -284,6 +288,40 @@ def _dtype_expectation() -> type:
             }
 
     return ExpectColumnDtypeToFitContract
+
+
+@functools.cache
+def _re2_expectation() -> type:
+    """ExpectColumnValuesToMatchRegex evaluated with RE2 (its metric registered once)."""
+    import great_expectations.expectations as gxe
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.metrics.map_metric_provider import (
+        ColumnMapMetricProvider,
+        column_condition_partial,
+    )
+
+    class ColumnValuesMatchRe2(ColumnMapMetricProvider):
+        condition_metric_name = "column_values.match_re2"
+        condition_value_keys = ("regex",)
+
+        @column_condition_partial(engine=PandasExecutionEngine)
+        def _pandas(cls, column: Any, regex: str, **kwargs: Any) -> Any:
+            import pandas as pd
+            import pyarrow as pa
+
+            from airflow_mlops_provider.core.patterns import matches
+
+            text = pa.array(column.astype(str).to_numpy(dtype=object), pa.string())
+            found = matches(text, regex).to_numpy(zero_copy_only=False)
+            return pd.Series(found, index=column.index, dtype=bool)
+
+    class ExpectColumnValuesToMatchRe2(gxe.ExpectColumnValuesToMatchRegex):
+        """Each value contains a match of `regex`, found by RE2 in linear time."""
+
+        map_metric = "column_values.match_re2"
+
+    del ColumnValuesMatchRe2  # registered with GX on definition; nothing else refers to it
+    return ExpectColumnValuesToMatchRe2
 
 
 def _quiet_gx() -> None:

@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from airflow_mlops_provider.core.patterns import re2_problem
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Scalar = str | int | float | bool
 
@@ -136,7 +138,9 @@ class ColumnRule(StrictModel):
     allowed: list[Scalar] | None = Field(None, description="the only values allowed")
     unique: bool = Field(False, description="no value appears twice (missing values aside)")
     pattern: str | None = Field(
-        None, description="regular expression every value must match (str columns; re.search)"
+        None,
+        description="regular expression every value must match (str columns; RE2 syntax, "
+        "searched: anchor with ^...$)",
     )
     max_null_fraction: float | None = Field(
         None,
@@ -168,10 +172,9 @@ class ColumnRule(StrictModel):
         if self.pattern is not None:
             if self.type != "str":
                 raise ValueError(f"pattern applies to str columns, not {self.type}")
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+            problem = re2_problem(self.pattern)
+            if problem is not None:
+                raise ValueError(f"pattern {problem}")
         return self
 
 
