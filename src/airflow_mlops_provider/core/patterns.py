@@ -57,9 +57,7 @@ def re2_problem(pattern: str) -> str | None:
             continue
         bad = sorted(set(match.group(1)) - _RE2_FLAGS)
         if bad:
-            return (
-                f"uses the inline flag(s) {''.join(bad)}; RE2 supports only i, m and s"
-            )
+            return f"uses the inline flag(s) {''.join(bad)}; RE2 supports only i, m and s"
     return None
 
 
