@@ -78,6 +78,7 @@ from airflow_mlops_provider.core.validation_parts import (
     HEAD,
     CheckPart,
     ValidationPart,
+    as_utc,
     finish,
     render_value,
 )
@@ -107,7 +108,7 @@ def validate_frame(
     `now` (aware, or naive meaning UTC) anchors freshness and no_future; default: the clock.
     """
     checks = list(checks)
-    return finish(checks, frame_part(frame, checks, now=_utc(now)))
+    return finish(checks, frame_part(frame, checks, now=as_utc(now)))
 
 
 def frame_part(
@@ -155,7 +156,12 @@ def _run_suite(frame: pd.DataFrame, expectations: list[Any]) -> list[Any]:
         return []
     _quiet_gx()
     import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine
 
+    # GX fingerprints every in-memory frame under 1 GB (pandas hash of every value) for batch
+    # markers nothing here reads: ~1.7 s per 500k-row slice, a third of a slice's validation
+    # (bench/BENCHMARKS.md, "Scale"). The threshold is GX's own knob for skipping it.
+    pandas_execution_engine.HASH_THRESHOLD = 0
     # GX pins this logger to INFO; it would log "Created temporary directory ... for ephemeral
     # docs site" on every call (the directory is removed at once, nothing is written).
     context_logger = logging.getLogger("great_expectations.data_context.types.base")
@@ -191,12 +197,6 @@ def _reason_not_to_run(
     if check.rule in VALUE_RULES and column in wrong_dtype:
         return f"{column} has dtype {dtypes[column]}, not {wrong_dtype[column]}"
     return None
-
-
-def _utc(now: dt.datetime | None) -> dt.datetime:
-    if now is None:
-        return dt.datetime.now(dt.UTC)
-    return now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
 
 
 def _now_for(frame: pd.DataFrame, check: Check, now: dt.datetime) -> Any:

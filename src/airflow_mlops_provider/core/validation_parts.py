@@ -28,6 +28,7 @@ Pure Python; pandas is imported only to compare timestamps in `finish`.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,7 +41,7 @@ from airflow_mlops_provider.core.contract import (
     skip_result,
 )
 
-__all__ = ["HEAD", "CheckPart", "ValidationPart", "finish", "merge", "render_value"]
+__all__ = ["HEAD", "CheckPart", "ValidationPart", "as_utc", "finish", "merge", "render_value"]
 
 #: Unexpected values kept per check and slice (GX's partial list has the same length).
 HEAD = 20
@@ -121,6 +122,14 @@ class ValidationPart:
             order=tuple(int(x) for x in d["order"]),
             spills={str(k): [str(x) for x in v] for k, v in (d.get("spills") or {}).items()},
         )
+
+
+def as_utc(now: dt.datetime | None) -> dt.datetime:
+    """`now` as an aware datetime (naive means UTC); None: the clock. Every slice of a batch
+    must be judged against the same now."""
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
 
 
 def render_value(value: Any) -> str:
