@@ -32,10 +32,8 @@ def spill_in_slices(table: pa.Table, columns, root: Path, slices: int, partition
 def expected(frame: pd.DataFrame, columns: list[str]) -> pd.Index:
     """Rows GX counts: every occurrence of a repeated key, after its row filter."""
     keys = frame[columns]
-    if len(columns) == 1:
-        keys = keys[keys[columns[0]].notna()]
-    else:
-        keys = keys[keys.notna().any(axis=1)]
+    present = keys.notna().all(axis=1) if len(columns) == 1 else keys.notna().any(axis=1)
+    keys = keys[present]
     return keys.index[keys.duplicated(keep=False)]
 
 
