@@ -60,8 +60,10 @@ import pandas as pd
 from airflow_mlops_provider.core import drift_stats as st
 from airflow_mlops_provider.core.drift_profile import (
     CategoricalProfile,
+    CategoricalScan,
     DriftProfile,
     NumericProfile,
+    NumericScan,
     fit_profile,
     scan_categorical,
     scan_numeric,
@@ -303,7 +305,7 @@ def compare(
 
 def compare_profile(
     profile: DriftProfile,
-    current: pd.DataFrame,
+    current: Any,
     *,
     test: str = "auto",
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
@@ -313,7 +315,8 @@ def compare_profile(
     missing_rate_change: float = 0.05,
     prediction_column: str | None = "prediction",
 ) -> DriftReport:
-    """Compare ``current`` with the reference ``profile``, feature by feature.
+    """Compare ``current`` (a frame, or a ``drift_stream.BatchScan`` of a batch scanned in
+    chunks) with the reference ``profile``, feature by feature.
 
     Args:
         test: default test for every feature (``auto`` or one of the tests in the table above;
@@ -342,7 +345,7 @@ def compare_profile(
             f"overrides {bare} give a threshold for test auto, whose test depends on the "
             "sample size; name the test too"
         )
-    _check_frame(current, "current", names)
+    _check_frame(current, "current", names)  # a frame, or a BatchScan of one (drift_stream)
 
     outcomes = [
         _evaluate(name, profile.columns[name], current[name], test, overrides.get(name, {}))
@@ -412,7 +415,7 @@ def _evaluate_numeric(
     default_test: str,
     override: Mapping[str, Any],
 ) -> FeatureDrift:
-    scan = scan_numeric(profile, series, name)
+    scan = series if isinstance(series, NumericScan) else scan_numeric(profile, series, name)
     test = resolve_test("numeric", override.get("test") or default_test, profile.n, scan.n)
     notes = []
     if profile.nonfinite:
@@ -462,7 +465,7 @@ def _evaluate_categorical(
     default_test: str,
     override: Mapping[str, Any],
 ) -> FeatureDrift:
-    scan = scan_categorical(series)
+    scan = series if isinstance(series, CategoricalScan) else scan_categorical(series)
     test = resolve_test("categorical", override.get("test") or default_test, profile.n, scan.n)
     base = _base(name, "categorical", test, override, profile, scan)
     empty = _empty_side_note(profile.n, scan.n, what="values")
@@ -710,8 +713,10 @@ def _check_parameters(alpha: float, correction: str, drift_share: float, change:
         raise ValueError(f"missing_rate_change must be in (0, 1], got {change!r}")
 
 
-def _check_frame(frame: object, which: str, names: Sequence[str]) -> None:
-    if not isinstance(frame, pd.DataFrame):
+def _check_frame(frame: Any, which: str, names: Sequence[str]) -> None:
+    from airflow_mlops_provider.core.drift_stream import BatchScan
+
+    if not isinstance(frame, pd.DataFrame | BatchScan):
         raise ValueError(f"{which} must be a pandas DataFrame, got {type(frame).__name__}")
     missing = [n for n in names if n not in frame.columns]
     if missing:
@@ -719,7 +724,8 @@ def _check_frame(frame: object, which: str, names: Sequence[str]) -> None:
         raise ValueError(
             f"column{'s' if len(missing) > 1 else ''} {listed} missing from the {which} frame"
         )
-    duplicated = sorted({n for n in names if int((frame.columns == n).sum()) > 1})
+    columns = list(frame.columns)
+    duplicated = sorted({n for n in names if columns.count(n) > 1})
     if duplicated:
         raise ValueError(f"column(s) {duplicated} appear more than once in the {which} frame")
     if len(frame) == 0:
