@@ -109,6 +109,16 @@ def open_batch(
     return Batch(storage, location, fmt, types=types, csv=csv)
 
 
+def guess_format(storage: Storage, location: str) -> str:
+    """The format of a location when no pipeline says it: a file's suffix, or the suffixes of
+    a folder's visible files (csv when they are all CSV parts; else parquet)."""
+    target, entries = _listing(storage, location)
+    names = [rel.lower() or target.lower() for rel, _, _ in entries]
+    visible = [n for n in names if not any(map(hidden, n.split("/")))]
+    csv = visible and all(n.endswith(SUFFIXES["csv"]) for n in visible)
+    return "csv" if csv else "parquet"
+
+
 def list_parts(storage: Storage, location: str, fmt: str) -> list[Part]:
     """The data files a read of `location` covers, in read order (see the module docstring).
 
@@ -116,6 +126,19 @@ def list_parts(storage: Storage, location: str, fmt: str) -> list[Part]:
     formats or holds files that are not data."""
     if fmt not in SUFFIXES:
         raise DataReadError(f"unknown data format {fmt!r}; use parquet or csv")
+    target, entries = _listing(storage, location)
+    if entries and entries[0][0] == "":  # the location is a file: read it, whatever its name
+        return [Part(target, entries[0][2])]
+    parts = _select(target, entries, fmt)
+    if not target.startswith("s3://"):
+        for part in parts:  # every file, not just the folder, stays inside the allowed roots
+            storage.resolve(part.uri)
+    return parts
+
+
+def _listing(storage: Storage, location: str) -> tuple[str, list[tuple[str, str, int]]]:
+    """(resolved location, its files as (relative path, uri, size)); a file is the one entry
+    ("", uri, size)."""
     target = storage.resolve(location)
     if target.startswith("s3://"):
         try:
@@ -125,20 +148,14 @@ def list_parts(storage: Storage, location: str, fmt: str) -> list[Part]:
         if not objects:
             raise FileNotFoundError(f"no data at {target}")
         if len(objects) == 1 and objects[0][0] == target:
-            return [Part(target, objects[0][1])]
+            return target, [("", target, objects[0][1])]
         base = target.rstrip("/") + "/"
-        entries = [(uri[len(base) :], uri, size) for uri, size in objects]
-    else:
-        if os.path.isfile(target):
-            return [Part(target, os.path.getsize(target))]
-        if not os.path.isdir(target):
-            raise FileNotFoundError(f"no data at {target}")
-        entries = _walk(target)
-    parts = _select(target, entries, fmt)
-    if not target.startswith("s3://"):
-        for part in parts:  # every file, not just the folder, stays inside the allowed roots
-            storage.resolve(part.uri)
-    return parts
+        return target, [(uri[len(base) :], uri, size) for uri, size in objects]
+    if os.path.isfile(target):
+        return target, [("", target, os.path.getsize(target))]
+    if not os.path.isdir(target):
+        raise FileNotFoundError(f"no data at {target}")
+    return target, _walk(target)
 
 
 def _walk(root: str) -> list[tuple[str, str, int]]:

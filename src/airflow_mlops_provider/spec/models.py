@@ -104,18 +104,52 @@ class WaitSpec(StrictModel):
     poke_minutes: float = Field(5, gt=0)
 
 
+class CsvSpec(StrictModel):
+    """How CSV parts are written (data.format: csv). Types come from the contract; see
+    docs/data.md for the missing-value and date rules."""
+
+    delimiter: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="field separator; null: the one of , ; tab | that splits the header "
+        "into the most columns",
+    )
+    quote: str = Field('"', min_length=1, max_length=1, description="quote character")
+    encoding: str = Field("utf-8", description="text encoding (a UTF-8 BOM is skipped)")
+
+    @model_validator(mode="after")
+    def _usable(self) -> CsvSpec:
+        import codecs
+
+        if self.delimiter is not None and self.delimiter in ('"', "\n", "\r", self.quote):
+            raise ValueError(f"delimiter {self.delimiter!r} cannot separate fields")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {self.encoding!r}; e.g. utf-8, latin-1") from None
+        return self
+
+
 class DataSpec(StrictModel):
     source: str = Field(
         description="path, file:// or s3:// URI of the batch (file or folder); "
         "Airflow templates such as {{ ds }} are rendered per run"
     )
     format: Literal["parquet", "csv"] = "parquet"
+    csv: CsvSpec | None = Field(None, description="CSV dialect (data.format: csv)")
     task: Literal["binary_classification", "regression"] = "binary_classification"
     target: str
     id_column: str | None = None
     features: Features
     split: Split
     wait: WaitSpec | None = Field(None, description="wait for the batch before validating")
+
+    @model_validator(mode="after")
+    def _csv_only_for_csv(self) -> DataSpec:
+        if self.csv is not None and self.format != "csv":
+            raise ValueError("data.csv describes CSV files; set format: csv or remove it")
+        return self
 
 
 Severity = Literal["error", "warn"]
