@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,6 +183,18 @@ class Storage:
             listing = self._client().list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
             return listing.get("KeyCount", 0) > 0
         return Path(target).exists()
+
+    def remove_tree(self, location: str) -> None:
+        """Delete a folder and everything in it (S3: every object under the prefix)."""
+        target = self.resolve(location)
+        if target.startswith("s3://"):
+            bucket, _ = _split_s3(target)
+            keys = [_split_s3(uri)[1] for uri, _ in self.list_objects(target.rstrip("/") + "/")]
+            for start in range(0, len(keys), 1000):  # the API's limit per call
+                batch = [{"Key": k} for k in keys[start : start + 1000]]
+                self._client().delete_objects(Bucket=bucket, Delete={"Objects": batch})
+            return
+        shutil.rmtree(target, ignore_errors=True)
 
     def append_line(self, location: str, line: str) -> None:
         """Append one line. Local files use O_APPEND; on S3 each line is its own object,
