@@ -337,7 +337,9 @@ def _re2_expectation() -> type:
 
             from airflow_mlops_provider.core.patterns import matches
 
-            text = pa.array(column.astype(str).to_numpy(dtype=object), pa.string())
+            # GX's own metric matches column.astype(str); pandas 3's str dtype hands its
+            # Arrow array over without copying the values into Python objects
+            text = pa.array(column.astype(str))
             found = matches(text, regex).to_numpy(zero_copy_only=False)
             return pd.Series(found, index=column.index, dtype=bool)
 
