@@ -429,17 +429,22 @@ def main(argv: list[str] | None = None) -> int:
     DATA.mkdir(parents=True, exist_ok=True)
     (DATA / "scale.yaml").write_text(PIPELINE)
     before = main_worktree()
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"scale-{time.strftime('%Y-%m-%d')}.json"
+    record = {
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+        "workers": args.workers,
+        "sizes": [],
+    }
     try:
-        sizes = [run_size(r, before / "src" if r <= args.before_max_rows else None, args.workers)
-                 for r in args.rows]  # fmt: skip
+        for rows in args.rows:  # the JSON is rewritten after each size: a long run keeps its parts
+            before_src = before / "src" if rows <= args.before_max_rows else None
+            record["sizes"].append(run_size(rows, before_src, args.workers))
+            out.write_text(json.dumps(record, indent=2) + "\n")
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)],
                        check=False, capture_output=True)  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"scale-{time.strftime('%Y-%m-%d')}.json"
-    record = {"started": started, "machine": machine(), "workers": args.workers, "sizes": sizes}
-    out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"results: {out.relative_to(REPO)}")
     return 0
 
