@@ -254,8 +254,64 @@ def fanout(kind: str, folder: Path, workers: int) -> dict[str, Any]:
     }
 
 
+def engines(folder: str) -> dict[str, Any]:
+    """Per 500k-row chunk: the contract's value checks by GX (what streaming runs) against
+    the same checks written with pyarrow.compute, and the conversion GX needs — the evidence
+    for GX per chunk vs checks of our own (median of 3 after a warm-up)."""
+    import datetime as dt
+    import statistics
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from airflow_mlops_provider.adapters.great_expectations import frame_part
+    from airflow_mlops_provider.adapters.reader import open_batch
+    from airflow_mlops_provider.adapters.storage import Storage
+    from airflow_mlops_provider.core.arrow_types import to_pandas
+    from airflow_mlops_provider.core.contract import checks_from_contract
+    from airflow_mlops_provider.spec.loader import load_pipeline_file
+
+    spec = load_pipeline_file(DATA / "scale.yaml")
+    checks = checks_from_contract(spec.contract)
+    table = next(open_batch(Storage(DATA), folder).tables(chunk_rows=500_000))
+    now = dt.datetime.now(dt.UTC)
+
+    def arrow_checks() -> None:
+        for name, rule in spec.contract.columns.items():
+            column = table[name]
+            pc.sum(pc.is_null(column))
+            if rule.min is not None or rule.max is not None:
+                pc.sum(pc.or_(pc.less(column, rule.min or 0), pc.greater(column, rule.max or 1e18)))
+            if rule.allowed is not None:
+                pc.sum(pc.invert(pc.is_in(column, value_set=pa.array(rule.allowed))))
+            if rule.pattern is not None:
+                pc.sum(pc.invert(pc.match_substring_regex(column, rule.pattern)))
+            if rule.type == "datetime":
+                pc.max(column)
+            if rule.type == "float":
+                pc.sum(pc.is_inf(column))
+
+    timings: dict[str, list[float]] = {"to_pandas": [], "gx_checks": [], "arrow_checks": []}
+    for round_ in range(4):
+        started = time.perf_counter()
+        frame = to_pandas(table)
+        stamp = time.perf_counter()
+        frame_part(frame, checks, now=now, deferred=("unique", "unique_key"))
+        done = time.perf_counter()
+        arrow_checks()
+        end = time.perf_counter()
+        if round_:
+            timings["to_pandas"].append(stamp - started)
+            timings["gx_checks"].append(done - stamp)
+            timings["arrow_checks"].append(end - done)
+    return {
+        "rows": table.num_rows,
+        **{k: round(statistics.median(v), 3) for k, v in timings.items()},
+    }
+
+
 def child(argv: list[str]) -> int:
-    """The fan-out's processes: plan, map-<kind> (slice ids), reduce-<kind>."""
+    """The fan-out's processes: plan, map-<kind> (slice ids), reduce-<kind>; and engines."""
     from airflow_mlops_provider.adapters import fanout as fan
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.cli import contract_types
@@ -264,6 +320,9 @@ def child(argv: list[str]) -> int:
     from airflow_mlops_provider.spec.loader import load_pipeline_file
 
     step = argv[0]
+    if step == "engines":
+        print(json.dumps(engines(argv[1])))
+        return 0
     work = Path(argv[2] if step == "plan" else argv[1])
     spec = load_pipeline_file(DATA / "scale.yaml")
     storage, types = Storage(DATA), contract_types(spec)
@@ -437,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "sizes": [],
     }
+    probe = run_timed(
+        [sys.executable, str(Path(__file__).resolve()), "--child", "engines",
+         str(dataset(min(args.rows), drifted=True, name=f"current-{min(args.rows)}"))],
+        REPO / "src",
+    )  # fmt: skip
+    record["engines"] = json.loads(probe["stdout"]) if probe["exit"] == 0 else probe
+    print(f"engines per chunk: {record['engines']}", flush=True)
     try:
         for rows in args.rows:  # the JSON is rewritten after each size: a long run keeps its parts
             before_src = before / "src" if rows <= args.before_max_rows else None

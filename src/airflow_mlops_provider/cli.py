@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from airflow_mlops_provider.spec.models import PipelineSpec
 
 
-CHUNK_HELP = "rows read and checked at a time (default 1,000,000): memory, not results"
+CHUNK_HELP = "rows read and checked at a time (default 500,000): memory, not results"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from airflow_mlops_provider.adapters.storage import Storage
 
 SUFFIXES = {"parquet": (".parquet", ".parq"), "csv": (".csv", ".csv.gz")}
-DEFAULT_CHUNK_ROWS = 1_000_000
+DEFAULT_CHUNK_ROWS = 500_000
 _CSV_BLOCK = 1 << 20
 _HEAD_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
