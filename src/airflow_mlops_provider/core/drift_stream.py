@@ -257,7 +257,7 @@ class ProfileFitter:
         for name in self.categorical:
             _add_categorical(self._categorical[name], frame[name])
         if predictions is not None:
-            self._add_predictions(predictions)
+            self.add_predictions(predictions)
 
     def finish(self, metadata: Mapping[str, str] | None = None) -> DriftProfile:
         columns: dict[str, Any] = {n: self._numeric_profile(s) for n, s in self._numeric.items()}
@@ -276,7 +276,9 @@ class ProfileFitter:
         if state.buffered >= self.run_values:
             self._spill(state)
 
-    def _add_predictions(self, predictions: Any) -> None:
+    def add_predictions(self, predictions: Any) -> None:
+        """The model's outputs on one chunk of held-out rows (numbers: numeric, else
+        categorical — decided by the first chunk, as `fit_profile` decides on all of them)."""
         series = pd.Series(np.asarray(predictions).reshape(len(predictions), -1)[:, -1])
         if self._prediction is None:
             is_number = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
