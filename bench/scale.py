@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -96,8 +97,6 @@ def dataset(rows: int, *, drifted: bool, name: str) -> Path:
     folder = DATA / name
     if (folder / "_SUCCESS").exists():
         return folder
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)
     files = -(-rows // FILE_ROWS)
     for index in range(files):
@@ -211,6 +210,7 @@ def run_timed(command: list[str], src: Path) -> dict[str, Any]:
         out, err = out_file.read().decode(), err_file.read().decode()
     return {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
         "exit": process.returncode,
         "stdout": out.strip().splitlines()[-1] if out.strip() else "",
@@ -239,8 +239,14 @@ def fanout(kind: str, folder: Path, workers: int) -> dict[str, Any]:
     reduce = run_timed([*child, f"reduce-{kind}", str(work)], REPO / "src")
     seconds = time.monotonic() - started
     processes = [plan, *maps, reduce]
+    shutil.rmtree(work, ignore_errors=True)
     return {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(sum(p["cpu_seconds"] for p in processes), 2),
+        # with a free core per worker the wall time would be this (CPU of the longest path)
+        "critical_path_cpu_seconds": round(
+            plan["cpu_seconds"] + max(m["cpu_seconds"] for m in maps) + reduce["cpu_seconds"], 2
+        ),
         "peak_rss_mib": max(p["peak_rss_mib"] for p in processes),
         "exit": reduce["exit"],
         "stdout": reduce["stdout"],
@@ -248,6 +254,7 @@ def fanout(kind: str, folder: Path, workers: int) -> dict[str, Any]:
         "stages": {
             "plan_s": plan["seconds"],
             "map_s": [m["seconds"] for m in maps],
+            "map_cpu_s": [m["cpu_seconds"] for m in maps],
             "reduce_s": reduce["seconds"],
         },
         "failed": [p["stderr_tail"] for p in processes if p["exit"] not in (0, 1)],
@@ -448,7 +455,10 @@ def _line(rows: int, kind: str, result: dict[str, Any]) -> str:
     for path in ("streaming", "fanout", "whole_batch"):
         if path in result:
             r = result[path]
-            parts.append(f"{path} {r['seconds']:7.1f} s {r['peak_rss_mib']:7.0f} MiB")
+            parts.append(
+                f"{path} {r['seconds']:7.1f} s ({r['cpu_seconds']:6.1f} s CPU) "
+                f"{r['peak_rss_mib']:6.0f} MiB"
+            )
     parts.append("same verdicts" if result["verdicts_identical"] else "VERDICTS DIFFER")
     return " | ".join(parts)
 
