@@ -199,8 +199,9 @@ def _drift_inputs(
     reference: str, current: str, pipeline: Path | None, chunk_rows: int | None
 ) -> tuple[PipelineSpec | None, Any, Batch]:
     """(spec, reference profile, current batch) for the drift command."""
+    from airflow_mlops_provider.adapters.batch_files import guess_format
     from airflow_mlops_provider.adapters.drift_batch import fit_batch
-    from airflow_mlops_provider.adapters.reader import guess_format, open_batch
+    from airflow_mlops_provider.adapters.reader import open_batch
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.drift_profile import DriftProfile
     from airflow_mlops_provider.spec.loader import load_pipeline_file

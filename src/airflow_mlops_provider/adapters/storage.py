@@ -101,7 +101,7 @@ class Storage:
 
     def files(self, location: str, fmt: str = "parquet") -> list[dict[str, Any]]:
         """The files a read of location covers, with their sizes (for snapshot manifests)."""
-        from airflow_mlops_provider.adapters.reader import list_parts
+        from airflow_mlops_provider.adapters.batch_files import list_parts
 
         return [{"uri": p.uri, "bytes": p.bytes} for p in list_parts(self, location, fmt)]
 

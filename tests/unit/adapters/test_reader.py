@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_mlops_provider.adapters.reader import list_parts, open_batch
+from airflow_mlops_provider.adapters.batch_files import list_parts
+from airflow_mlops_provider.adapters.reader import open_batch
 from airflow_mlops_provider.adapters.storage import Storage
 from airflow_mlops_provider.exceptions import DataReadError
 
