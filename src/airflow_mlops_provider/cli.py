@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from airflow_mlops_provider.adapters.reader import Batch
     from airflow_mlops_provider.spec import PipelineSpec
+
+
+CHUNK_HELP = "rows read and checked at a time (default 500,000): memory, not results"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("pipeline", type=Path)
     check.add_argument("data_uri", help="file or folder: path, file:// or s3://")
     check.add_argument("--report", type=Path, help="also write the HTML report here")
+    check.add_argument("--chunk-rows", type=int, default=None, help=CHUNK_HELP)
     drift = sub.add_parser("drift", help="compare two batches with the drift engine")
     drift.add_argument(
         "--reference", required=True, help="reference batch (file or folder) or profile .json"
@@ -46,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     gate.add_argument("--champion", help="the same for the champion (absent: a first model)")
     gate.add_argument("--holdout", required=True, help="labelled rows (file or folder)")
     gate.add_argument("--report", type=Path, help="also write the HTML gate report here")
+    drift.add_argument("--chunk-rows", type=int, default=None, help=CHUNK_HELP)
     render = sub.add_parser("render-pod", help="print the training pod a pipeline would create")
     render.add_argument("pipeline", type=Path)
     demo = sub.add_parser("demo", help="run the continuous-training loop on the embedded default")
@@ -64,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(PipelineSpec.model_json_schema(), indent=2))
         return 0
     if args.command == "check-data":
-        return check_data(args.pipeline, args.data_uri, args.report)
+        return check_data(args.pipeline, args.data_uri, args.report, args.chunk_rows)
     if args.command == "drift":
-        return drift_cli(args.reference, args.current, args.pipeline, args.report)
+        return drift_cli(args.reference, args.current, args.pipeline, args.report, args.chunk_rows)
     if args.command == "gate":
         return gate_cli(args.pipeline, args.challenger, args.champion, args.holdout, args.report)
     if args.command == "render-pod":
@@ -110,15 +116,22 @@ def validate_paths(paths: list[Path]) -> int:
     return 1 if failures or not checked else 0
 
 
-def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
+def check_data(
+    pipeline: Path, data_uri: str, report: Path | None, chunk_rows: int | None = None
+) -> int:
     """The training data gate outside Airflow: exit 0 pass, 1 fail, 2 usage/config error.
 
     Prints a JSON summary on stdout. Relative data paths resolve against the current folder;
     s3:// uses boto3's default credentials. The checks are the pipeline's data gate's own
-    (services/validation.py), without the snapshot, quarantine and audit."""
+    (services/validation.py), without the snapshot, quarantine and audit; the batch
+    streams in chunks (docs/data.md)."""
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.contract import checks_from_contract, render_validation_html
-    from airflow_mlops_provider.services.validation import UnreadableBatch, check_batch
+    from airflow_mlops_provider.services.validation import (
+        UnreadableBatch,
+        check_batch,
+        contract_types,
+    )
     from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
 
     try:
@@ -129,7 +142,10 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
     storage = Storage(Path.cwd())
     checks = checks_from_contract(spec.contract)
     try:
-        _, result = check_batch(storage, data_uri, spec.data.format, checks, now=None)
+        _, result = check_batch(
+            storage, data_uri, spec.data.format, checks, now=None,
+            types=contract_types(spec.contract), csv=spec.data.csv, chunk_rows=chunk_rows,
+        )  # fmt: skip
     except Exception as exc:  # the gate fails closed, with the reason
         error = str(exc) if isinstance(exc, UnreadableBatch) else f"{type(exc).__name__}: {exc}"
         print(json.dumps({"passed": False, "source": storage.resolve(data_uri), "error": error}))
@@ -156,7 +172,17 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
     return 0 if result.passed else 1
 
 
-def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path | None) -> int:
+def _chunking(chunk_rows: int | None) -> dict[str, int]:
+    return {} if chunk_rows is None else {"chunk_rows": chunk_rows}
+
+
+def drift_cli(
+    reference: str,
+    current: str,
+    pipeline: Path | None,
+    report: Path | None,
+    chunk_rows: int | None = None,
+) -> int:
     """The drift engine outside Airflow: exit 0 no drift, 1 drift, 2 usage/config error
     (a damaged profile included), 3 not enough evidence (a batch too small to tell, or
     features that could not be judged: a person looks).
@@ -164,17 +190,18 @@ def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path 
     REF is a batch (parquet or CSV, file or folder, local or s3://) or a saved drift profile
     (.json, e.g. a model version's `mlops.drift_profile`). With --pipeline its features and
     drift settings are used; without, a profile's features, or every shared column of the two
-    batches (numbers as numeric, the rest as categorical) with the default settings. Prints the
-    JSON summary with the per-feature results on stdout."""
+    batches (numbers as numeric, the rest as categorical) with the default settings. Both
+    batches stream in chunks. Prints the JSON summary with the per-feature results on stdout."""
     from airflow_mlops_provider.core.drift_html import render_html
     from airflow_mlops_provider.services.drift import judge
     from airflow_mlops_provider.spec import DriftSpec
 
     try:
-        spec, profile, frame = _drift_inputs(reference, current, pipeline)
+        spec, profile, batch = _drift_inputs(reference, current, pipeline, chunk_rows)
         monitoring = spec.monitoring if spec else None
         drift = spec.drift if spec else DriftSpec()
-        result = judge(profile, frame, drift, monitoring.prediction_column if monitoring else None)
+        predicted = monitoring.prediction_column if monitoring else None
+        result = judge(profile, batch, drift, predicted, chunk_rows=chunk_rows)
     except Exception as exc:  # unreadable input or bad settings: a usage error, not a verdict
         print(f"airflow-mlops drift: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -227,9 +254,11 @@ def _load_spec(pipeline: Path) -> PipelineSpec:
 
 def _gate_holdout(spec: PipelineSpec, location: str) -> pd.DataFrame:
     """The holdout rows; they must carry the features, the target and the group columns."""
+    from airflow_mlops_provider.adapters.batch_files import guess_format
     from airflow_mlops_provider.adapters.storage import Storage
 
-    frame = Storage(Path.cwd()).read_frame(location, _format_of(location))
+    storage = Storage(Path.cwd())
+    frame = storage.read_frame(location, guess_format(storage, location))
     fairness = spec.evaluation.fairness
     needed = [
         *spec.data.features.all,
@@ -260,27 +289,39 @@ def _load_model(uri: str, spec: PipelineSpec) -> Any:
 
 
 def _drift_inputs(
-    reference: str, current: str, pipeline: Path | None
-) -> tuple[PipelineSpec | None, Any, pd.DataFrame]:
-    """(spec, reference profile, current frame) for the drift command."""
+    reference: str, current: str, pipeline: Path | None, chunk_rows: int | None
+) -> tuple[PipelineSpec | None, Any, Batch]:
+    """(spec, reference profile, current batch) for the drift command."""
+    from airflow_mlops_provider.adapters.batch_files import guess_format
+    from airflow_mlops_provider.adapters.drift_batch import fit_batch
+    from airflow_mlops_provider.adapters.reader import open_batch
     from airflow_mlops_provider.adapters.storage import Storage
-    from airflow_mlops_provider.core.drift_profile import DriftProfile, fit_profile
+    from airflow_mlops_provider.core.drift_profile import DriftProfile
+    from airflow_mlops_provider.services.validation import contract_types
     from airflow_mlops_provider.spec.loader import load_pipeline_file
 
     spec = load_pipeline_file(pipeline) if pipeline else None
     storage = Storage(Path.cwd())
-    frame = storage.read_frame(current, _format_of(current))
+
+    def batch_at(location: str) -> Batch:
+        fmt = spec.data.format if spec else guess_format(storage, location)
+        types = contract_types(spec.contract) if spec else None
+        return open_batch(storage, location, fmt, types=types, csv=spec.data.csv if spec else None)
+
+    batch = batch_at(current)
     if reference.rstrip("/").endswith(".json"):
         profile = DriftProfile.from_dict(json.loads(storage.read_text(reference)))
         if spec is not None:
             _check_profile_features(profile, spec)
-        return spec, profile, frame
-    ref_frame = storage.read_frame(reference, _format_of(reference))
-    numeric, categorical = _drift_columns(spec, ref_frame, frame)
+        return spec, profile, batch
+    ref_batch = batch_at(reference)
+    numeric, categorical = _drift_columns(spec, ref_batch, batch)
     if not numeric and not categorical:
         raise ValueError("the two batches share no column to compare")
-    profile = fit_profile(ref_frame, numeric=numeric, categorical=categorical)
-    return spec, profile, frame
+    profile = fit_batch(
+        ref_batch, numeric=numeric, categorical=categorical, **_chunking(chunk_rows)
+    )
+    return spec, profile, batch
 
 
 def _check_profile_features(profile: Any, spec: PipelineSpec) -> None:
@@ -297,37 +338,24 @@ def _check_profile_features(profile: Any, spec: PipelineSpec) -> None:
         )
 
 
-def _format_of(uri: str) -> str:
-    """csv for a .csv file, or for a local folder whose data parts are CSV (and none parquet);
-    parquet otherwise. (The smallest fix until the one reader for every format lands.)"""
-    if uri.rstrip("/").endswith(".csv"):
-        return "csv"
-    folder = Path(uri)
-    if "://" not in uri and folder.is_dir():
-        parts = {p.suffix for p in folder.iterdir() if p.is_file() and p.name[0] not in "._"}
-        if ".csv" in parts and ".parquet" not in parts:
-            return "csv"
-    return "parquet"
-
-
 def _drift_columns(
-    spec: PipelineSpec | None, reference: pd.DataFrame, current: pd.DataFrame
+    spec: PipelineSpec | None, reference: Batch, current: Batch
 ) -> tuple[list[str], list[str]]:
     """The pipeline's features; else the shared columns, skipping timestamps and id-like text
-    (more than half the values distinct), which no distribution test makes sense of."""
+    (more than half the values distinct in the reference's first chunk), which no
+    distribution test makes sense of."""
     if spec is not None:
         return spec.data.features.numeric, spec.data.features.categorical
-    import pandas as pd
+    from airflow_mlops_provider.core.arrow_types import kind
 
-    numeric, categorical = [], []
-    for name in (c for c in reference.columns if c in current.columns):
-        column = reference[name]
-        if pd.api.types.is_datetime64_any_dtype(column):
-            continue
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            numeric.append(name)
-        elif column.nunique() <= len(column) / 2:
-            categorical.append(name)
+    shared = [f for f in reference.schema if f.name in current.schema.names]
+    numeric = [f.name for f in shared if kind(f.type) in ("int", "float")]
+    text = [f.name for f in shared if kind(f.type) in ("str", "bool", "other")]
+    sample = next(reference.tables(text)) if text else None
+    categorical = [
+        name for name in text
+        if sample is not None and len(sample[name].unique().drop_null()) <= sample.num_rows / 2
+    ]  # fmt: skip
     return numeric, categorical
 
 

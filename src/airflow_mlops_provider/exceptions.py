@@ -15,6 +15,11 @@ class DataValidationError(MlopsError):
     """A data batch broke its contract; the gate stops the pipeline before any model step."""
 
 
+class DataReadError(MlopsError, ValueError):
+    """A batch cannot be read as data: the message names the file (and the row and column when
+    one value is at fault) and what to change. The gate rejects such a batch, never skips it."""
+
+
 class TrainingError(MlopsError):
     """The trainer failed, did not finish its MLflow run, or logged no model."""
 

@@ -101,7 +101,8 @@ def test_s3_transient_5xx_is_retried(s3_endpoint: str, tmp_path: Path) -> None:
         assert storage.read_frame("s3://flaky/b")["x"].tolist() == [1, 2, 3]
     finally:
         server.shutdown()
-    assert _FlakyProxy.seen.count(503) == 4 and _FlakyProxy.seen[-1] == 200
+    # the read's last answer is a ranged GET (206): parts stream row group by row group
+    assert _FlakyProxy.seen.count(503) == 4 and _FlakyProxy.seen[-1] in (200, 206)
 
 
 def test_s3_frames_text_and_audit_lines(s3_storage: Storage) -> None:
@@ -116,7 +117,7 @@ def test_s3_frames_text_and_audit_lines(s3_storage: Storage) -> None:
     s3_storage.append_line("s3://lake/audit", '{"event": "b"}')
     listing = s3_storage._client().list_objects_v2(Bucket="lake", Prefix="audit/")
     assert listing["KeyCount"] == 2  # one object per line: concurrent writers never collide
-    with pytest.raises(FileNotFoundError, match="no .parquet objects under s3://lake/empty"):
+    with pytest.raises(FileNotFoundError, match="no data at s3://lake/empty"):
         s3_storage.read_frame("s3://lake/empty")
 
 

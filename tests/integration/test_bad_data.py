@@ -138,7 +138,8 @@ def test_unreadable_batch_is_rejected(demo_data: Path) -> None:
         shutil.rmtree(folder)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 1 and not summary["passed"]
-    assert "PermissionError" in summary["error"] and "Permission denied" in summary["error"]
+    # the reader names the file it could not open
+    assert "part-0.parquet" in summary["error"] and "Permission denied" in summary["error"]
 
 
 def test_fixed_batch_passes_when_the_task_is_cleared(

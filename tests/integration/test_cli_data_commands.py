@@ -196,3 +196,50 @@ def test_drift_cli_reads_s3(demo_data: Path, tmp_path: Path) -> None:
         server.stop()
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["dataset_drift"] is False
+
+
+def test_check_data_on_a_csv_export_with_its_dialect(demo_data: Path, tmp_path: Path) -> None:
+    """A `;`-separated latin-1 export with a BOM-less header, dates as ISO text: the datetime
+    column is parsed (the contract's type), so the gate judges the data, not the text."""
+    frame = pd.read_parquet(batch(demo_data)).head(1200)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for i, part in enumerate((frame.iloc[:600], frame.iloc[600:])):
+        part.to_csv(folder / f"part-{i}.csv", sep=";", index=False, encoding="latin-1")
+    text = PIPELINE.read_text().replace(
+        "  format: parquet\n", "  format: csv\n  csv: {delimiter: ';', encoding: latin-1}\n"
+    )
+    (tmp_path / "p.yaml").write_text(text)
+    code, out = check("p.yaml", "export", cwd=tmp_path)
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and summary["passed"] and summary["rows"] == 1200, out
+    (folder / "part-1.csv").write_text(
+        (folder / "part-1.csv").read_text(encoding="latin-1").replace("2026-", "26-", 1),
+        encoding="latin-1",
+    )
+    code, out = check("p.yaml", "export", cwd=tmp_path)
+    error = json.loads(out.strip().splitlines()[-1])["error"]
+    assert code == 1 and "part-1.csv: column 'event_time', data row 1" in error
+
+
+def test_chunk_size_changes_memory_not_results(demo_data: Path, tmp_path: Path) -> None:
+    frame = pd.read_parquet(batch(demo_data)).head(3000)
+    frame.loc[[5, 2900], "customer_id"] = "C-dup"  # a duplicate across chunks
+    frame.loc[1500, "tenure_months"] = 99
+    frame.to_parquet(tmp_path / "b.parquet")
+    runs = [check(str(PIPELINE), "b.parquet", *extra, cwd=tmp_path) for extra in
+            ((), ("--chunk-rows", "250"))]  # fmt: skip
+    (code_a, out_a), (code_b, out_b) = runs
+    assert code_a == code_b == 1 and out_a.splitlines()[-1] == out_b.splitlines()[-1]
+    failures = {
+        f["rule"]: f["unexpected_count"] for f in json.loads(out_a.splitlines()[-1])["failures"]
+    }
+    assert failures == {"unique": 2, "between": 1}
+
+
+def test_drift_cli_guesses_csv_folders(demo_data: Path, tmp_path: Path) -> None:
+    for name, folder in (("ref", "batches/dt=2026-11-01"), ("cur", "inference_logs/dt=2026-11-08")):
+        (tmp_path / name).mkdir()
+        pd.read_parquet(demo_data / folder).to_csv(tmp_path / name / "part-0.csv", index=False)
+    code, out = drift("--reference", "ref", "--current", "cur", cwd=tmp_path)
+    assert code == 1 and "monthly_charges" in out["drifted_features"], out

@@ -360,3 +360,20 @@ def test_time_rules_on_a_column_without_values(validate, frame):
     assert _only_failure(result, "freshness", "signup").observed == "no values to date the data by"
     future = next(r for r in result.results if r.check.rule == "no_future")
     assert (future.success, future.observed) == (True, "no values to check")
+
+
+@pytest.mark.timeout(300)  # a liveness bound: Python's re would not finish on this value
+def test_a_crafted_value_cannot_stall_the_pattern_check(validate, frame):
+    nested = QUALITY.model_copy(
+        update={
+            "columns": {**QUALITY.columns, "plan": ColumnRule(type="str", pattern=r"^(\w+-?)+$")}
+        }
+    )
+    crafted = "team" * 2_000 + "!"  # exponential for a backtracking engine, linear for RE2
+    result = validate(
+        frame.assign(plan=["basic", "pro", crafted, "pro-x", "basic"]),
+        checks_from_contract(nested),
+        now=NOW,
+    )
+    failure = _only_failure(result, "pattern", "plan")
+    assert failure.unexpected_count == 1

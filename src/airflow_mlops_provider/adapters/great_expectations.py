@@ -1,5 +1,9 @@
 """Run contract checks on a pandas DataFrame with Great Expectations 1.x.
 
+`validate_frame` validates a whole batch; `frame_part` validates one slice of a batch and
+returns a mergeable part (core/validation_parts.py), so a batch can be validated row group by
+row group (adapters/validation.py) with the same verdicts, counts and examples.
+
 One ephemeral context per call (nothing is written to disk, no project folder), a pandas
 datasource with one dataframe asset and a whole-dataframe batch definition, every expectation
 in ONE suite and ONE validation run. Each expectation carries its check's index in `meta`, so
@@ -21,20 +25,28 @@ How each rule is expressed:
                      out of value checks, so NaN is the business of not_null and this catches
                      exactly the infinities, vectorised (`isin`) for every float dtype.
 * in_set           → ExpectColumnValuesToBeInSet
-* row_count        → ExpectTableRowCountToBeBetween
+* row_count        → the counted rows (validation_parts.finish): a slice's row count says
+                     nothing about the batch's
 * no_extra_columns → ExpectTableColumnsToMatchSet(exact_match=True) over the contract columns
                      *present in the frame*. exact_match=False is the wrong way round (it
                      fails on missing columns and allows extras); exact_match=True over all
                      contract columns would report every missing column a second time.
 * null_fraction    → ExpectColumnValuesToNotBeNull(mostly=1 - max_fraction)
-* pattern          → ExpectColumnValuesToMatchRegex (re.search semantics: anchor with ^...$)
-* unique           → ExpectColumnValuesToBeUnique (missing values are not duplicates)
-* unique_key       → ExpectCompoundColumnsToBeUnique over the key's columns
+* pattern          → ExpectColumnValuesToMatchRe2, a subclass of ExpectColumnValuesToMatchRegex
+                     whose metric matches with RE2 (pyarrow.compute, linear time) instead of
+                     GX's pandas `str.contains` (Python's backtracking `re`, which a crafted
+                     value can keep busy for hours); search semantics: anchor with ^...$
+                     (`core.patterns`: the YAML check refuses what RE2 cannot run)
+* unique           → ExpectColumnValuesToBeUnique (missing values are not duplicates); across
+                     slices: core/uniqueness.py, exact, with the same counts and examples
+* unique_key       → ExpectCompoundColumnsToBeUnique over the key's columns (rows whose key
+                     is all missing are left out; a missing value equals another); across
+                     slices: core/uniqueness.py
 * freshness        → ExpectColumnMaxToBeBetween(min_value=now - max_age)
 * no_future        → ExpectColumnMaxToBeBetween(max_value=now + tolerance). Not the per-value
                      ExpectColumnValuesToBeBetween: on datetimes it costs ~1 s per 200k rows
-                     against ~0.01 s. GX decides; when it fails, pandas counts the future
-                     values and picks examples for the report (`_future_details`).
+                     against ~0.01 s. The latest value decides; pandas counts the future
+                     values and picks examples for the report (`_time_part`).
                      "now" is an argument of validate_frame (default: the wall clock, UTC);
                      naive datetime columns are read as UTC.
 
@@ -48,21 +60,28 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.core.contract import (
-    MAX_EXAMPLES,
     VALUE_RULES,
     Check,
-    CheckResult,
     ValidationResult,
     dtype_fits,
-    examples,
-    skip_result,
+)
+from airflow_mlops_provider.core.validation_parts import (
+    FUTURE_HEAD,
+    HEAD,
+    CheckPart,
+    ValidationPart,
+    as_utc,
+    finish,
+    render_value,
 )
 
 if TYPE_CHECKING:
@@ -80,67 +99,96 @@ _OBJECT_TYPE_NAMES = {
 # repeats values; 20 of them give up to MAX_EXAMPLES distinct examples in most cases.
 _RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 20}
 _META_KEY = "mlops_check"
+_DATASOURCE = "mlops_frame"
 
 
 def validate_frame(
     frame: pd.DataFrame, checks: Sequence[Check], *, now: dt.datetime | None = None
 ) -> ValidationResult:
-    """Run every check on `frame` in one Great Expectations validation.
+    """Run every check on `frame` in one Great Expectations validation (the whole batch).
 
     `now` (aware, or naive meaning UTC) anchors freshness and no_future; default: the clock.
     """
+    checks = list(checks)
+    return finish(checks, frame_part(frame, checks, now=as_utc(now)))
+
+
+def frame_part(
+    frame: pd.DataFrame,
+    checks: Sequence[Check],
+    *,
+    now: dt.datetime,
+    deferred: Collection[str] = (),
+    order: tuple[int, ...] = (0,),
+) -> ValidationPart:
+    """What `frame` — the whole batch or one slice of it — says about each check, from one GX
+    validation (core/validation_parts.py merges slices). Checks whose rule is in `deferred`
+    (uniqueness, decided across slices) are not sent to GX; they are marked as run, unless a
+    missing column or wrong dtype skips them. `now` must be aware (UTC)."""
+    checks = list(checks)
+    dtypes: dict[str, str] = {}
+    for name, dtype in frame.dtypes.items():
+        dtypes.setdefault(str(name), str(dtype))
+    parts: dict[int, CheckPart] = {}
+    expectations = []
+    wrong_dtype = _columns_with_wrong_dtype(checks, dtypes)
+    for index, check in enumerate(checks):
+        reason = _reason_not_to_run(check, dtypes, wrong_dtype)
+        if reason is not None:
+            parts[index] = CheckPart(state="skipped", success=False, reason=reason)
+        elif check.rule in deferred or check.rule == "row_count":  # decided on totals
+            parts[index] = CheckPart()
+        else:
+            expectations.append(_expectation(check, index, dtypes, _now_for(frame, check, now)))
+    for gx_result in _run_suite(frame, expectations):
+        index = int(gx_result.expectation_config.meta[_META_KEY])
+        parts[index] = _check_part(checks[index], gx_result, frame, dtypes, now)
+    # Fail closed should GX ever return fewer results than it was given expectations.
+    missing = CheckPart(state="error", success=False, reason="no result from GX")
+    return ValidationPart(
+        rows=len(frame),
+        checks=tuple(parts.get(i, missing) for i in range(len(checks))),
+        order=order,
+    )
+
+
+def _run_suite(frame: pd.DataFrame, expectations: list[Any]) -> list[Any]:
+    """One ephemeral GX validation of `frame` with every expectation in one suite."""
+    if not expectations:
+        return []
     _quiet_gx()
     import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine
 
+    # GX fingerprints every in-memory frame under 1 GB (pandas hash of every value) for batch
+    # markers nothing here reads: ~1.7 s per 500k-row slice, a third of a slice's validation
+    # (bench/BENCHMARKS.md, "Scale"). The threshold is GX's own knob for skipping it.
+    pandas_execution_engine.HASH_THRESHOLD = 0
     # GX pins this logger to INFO; it would log "Created temporary directory ... for ephemeral
     # docs site" on every call (the directory is removed at once, nothing is written).
     context_logger = logging.getLogger("great_expectations.data_context.types.base")
     if context_logger.level == logging.INFO:
         context_logger.setLevel(logging.WARNING)
-
-    checks = list(checks)
-    dtypes: dict[str, str] = {}
-    for name, dtype in frame.dtypes.items():
-        dtypes.setdefault(str(name), str(dtype))
-
-    outcomes: dict[int, CheckResult] = {}
-    expectations = []
-    wrong_dtype = _columns_with_wrong_dtype(checks, dtypes)
-    clock = _utc(now)
-    for index, check in enumerate(checks):
-        reason = _reason_not_to_run(check, dtypes, wrong_dtype)
-        if reason is not None:
-            outcomes[index] = skip_result(check, reason)
-        else:
-            expectations.append(_expectation(check, index, dtypes, _now_for(frame, check, clock)))
-
-    if expectations:
-        context = gx.get_context(mode="ephemeral")
-        _silence_progress_bars(context)
-        batch = (
-            context.data_sources.add_pandas("mlops_frame")
-            .add_dataframe_asset("frame")
-            .add_batch_definition_whole_dataframe("whole_frame")
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
-        # One suite handed over whole and validated on the batch directly: registering it
-        # (suites.add, a ValidationDefinition) serialises every expectation and result into
-        # the ephemeral stores, a fixed ~0.3 s per call that nothing here reads back
-        # (bench/BENCHMARKS.md, "Data validation").
-        suite = gx.ExpectationSuite(name="contract", expectations=expectations)
-        run = batch.validate(suite, result_format=_RESULT_FORMAT)
-        for gx_result in run.results:
-            index = int(gx_result.expectation_config.meta[_META_KEY])
-            outcomes[index] = _check_result(checks[index], gx_result, len(frame), dtypes)
-            if checks[index].rule == "no_future" and not outcomes[index].success:
-                outcomes[index] = _future_details(frame, outcomes[index], gx_result)
-
-    # Fail closed should GX ever return fewer results than it was given expectations.
-    results = tuple(
-        outcomes.get(i) or CheckResult(check, False, "no result from GX")
-        for i, check in enumerate(checks)
+    context = gx.get_context(mode="ephemeral")
+    _silence_progress_bars(context)
+    batch = (
+        context.data_sources.add_pandas(_DATASOURCE)
+        .add_dataframe_asset("frame")
+        .add_batch_definition_whole_dataframe("whole_frame")
+        .get_batch(batch_parameters={"dataframe": frame})
     )
-    return ValidationResult(results=results, row_count=len(frame))
+    # One suite handed over whole and validated on the batch directly: registering it
+    # (suites.add, a ValidationDefinition) serialises every expectation and result into
+    # the ephemeral stores, a fixed ~0.3 s per call that nothing here reads back
+    # (bench/BENCHMARKS.md, "Data validation").
+    suite = gx.ExpectationSuite(name="contract", expectations=expectations)
+    results = list(batch.validate(suite, result_format=_RESULT_FORMAT).results)
+    # The context stays GX's "current project" until the next one, holding the frame and the
+    # metrics' intermediates in reference cycles: slice after slice, a streamed 10M-row batch
+    # grew from 0.7 to 1.7 GiB. Dropping the datasource and collecting keeps it flat.
+    context.data_sources.delete(_DATASOURCE)
+    gc.collect()
+    return results
 
 
 def _reason_not_to_run(
@@ -157,12 +205,6 @@ def _reason_not_to_run(
     if check.rule in VALUE_RULES and column in wrong_dtype:
         return f"{column} has dtype {dtypes[column]}, not {wrong_dtype[column]}"
     return None
-
-
-def _utc(now: dt.datetime | None) -> dt.datetime:
-    if now is None:
-        return dt.datetime.now(dt.UTC)
-    return now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
 
 
 def _now_for(frame: pd.DataFrame, check: Check, now: dt.datetime) -> Any:
@@ -226,10 +268,6 @@ def _expectation(check: Check, index: int, dtypes: dict[str, str], now: Any = No
         return gxe.ExpectColumnValuesToBeInSet(
             column=column, value_set=list(params["values"]), meta=meta
         )
-    if check.rule == "row_count":
-        return gxe.ExpectTableRowCountToBeBetween(
-            min_value=params.get("min"), max_value=params.get("max"), meta=meta
-        )
     if check.rule == "no_extra_columns":
         present = [c for c in params["columns"] if c in dtypes]
         return gxe.ExpectTableColumnsToMatchSet(column_set=present, exact_match=True, meta=meta)
@@ -246,7 +284,7 @@ def _quality_expectation(check: Check, meta: dict, now: Any) -> Any:
         mostly = max(0.0, 1.0 - float(params["max_fraction"]) - 1e-9)
         return gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=mostly, meta=meta)
     if check.rule == "pattern":
-        return gxe.ExpectColumnValuesToMatchRegex(column=column, regex=params["regex"], meta=meta)
+        return _re2_expectation()(column=column, regex=params["regex"], meta=meta)
     if check.rule == "unique":
         return gxe.ExpectColumnValuesToBeUnique(column=column, meta=meta)
     if check.rule == "unique_key":
@@ -286,6 +324,42 @@ def _dtype_expectation() -> type:
     return ExpectColumnDtypeToFitContract
 
 
+@functools.cache
+def _re2_expectation() -> type:
+    """ExpectColumnValuesToMatchRegex evaluated with RE2 (its metric registered once)."""
+    import great_expectations.expectations as gxe
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.metrics.map_metric_provider import (
+        ColumnMapMetricProvider,
+        column_condition_partial,
+    )
+
+    class ColumnValuesMatchRe2(ColumnMapMetricProvider):
+        condition_metric_name = "column_values.match_re2"
+        condition_value_keys = ("regex",)
+
+        @column_condition_partial(engine=PandasExecutionEngine)
+        def _pandas(cls, column: Any, regex: str, **kwargs: Any) -> Any:
+            import pandas as pd
+            import pyarrow as pa
+
+            from airflow_mlops_provider.core.patterns import matches
+
+            # GX's own metric matches column.astype(str); pandas 3's str dtype hands its
+            # Arrow array over without copying the values into Python objects
+            text = pa.array(column.astype(str))
+            found = matches(text, regex).to_numpy(zero_copy_only=False)
+            return pd.Series(found, index=column.index, dtype=bool)
+
+    class ExpectColumnValuesToMatchRe2(gxe.ExpectColumnValuesToMatchRegex):
+        """Each value contains a match of `regex`, found by RE2 in linear time."""
+
+        map_metric = "column_values.match_re2"
+
+    del ColumnValuesMatchRe2  # registered with GX on definition; nothing else refers to it
+    return ExpectColumnValuesToMatchRe2
+
+
 def _quiet_gx() -> None:
     """No analytics, and no INFO chatter in task logs (GX logs ~200 INFO lines on import and
     one per context). Runs before the import; an explicitly configured level is respected."""
@@ -317,97 +391,54 @@ def _exception_message(gx_result: Any) -> str | None:
     return None
 
 
-def _check_result(check: Check, gx_result: Any, rows: int, dtypes: dict[str, str]) -> CheckResult:
+def _check_part(
+    check: Check, gx_result: Any, frame: pd.DataFrame, dtypes: dict[str, str], now: dt.datetime
+) -> CheckPart:
+    """One GX result as a mergeable part (the texts are made in validation_parts.finish)."""
     error = _exception_message(gx_result)
     if error is not None:
-        return CheckResult(check, success=False, observed=f"could not be checked: {error}")
-    success = bool(gx_result.success)
+        return CheckPart(state="error", success=False, reason=error)
     result = gx_result.result or {}
-    count = int(result.get("unexpected_count") or 0)
-    found = examples(result.get("partial_unexpected_list") or ())
-    rule = check.rule
-    if rule == "column_exists":
-        return CheckResult(check, success, "present" if success else "column missing")
-    if rule == "column_type":
-        observed = f"dtype {dtypes.get(check.column, '?')}"
-        if count:  # object column, values checked one by one
-            observed += f", {count} of {_rows(rows)} not {check.params['type']}"
-        return CheckResult(check, success, observed, count, found)
-    if rule == "not_null":
-        return CheckResult(check, success, f"{count} of {_rows(rows)} missing", count)
-    if rule == "null_fraction":
-        share = f" ({count / rows:.1%})" if rows else ""
-        return CheckResult(check, success, f"{count} of {_rows(rows)} missing{share}", count)
-    if rule == "freshness":
-        return CheckResult(check, success, _freshness_text(result, gx_result))
-    if rule == "no_future":  # the count and examples come from _future_details on failure
-        return CheckResult(check, success, f"latest {result.get('observed_value')}")
-    if rule in VALUE_RULES or rule == "unique_key":
-        what = {
-            "between": "out of range",
-            "finite": "infinite",
-            "in_set": "not in the allowed set",
-            "pattern": "not matching",
-            "unique": "duplicated",
-            "unique_key": "with a duplicated key",
-        }[rule]
-        if rule == "unique_key":
-            found = _key_examples(result.get("partial_unexpected_list") or ())
-        return CheckResult(check, success, f"{count} of {_rows(rows)} {what}", count, found)
-    if rule == "row_count":
-        return CheckResult(check, success, _rows(int(result.get("observed_value", rows))))
-    # no_extra_columns
-    mismatched = (result.get("details") or {}).get("mismatched") or {}
-    extra = [str(c) for c in mismatched.get("unexpected", ())]
-    observed = f"extra columns: {', '.join(extra)}" if extra else "no extra columns"
-    return CheckResult(check, success, observed, len(extra))
+    raw = list(result.get("partial_unexpected_list") or ())[:HEAD]
+    head = _key_texts(raw) if check.rule == "unique_key" else tuple(map(render_value, raw))
+    part = CheckPart(
+        success=bool(gx_result.success),
+        count=int(result.get("unexpected_count") or 0),
+        head=head,
+    )
+    if check.rule == "column_type":
+        return replace(part, extra={"dtype": dtypes.get(str(check.column), "?")})
+    if check.rule == "no_extra_columns":
+        mismatched = (result.get("details") or {}).get("mismatched") or {}
+        extra = [str(c) for c in mismatched.get("unexpected", ())]
+        return replace(part, extra={"extra_columns": extra})
+    if check.rule in ("freshness", "no_future"):
+        return _time_part(check, result.get("observed_value"), frame, now)
+    return part
 
 
-def _future_details(frame: pd.DataFrame, outcome: CheckResult, gx_result: Any) -> CheckResult:
-    """Count and show the values after now + tolerance (GX only checked the maximum)."""
+def _time_part(check: Check, observed: Any, frame: pd.DataFrame, now: dt.datetime) -> CheckPart:
+    """The column's latest value and the bounds; for no_future also the values past the bound
+    (counted on every slice: a slice that passes may hold none, the batch may fail)."""
     import pandas as pd
 
-    if outcome.observed and outcome.observed.startswith("could not be checked"):
-        return outcome
-    if pd.isna((gx_result.result or {}).get("observed_value")):  # no values: none in the future
-        return CheckResult(outcome.check, True, "no values to check")
-    column = frame[outcome.check.column]
-    latest = pd.Timestamp(gx_result.expectation_config.meta["latest"])
-    future = column[column > latest]
-    text = f"{len(future)} of {_rows(len(frame))} in the future"
-    return CheckResult(outcome.check, False, text, len(future), examples(future.head(50)))
+    stamp = _now_for(frame, check, now)
+    latest = None if observed is None or pd.isna(observed) else pd.Timestamp(observed).isoformat()
+    if check.rule == "freshness":
+        bound = stamp - dt.timedelta(hours=float(check.params["max_age_hours"]))
+        extra = {"max": latest, "now": stamp.isoformat(), "bound": bound.isoformat()}
+        return CheckPart(extra=extra)
+    bound = stamp + dt.timedelta(minutes=float(check.params["tolerance_minutes"]))
+    column = frame[check.column]
+    future = column[column > bound]
+    head = tuple(render_value(v) for v in future.head(FUTURE_HEAD))
+    extra = {"max": latest, "latest": bound.isoformat()}
+    return CheckPart(count=len(future), head=head, extra=extra)
 
 
-def _freshness_text(result: dict, gx_result: Any) -> str:
-    import pandas as pd
-
-    latest = result.get("observed_value")
-    if latest is None or pd.isna(latest):
-        return "no values to date the data by"
-    now = gx_result.expectation_config.meta.get("now")
-    try:
-        hours = (pd.Timestamp(now) - pd.Timestamp(latest)) / pd.Timedelta(hours=1)
-        return f"latest {latest} ({hours:.1f} hours old)"
-    except (TypeError, ValueError):  # pragma: no cover - GX returned something unexpected
-        return f"latest {latest}"
-
-
-def _key_examples(values: Sequence[Any]) -> tuple[str, ...]:
-    """[{'a': 1, 'b': 'x'}, ...] → ("(1, 'x')", ...): distinct duplicated keys, compactly."""
-    out: list[str] = []
-    for value in values:
-        items = value.values() if isinstance(value, dict) else [value]
-        text = "(" + ", ".join(map(_one, items)) + ")"
-        if text not in out:
-            out.append(text)
-        if len(out) == MAX_EXAMPLES:
-            break
-    return tuple(out)
-
-
-def _one(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _rows(count: int) -> str:
-    return f"{count} row{'' if count == 1 else 's'}"
+def _key_texts(values: Sequence[Any]) -> tuple[str, ...]:
+    """[{'a': 1, 'b': 'x'}, ...] → ("(1, 'x')", ...), in GX's row order."""
+    return tuple(
+        "(" + ", ".join(map(render_value, v.values() if isinstance(v, dict) else [v])) + ")"
+        for v in values
+    )

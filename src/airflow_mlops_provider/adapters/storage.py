@@ -2,23 +2,26 @@
 
 Relative locations resolve under the project folder (the dags folder's parent), so the same
 YAML works on a laptop and in the Airflow image. S3 goes through boto3 with a client built by
-the caller from an Airflow connection; boto3 and pandas are imported only when used.
+the caller from an Airflow connection, under the I/O deadline policy (core/deadlines.py); boto3
+and pandas are imported only when used. Which files of a folder are data, and with which
+types, is the batch reader's business (adapters/reader.py).
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Sequence
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops_provider.core.deadlines import io_deadline
 from airflow_mlops_provider.exceptions import PathNotAllowedError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 ALLOWED_ROOTS_ENV = "MLOPS_ALLOWED_ROOTS"
 
 
@@ -77,14 +80,19 @@ class Storage:
         )
 
     # -- frames ---------------------------------------------------------------------------------
-    def read_frame(self, location: str, fmt: str = "parquet") -> pd.DataFrame:
-        """Read one file, or every file of the format in a folder (sorted by name)."""
-        import pandas as pd
+    def read_frame(
+        self,
+        location: str,
+        fmt: str = "parquet",
+        *,
+        types: Mapping[str, str] | None = None,
+        csv: Any = None,
+    ) -> pd.DataFrame:
+        """Read one file, or every data file of a folder, as one frame (adapters/reader.py:
+        which files, which types; `types` are the contract's column types)."""
+        from airflow_mlops_provider.adapters.reader import open_batch
 
-        files = self._files(self.resolve(location), FORMATS[fmt])
-        reader = pd.read_parquet if fmt == "parquet" else pd.read_csv
-        frames = [reader(io.BytesIO(self.read_bytes(f))) for f in files]
-        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        return open_batch(self, location, fmt, types=types, csv=csv).read_pandas()
 
     def write_frame(self, frame: pd.DataFrame, location: str) -> str:
         buffer = io.BytesIO()
@@ -93,15 +101,52 @@ class Storage:
 
     def files(self, location: str, fmt: str = "parquet") -> list[dict[str, Any]]:
         """The files a read of location covers, with their sizes (for snapshot manifests)."""
-        found = []
-        for uri in self._files(self.resolve(location), FORMATS[fmt]):
-            if uri.startswith("s3://"):
-                bucket, key = _split_s3(uri)
-                size = self._client().head_object(Bucket=bucket, Key=key)["ContentLength"]
-            else:
-                size = Path(uri).stat().st_size
-            found.append({"uri": uri, "bytes": size})
-        return found
+        from airflow_mlops_provider.adapters.batch_files import list_parts
+
+        return [{"uri": p.uri, "bytes": p.bytes} for p in list_parts(self, location, fmt)]
+
+    def open_input(self, uri: str, size: int) -> Any:
+        """A seekable binary file (S3: ranged GETs under the I/O deadline policy)."""
+        if uri.startswith("s3://"):
+            from airflow_mlops_provider.adapters.s3_files import RangeFile
+
+            bucket, key = _split_s3(uri)
+            return RangeFile(self._client(), bucket, key, size)
+        return open(self.resolve(uri), "rb")
+
+    def open_stream(self, uri: str) -> Any:
+        """A sequential binary file (S3: one streaming GET)."""
+        if uri.startswith("s3://"):
+            from airflow_mlops_provider.adapters.s3_files import BodyStream
+
+            bucket, key = _split_s3(uri)
+            return BodyStream(self._client().get_object(Bucket=bucket, Key=key)["Body"])
+        return open(self.resolve(uri), "rb")
+
+    def list_objects(self, uri: str) -> list[tuple[str, int]]:
+        """(s3:// URI, size) of every object under an s3:// prefix, sorted by key; for an
+        object that exists at exactly `uri` (no objects under it): that object alone."""
+        bucket, key = _split_s3(uri)
+        prefix = key.rstrip("/") + "/" if key else ""
+        pages = (
+            self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        )
+        found = sorted(
+            (o["Key"], int(o["Size"]))
+            for page in pages
+            for o in page.get("Contents", [])
+            if not o["Key"].endswith("/")
+        )
+        if not found and key:
+            try:
+                head = self._client().head_object(Bucket=bucket, Key=key)
+            except Exception as exc:  # botocore's ClientError; a 404 means nothing is there
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                if code not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+                return []
+            return [(uri, int(head["ContentLength"]))]
+        return [(f"s3://{bucket}/{k}", size) for k, size in found]
 
     # -- bytes and text -------------------------------------------------------------------------
     def read_bytes(self, location: str) -> bytes:
@@ -139,6 +184,18 @@ class Storage:
             return listing.get("KeyCount", 0) > 0
         return Path(target).exists()
 
+    def remove_tree(self, location: str) -> None:
+        """Delete a folder and everything in it (S3: every object under the prefix)."""
+        target = self.resolve(location)
+        if target.startswith("s3://"):
+            bucket, _ = _split_s3(target)
+            keys = [_split_s3(uri)[1] for uri, _ in self.list_objects(target.rstrip("/") + "/")]
+            for start in range(0, len(keys), 1000):  # the API's limit per call
+                batch = [{"Key": k} for k in keys[start : start + 1000]]
+                self._client().delete_objects(Bucket=bucket, Delete={"Objects": batch})
+            return
+        shutil.rmtree(target, ignore_errors=True)
+
     def append_line(self, location: str, line: str) -> None:
         """Append one line. Local files use O_APPEND; on S3 each line is its own object,
         so concurrent writers never overwrite each other (the log is the prefix)."""
@@ -152,58 +209,29 @@ class Storage:
         with open(target, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
-    # -- helpers --------------------------------------------------------------------------------
-    def _files(self, target: str, suffix: str) -> list[str]:
-        if target.startswith("s3://"):
-            return self._s3_files(target, suffix)
-        path = Path(target)
-        if path.is_file():
-            return [str(path)]
-        if not path.is_dir():
-            raise FileNotFoundError(f"no data at {target}")
-        files = sorted(str(p) for p in path.iterdir() if p.suffix == suffix and p.is_file())
-        if not files:
-            raise FileNotFoundError(f"no {suffix} files in folder {target}")
-        return files
-
-    def _s3_files(self, target: str, suffix: str) -> list[str]:
-        bucket, key = _split_s3(target)
-        if key.endswith(suffix):
-            return [target]
-        prefix = key.rstrip("/") + "/"
-        pages = (
-            self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        )
-        keys = sorted(
-            o["Key"]
-            for page in pages
-            for o in page.get("Contents", [])
-            if o["Key"].endswith(suffix)
-        )
-        if not keys:
-            raise FileNotFoundError(f"no {suffix} objects under {target}")
-        return [f"s3://{bucket}/{k}" for k in keys]
-
     def _client(self) -> Any:
         if self._s3 is None:
             self._s3 = self._s3_factory() if self._s3_factory else s3_client()
         return self._s3
 
 
-S3_RETRIES = {"max_attempts": 6, "mode": "standard"}
-CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 10.0, 60.0
-
-
 def s3_client(
-    *, connect_timeout: float = CONNECT_TIMEOUT_S, read_timeout: float = READ_TIMEOUT_S, **options
+    *, connect_timeout: float | None = None, read_timeout: float | None = None, **options: Any
 ) -> Any:
-    """A boto3 S3 client that retries throttling and 5xx answers with backoff (standard
-    mode, 6 attempts) — transient object-store errors must not fail a pipeline run — and
-    gives up on a silent endpoint after the timeouts (seconds) instead of hanging."""
+    """A boto3 S3 client under the I/O deadline policy (core/deadlines.py): connect and read
+    timeouts, and throttling / 5xx answers retried with backoff (standard mode) a bounded
+    number of times — transient object-store errors must not fail a run, and an endpoint that
+    never answers must not hang it. A connection's own timeouts (seconds) override the
+    policy's."""
     import boto3
     from botocore.config import Config
 
-    config = Config(retries=S3_RETRIES, connect_timeout=connect_timeout, read_timeout=read_timeout)
+    deadline = io_deadline()
+    config = Config(
+        connect_timeout=connect_timeout or deadline.connect_seconds,
+        read_timeout=read_timeout or deadline.read_seconds,
+        retries={"total_max_attempts": deadline.attempts, "mode": "standard"},
+    )
     return boto3.client("s3", config=config, **options)
 
 

@@ -358,7 +358,7 @@ def compare(
 
 def compare_profile(
     profile: DriftProfile,
-    current: pd.DataFrame,
+    current: Any,
     *,
     test: str = "auto",
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
@@ -369,7 +369,8 @@ def compare_profile(
     min_effect: Mapping[str, float] | None = None,
     prediction_column: str | None = "prediction",
 ) -> DriftReport:
-    """Compare ``current`` with the reference ``profile``, feature by feature.
+    """Compare ``current`` (a frame, or a ``drift_stream.BatchScan`` of a batch scanned in
+    chunks) with the reference ``profile``, feature by feature.
 
     Args:
         test: default effect test for every feature (``auto`` or one of the table above; a
@@ -392,7 +393,7 @@ def compare_profile(
     unknown = sorted(set(overrides) - set(names))
     if unknown:
         raise ValueError(f"drift overrides name features the profile does not have: {unknown}")
-    _check_frame(current, "current", names)
+    _check_frame(current, "current", names)  # a frame, or a BatchScan of one (drift_stream)
     measured = [
         measure(name, profile.columns[name], current[name], test, minimums, overrides.get(name, {}))
         for name in names
@@ -636,8 +637,10 @@ def _check_parameters(alpha: float, correction: str, drift_share: float, change:
         raise ValueError(f"missing_rate_change must be in (0, 1], got {change!r}")
 
 
-def _check_frame(frame: object, which: str, names: Sequence[str]) -> None:
-    if not isinstance(frame, pd.DataFrame):
+def _check_frame(frame: Any, which: str, names: Sequence[str]) -> None:
+    from airflow_mlops_provider.core.drift_stream import BatchScan
+
+    if not isinstance(frame, pd.DataFrame | BatchScan):
         raise ValueError(f"{which} must be a pandas DataFrame, got {type(frame).__name__}")
     missing = [n for n in names if n not in frame.columns]
     if missing:
@@ -645,7 +648,8 @@ def _check_frame(frame: object, which: str, names: Sequence[str]) -> None:
         raise ValueError(
             f"column{'s' if len(missing) > 1 else ''} {listed} missing from the {which} frame"
         )
-    duplicated = sorted({n for n in names if int((frame.columns == n).sum()) > 1})
+    columns = list(frame.columns)
+    duplicated = sorted({n for n in names if columns.count(n) > 1})
     if duplicated:
         raise ValueError(f"column(s) {duplicated} appear more than once in the {which} frame")
     if len(frame) == 0:

@@ -31,7 +31,9 @@ import pandas as pd
 from airflow_mlops_provider.core import drift_stats as st
 from airflow_mlops_provider.core.drift_profile import (
     CategoricalProfile,
+    CategoricalScan,
     NumericProfile,
+    NumericScan,
     key_hash,
     scan_categorical,
     scan_numeric,
@@ -122,7 +124,7 @@ def measure(
 def _numeric(
     name: str, profile: NumericProfile, series: pd.Series, test: str, minimum: float
 ) -> Measured:
-    scan = scan_numeric(profile, series, name)
+    scan = series if isinstance(series, NumericScan) else scan_numeric(profile, series, name)
     shares = {
         "missing": Share(profile.missing, profile.rows, scan.missing, scan.rows),
         "nonfinite": Share(profile.nonfinite, profile.rows, scan.nonfinite, scan.rows),
@@ -192,7 +194,7 @@ def robust_wasserstein(profile: NumericProfile, scan: Any, scale: float) -> floa
 def _categorical(
     name: str, profile: CategoricalProfile, series: pd.Series, test: str, minimum: float
 ) -> Measured:
-    scan = scan_categorical(series)
+    scan = series if isinstance(series, CategoricalScan) else scan_categorical(series)
     shares = {"missing": Share(profile.missing, profile.rows, scan.missing, scan.rows)}
     unseen = {k: n for k, n in scan.counts.items() if k not in profile.counts}
     unseen_share = _unseen_share(profile, scan.counts, scan.n)

@@ -412,15 +412,20 @@ def fit_numeric(series: pd.Series, name: str) -> NumericProfile:
 
 def fit_categorical(series: pd.Series) -> CategoricalProfile:
     counts, missing = category_counts(series)
+    return categorical_profile(int(series.size), missing, counts)
+
+
+def categorical_profile(rows: int, missing: int, counts: Mapping[str, int]) -> CategoricalProfile:
+    """The profile of a column's category counts (whole-frame and streaming fits alike)."""
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     kept = dict(ordered[:MAX_CATEGORIES])
     other = sum(n for _, n in ordered[MAX_CATEGORIES:])
     singletons = sum(1 for n in counts.values() if n == 1)
     if len(counts) <= MAX_CATEGORIES:
-        return CategoricalProfile(int(series.size), missing, kept, other, singletons)
+        return CategoricalProfile(rows, missing, kept, other, singletons)
     hashes = np.sort(np.fromiter((key_hash(k) for k in counts), dtype=np.uint64))[:KEY_SAMPLE]
     return CategoricalProfile(
-        int(series.size), missing, kept, other, singletons,
+        rows, missing, kept, other, singletons,
         frozenset(int(h) for h in hashes), int(hashes[-1]),
     )  # fmt: skip
 

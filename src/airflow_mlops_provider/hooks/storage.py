@@ -8,13 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_mlops_provider.adapters.storage import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
-    Storage,
-    allowed_roots,
-    s3_client,
-)
+from airflow_mlops_provider.adapters.storage import Storage, allowed_roots, s3_client
 from airflow_mlops_provider.hooks.base import optional_connection
 
 log = logging.getLogger(__name__)
@@ -25,7 +19,8 @@ class StorageHook(BaseHook):
 
     The S3 client is built on first S3 use from the connection `aws_conn_id`: login and
     password are the access key id and secret, extras `endpoint_url` and `region_name` (e.g.
-    MinIO or moto), `connect_timeout` / `read_timeout` in seconds (defaults 10 / 60). Without
+    MinIO or moto), `connect_timeout` / `read_timeout` in seconds (default: the
+    worker's I/O deadline policy, core/deadlines.py). Without
     such a connection boto3's own credential chain is used (environment, instance role), said
     in one INFO line. Connections of type `aws` (the Amazon provider's) work as they are.
 
@@ -68,6 +63,10 @@ class StorageHook(BaseHook):
             aws_secret_access_key=conn.password or None,
             endpoint_url=extra.get("endpoint_url"),
             region_name=extra.get("region_name"),
-            connect_timeout=float(extra.get("connect_timeout", CONNECT_TIMEOUT_S)),
-            read_timeout=float(extra.get("read_timeout", READ_TIMEOUT_S)),
+            connect_timeout=_seconds(extra.get("connect_timeout")),
+            read_timeout=_seconds(extra.get("read_timeout")),
         )
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)

@@ -17,9 +17,8 @@ from airflow_mlops_provider.services.layout import safe_run_id
 from airflow_mlops_provider.services.runtime import DRIFT_REPORT_LINK
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from airflow_mlops_provider.adapters.mlflow_registry import Version
+    from airflow_mlops_provider.adapters.reader import Batch
     from airflow_mlops_provider.core.drift import DriftReport
     from airflow_mlops_provider.services.runtime import Runtime
     from airflow_mlops_provider.spec import DriftSpec, Features
@@ -48,14 +47,21 @@ class DriftDecision:
 
 
 def judge(
-    profile: Any, frame: pd.DataFrame, drift: DriftSpec, prediction_column: str | None
+    profile: Any,
+    current: Batch,
+    drift: DriftSpec,
+    prediction_column: str | None,
+    *,
+    chunk_rows: int | None = None,
 ) -> DriftReport:
-    """The drift report of `frame` against `profile` with the YAML's drift settings; the
-    pipeline's check and `airflow-mlops drift` judge with this same call."""
-    from airflow_mlops_provider.core.drift import compare_profile
+    """The drift report of the batch `current` against `profile` with the YAML's drift
+    settings, the batch scanned in chunks (adapters/drift_batch.py: memory does not grow with
+    it); the pipeline's check and `airflow-mlops drift` judge with this same call."""
+    from airflow_mlops_provider.adapters.drift_batch import compare_batch
 
     settings = drift.compare_settings(*([prediction_column] if prediction_column else []))
-    return compare_profile(profile, frame, **settings)
+    chunking = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
+    return compare_batch(profile, current, settings, **chunking)
 
 
 def check_drift(
@@ -91,10 +97,11 @@ def _compare(
     prediction_column: str | None,
     champion: Version,
 ) -> dict[str, Any]:
+    from airflow_mlops_provider.adapters.reader import open_batch
     from airflow_mlops_provider.services.references import reference_of, save_report
 
     profile, reference_uri = reference_of(rt, features, champion)
-    report = judge(profile, rt.storage.read_frame(current_uri), drift, prediction_column)
+    report = judge(profile, open_batch(rt.storage, current_uri), drift, prediction_column)
     uris = save_report(
         rt,
         report,

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops_provider.exceptions import DataValidationError
+from airflow_mlops_provider.exceptions import DataReadError, DataValidationError
 from airflow_mlops_provider.services.runtime import VALIDATION_REPORT_LINK
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from airflow_mlops_provider.adapters.reader import Batch
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.contract import Check, ValidationResult
     from airflow_mlops_provider.services.runtime import Runtime
@@ -63,18 +65,38 @@ class ValidatedWindow:
 
 
 def check_batch(
-    storage: Storage, location: str, fmt: str, checks: list[Check], *, now: datetime | None
-) -> tuple[pd.DataFrame, ValidationResult]:
-    """Read the batch and run the checks (Great Expectations). Also `airflow-mlops check-data`.
+    storage: Storage,
+    location: str,
+    fmt: str,
+    checks: list[Check],
+    *,
+    now: datetime | None,
+    types: Mapping[str, str] | None = None,
+    csv: Any = None,
+    chunk_rows: int | None = None,
+) -> tuple[Batch, ValidationResult]:
+    """Open the batch (adapters/reader.py: one reader for every format, typed by the
+    contract) and run the checks over it in chunks (adapters/validation.py: Great Expectations
+    per chunk, merged, so memory does not grow with the batch). Also `airflow-mlops
+    check-data`.
 
     Raises UnreadableBatch when the batch cannot be read at all."""
-    from airflow_mlops_provider.adapters.great_expectations import validate_frame
+    from airflow_mlops_provider.adapters.batch_files import describe_error
+    from airflow_mlops_provider.adapters.reader import open_batch
+    from airflow_mlops_provider.adapters.validation import validate_batch as validate_chunks
 
+    chunking = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
     try:
-        frame = storage.read_frame(location, fmt)
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise UnreadableBatch(f"cannot read the batch: {type(exc).__name__}: {exc}") from None
-    return frame, validate_frame(frame, checks, now=now)
+        batch = open_batch(storage, location, fmt, types=types, csv=csv)
+        return batch, validate_chunks(batch, checks, now=now, **chunking)
+    except (OSError, ValueError) as exc:  # DataReadError and pyarrow's ArrowInvalid included
+        reason = str(exc) if isinstance(exc, DataReadError) else describe_error(exc)
+        raise UnreadableBatch(f"cannot read the batch: {reason}") from None
+
+
+def contract_types(contract: ContractSpec) -> dict[str, str]:
+    """Column → contract type: how the reader types CSV text and partition folders."""
+    return {name: rule.type for name, rule in contract.columns.items()}
 
 
 def validate_batch(
@@ -90,8 +112,10 @@ def validate_batch(
     from airflow_mlops_provider.core.contract import checks_from_contract
 
     location = rt.storage.resolve(source)
-    frame, report = _gate(rt, location, data.format, checks_from_contract(contract), now)
-    manifest = _write_snapshot(rt, frame, location, data)
+    checks = checks_from_contract(contract)
+    read = {"types": contract_types(contract), "csv": data.csv}
+    batch, _, report = _gate(rt, location, data.format, checks, now, read)
+    manifest = _write_snapshot(rt, batch.read_pandas(), location, data)
     log.info(
         "Snapshot %s: %s train rows, %s holdout rows",
         manifest["snapshot_id"],
@@ -119,16 +143,22 @@ def validate_window(
         skip_columns=[target],
         extra_columns=[*monitoring.log_columns, monitoring.prediction_column],
     )
-    frame, report = _gate(rt, window_uri, "parquet", checks, now)
-    return ValidatedWindow(window_uri, len(frame), report)
+    types = {"types": contract_types(contract)}
+    _, rows, report = _gate(rt, window_uri, "parquet", checks, now, types)
+    return ValidatedWindow(window_uri, rows, report)
 
 
 def _gate(
-    rt: Runtime, location: str, fmt: str, checks: list[Check], now: datetime | None
-) -> tuple[pd.DataFrame, str]:
-    """(frame, report URI) of a batch that passed; DataRejected otherwise."""
+    rt: Runtime,
+    location: str,
+    fmt: str,
+    checks: list[Check],
+    now: datetime | None,
+    read: Mapping[str, Any],
+) -> tuple[Batch, int, str]:
+    """(batch, rows, report URI) of a batch that passed; DataRejected otherwise."""
     try:
-        frame, result = check_batch(rt.storage, location, fmt, checks, now=now)
+        batch, result = check_batch(rt.storage, location, fmt, checks, now=now, **read)
     except UnreadableBatch as exc:
         reason = str(exc)
         _quarantine(rt, None, location, reason)
@@ -141,7 +171,7 @@ def _gate(
     rt.publish(VALIDATION_REPORT_LINK, report)
     log.info("%s\nReport: %s", result.summary(), report)
     if not result.passed:
-        _quarantine(rt, frame, location, f"{result.summary()}\nReport: {report}")
+        _quarantine(rt, batch.read_pandas(), location, f"{result.summary()}\nReport: {report}")
         failed = [c.check.describe() for c in result.failures()]
         rt.audit("rejected_data", {"source": location, "failed": failed, "report": report})
         rt.notify(
@@ -152,8 +182,8 @@ def _gate(
             f"batch {location} failed its contract; nothing downstream "
             f"runs.\n{result.summary()}\nReport: {report}"
         )
-    rt.audit("validated", {"source": location, "rows": len(frame)})
-    return frame, report
+    rt.audit("validated", {"source": location, "rows": result.row_count})
+    return batch, result.row_count, report
 
 
 def _quarantine(rt: Runtime, frame: pd.DataFrame | None, location: str, why: str) -> None:

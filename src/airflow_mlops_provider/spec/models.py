@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from airflow_mlops_provider.core.patterns import re2_problem
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Scalar = str | int | float | bool
 
@@ -102,18 +104,52 @@ class WaitSpec(StrictModel):
     poke_minutes: float = Field(5, gt=0)
 
 
+class CsvSpec(StrictModel):
+    """How CSV parts are written (data.format: csv). Types come from the contract; see
+    docs/data.md for the missing-value and date rules."""
+
+    delimiter: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="field separator; null: the one of , ; tab | that splits the header "
+        "into the most columns",
+    )
+    quote: str = Field('"', min_length=1, max_length=1, description="quote character")
+    encoding: str = Field("utf-8", description="text encoding (a UTF-8 BOM is skipped)")
+
+    @model_validator(mode="after")
+    def _usable(self) -> CsvSpec:
+        import codecs
+
+        if self.delimiter is not None and self.delimiter in ('"', "\n", "\r", self.quote):
+            raise ValueError(f"delimiter {self.delimiter!r} cannot separate fields")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {self.encoding!r}; e.g. utf-8, latin-1") from None
+        return self
+
+
 class DataSpec(StrictModel):
     source: str = Field(
         description="path, file:// or s3:// URI of the batch (file or folder); "
         "Airflow templates such as {{ ds }} are rendered per run"
     )
     format: Literal["parquet", "csv"] = "parquet"
+    csv: CsvSpec | None = Field(None, description="CSV dialect (data.format: csv)")
     task: Literal["binary_classification", "regression"] = "binary_classification"
     target: str
     id_column: str | None = None
     features: Features
     split: Split
     wait: WaitSpec | None = Field(None, description="wait for the batch before validating")
+
+    @model_validator(mode="after")
+    def _csv_only_for_csv(self) -> DataSpec:
+        if self.csv is not None and self.format != "csv":
+            raise ValueError("data.csv describes CSV files; set format: csv or remove it")
+        return self
 
 
 Severity = Literal["error", "warn"]
@@ -136,7 +172,9 @@ class ColumnRule(StrictModel):
     allowed: list[Scalar] | None = Field(None, description="the only values allowed")
     unique: bool = Field(False, description="no value appears twice (missing values aside)")
     pattern: str | None = Field(
-        None, description="regular expression every value must match (str columns; re.search)"
+        None,
+        description="regular expression every value must match (str columns; RE2 syntax, "
+        "searched: anchor with ^...$)",
     )
     max_null_fraction: float | None = Field(
         None,
@@ -168,10 +206,9 @@ class ColumnRule(StrictModel):
         if self.pattern is not None:
             if self.type != "str":
                 raise ValueError(f"pattern applies to str columns, not {self.type}")
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+            problem = re2_problem(self.pattern)
+            if problem is not None:
+                raise ValueError(f"pattern {problem}")
         return self
 
 
