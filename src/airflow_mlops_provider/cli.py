@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from airflow_mlops_provider.spec.models import PipelineSpec
+    from airflow_mlops_provider.spec import PipelineSpec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         return validate_paths(args.paths)
     if args.command == "schema":
-        from airflow_mlops_provider.spec.models import PipelineSpec
+        from airflow_mlops_provider.spec.reference import json_schema
 
-        print(json.dumps(PipelineSpec.model_json_schema(), indent=2))
+        print(json.dumps(json_schema(), indent=2))
         return 0
     if args.command == "check-data":
         return check_data(args.pipeline, args.data_uri, args.report)
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def validate_paths(paths: list[Path]) -> int:
     """Validate each file (a folder means its pipeline YAMLs, with its defaults.yaml)."""
-    from airflow_mlops_provider.spec.loader import SpecError, load_defaults, load_spec
+    from airflow_mlops_provider.spec import SpecError, load_defaults, load_spec
 
     failures, checked, names = 0, 0, {}
     for folder, files in _group(paths):
@@ -105,7 +105,7 @@ def check_data(pipeline: Path, data_uri: str, report: Path | None) -> int:
     from airflow_mlops_provider.adapters.great_expectations import validate_frame
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.contract import checks_from_contract, render_validation_html
-    from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
+    from airflow_mlops_provider.spec import SpecError, load_pipeline_file
 
     try:
         spec = load_pipeline_file(pipeline)
@@ -159,7 +159,7 @@ def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path 
     JSON summary with the per-feature results on stdout."""
     from airflow_mlops_provider.core.drift import compare_profile
     from airflow_mlops_provider.core.drift_html import render_html
-    from airflow_mlops_provider.spec.models import DriftSpec
+    from airflow_mlops_provider.spec import DriftSpec, SpecError
 
     try:
         spec, profile, frame = _drift_inputs(reference, current, pipeline)
@@ -168,6 +168,9 @@ def drift_cli(reference: str, current: str, pipeline: Path | None, report: Path 
             *([monitoring.prediction_column] if monitoring else [])
         )
         result = compare_profile(profile, frame, **settings)
+    except SpecError as exc:  # already file:line: field: fix
+        print(exc, file=sys.stderr)
+        return 2
     except Exception as exc:  # unreadable input or bad settings: a usage error, not a verdict
         print(f"airflow-mlops drift: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -183,7 +186,7 @@ def _drift_inputs(
     """(spec, reference profile, current frame) for the drift command."""
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.drift_profile import DriftProfile, fit_profile
-    from airflow_mlops_provider.spec.loader import load_pipeline_file
+    from airflow_mlops_provider.spec import load_pipeline_file
 
     spec = load_pipeline_file(pipeline) if pipeline else None
     storage = Storage(Path.cwd())
@@ -248,7 +251,7 @@ def render_pod(path: Path) -> int:
 
     from airflow_mlops_provider.execution.contract import trainer_env
     from airflow_mlops_provider.execution.kubernetes import render_pod as render
-    from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
+    from airflow_mlops_provider.spec import SpecError, load_pipeline_file
 
     try:
         spec = load_pipeline_file(path)
@@ -277,7 +280,7 @@ def render_pod(path: Path) -> int:
 
 
 def _group(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
-    from airflow_mlops_provider.spec.loader import pipeline_files
+    from airflow_mlops_provider.spec import pipeline_files
 
     groups = []
     for path in paths:

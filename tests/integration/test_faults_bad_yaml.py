@@ -133,7 +133,7 @@ MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
 from airflow_mlops_provider.factory.loader import load_pipelines
-from airflow_mlops_provider.spec.loader import load_pipeline_file, pipeline_files
+from airflow_mlops_provider.spec import load_pipeline_file, pipeline_files
 folder = Path(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()

@@ -41,3 +41,14 @@ def test_schema_is_json_schema_with_every_section(capsys) -> None:
     schema = json.loads(capsys.readouterr().out)
     assert {"data", "contract", "evaluation", "monitoring", "training"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
+
+
+def test_demo_outside_a_checkout_says_what_is_missing(tmp_path: Path, capsys) -> None:
+    """The wheel ships the `demo` command but not the example project it runs."""
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "churn.yaml").write_text("pipeline: churn\n")
+    assert main(["demo", "--project", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "include/demo/generate.py, include/trainer/train.py" in err
+    assert "dags/churn.yaml" not in err.split("lacks", 1)[1].split("(")[0]
+    assert "make demo" in err and not (tmp_path / ".mlops").exists()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from airflow_mlops_provider.adapters.mlflow_registry import Version
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.drift_profile import DriftProfile
-    from airflow_mlops_provider.spec.models import PipelineSpec
+    from airflow_mlops_provider.spec import PipelineSpec
 
 PROFILE_TAG = "mlops.drift_profile"
 PROFILE_FILE = "drift_profile.json"

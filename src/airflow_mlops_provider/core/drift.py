@@ -66,6 +66,15 @@ from airflow_mlops_provider.core.drift_profile import (
     scan_categorical,
     scan_numeric,
 )
+from airflow_mlops_provider.core.vocabulary import (
+    CORRECTIONS,
+    DEFAULT_THRESHOLDS,
+    DRIFT_DEFAULTS,
+    P_VALUE_TESTS,
+    TESTS_BY_KIND,
+    thresholds_without_test,
+    unfit_test_reason,
+)
 
 __all__ = [
     "DriftReport",
@@ -78,13 +87,6 @@ __all__ = [
 #: Version of the ``DriftReport.to_dict`` layout; bump on incompatible changes.
 REPORT_FORMAT_VERSION = 2
 AUTO_SMALL_SAMPLE = 10_000
-CORRECTIONS = ("bonferroni", "benjamini_hochberg", "none")
-P_VALUE_TESTS = ("ks", "chi2")
-TESTS_BY_KIND = {
-    "numeric": ("ks", "psi", "jensenshannon", "wasserstein"),
-    "categorical": ("chi2", "psi", "jensenshannon", "linf"),
-}
-DEFAULT_THRESHOLDS = {"psi": 0.1, "jensenshannon": 0.1, "wasserstein": 0.1, "linf": 0.1}
 HISTOGRAM_BINS = 20
 TOP_CATEGORIES = 10
 
@@ -305,12 +307,12 @@ def compare_profile(
     profile: DriftProfile,
     current: pd.DataFrame,
     *,
-    test: str = "auto",
+    test: str = DRIFT_DEFAULTS.test,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    alpha: float = 0.01,
-    correction: str = "bonferroni",
-    drift_share: float = 0.25,
-    missing_rate_change: float = 0.05,
+    alpha: float = DRIFT_DEFAULTS.alpha,
+    correction: str = DRIFT_DEFAULTS.correction,
+    drift_share: float = DRIFT_DEFAULTS.drift_share,
+    missing_rate_change: float = DRIFT_DEFAULTS.missing_rate_change,
     prediction_column: str | None = "prediction",
 ) -> DriftReport:
     """Compare ``current`` with the reference ``profile``, feature by feature.
@@ -333,10 +335,7 @@ def compare_profile(
     unknown = sorted(set(overrides) - set(names))
     if unknown:
         raise ValueError(f"drift overrides name features the profile does not have: {unknown}")
-    bare = sorted(
-        n for n, o in overrides.items()
-        if o.get("threshold") is not None and (o.get("test") or test) == "auto"
-    )  # fmt: skip
+    bare = thresholds_without_test(overrides, test)
     if bare:
         raise ValueError(
             f"overrides {bare} give a threshold for test auto, whose test depends on the "
@@ -385,11 +384,9 @@ def resolve_test(kind: str, test: str, n_ref: int, n_cur: int) -> str:
         if kind == "numeric":
             return "ks" if small else "wasserstein"
         return "chi2" if small else "jensenshannon"
-    if test not in TESTS_BY_KIND[kind]:
-        raise ValueError(
-            f"test {test!r} does not apply to {kind} features; use auto or one of "
-            f"{', '.join(TESTS_BY_KIND[kind])}"
-        )
+    reason = unfit_test_reason(kind, test)
+    if reason:
+        raise ValueError(f"test {test!r} {reason}")
     return test
 
 

@@ -20,7 +20,8 @@ from typing import Protocol
 import numpy as np
 
 from airflow_mlops_provider.core import risk
-from airflow_mlops_provider.core.metrics import LOWER_IS_BETTER, to_scores
+from airflow_mlops_provider.core.metrics import to_scores
+from airflow_mlops_provider.core.vocabulary import LOWER_IS_BETTER
 
 
 class Rule(Protocol):

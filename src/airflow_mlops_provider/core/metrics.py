@@ -11,8 +11,6 @@ import math
 import numpy as np
 from scipy.stats import rankdata
 
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
-
 
 def to_scores(predictions: object) -> np.ndarray:
     """Model output → one score per row (positive-class probability for a 2-column output)."""

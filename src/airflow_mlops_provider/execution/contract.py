@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_mlops_provider.spec.models import PipelineSpec
+    from airflow_mlops_provider.spec import PipelineSpec
 
 
 def trainer_env(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
-    from airflow_mlops_provider.spec.models import PipelineSpec
+    from airflow_mlops_provider.spec import PipelineSpec
 
 SCRATCH = "/scratch"
 GPU_RESOURCE = "nvidia.com/gpu"

@@ -37,7 +37,7 @@ from airflow_mlops_provider.operators.release import (
 from airflow_mlops_provider.operators.retrain import RetrainOperator
 from airflow_mlops_provider.operators.validate import DataValidateOperator
 from airflow_mlops_provider.sensors.batch import BatchSensor
-from airflow_mlops_provider.spec.models import PipelineSpec
+from airflow_mlops_provider.spec import PipelineSpec
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 PRESET_CRON = {

@@ -15,15 +15,15 @@ from typing import Any
 from airflow.sdk import get_parsing_context
 
 from airflow_mlops_provider.factory.builders import build_config_error, build_dags
-from airflow_mlops_provider.spec.loader import (
-    DEFAULTS_FILE,
+from airflow_mlops_provider.spec import (
+    PipelineSpec,
     SpecError,
-    YamlDoc,
     load_defaults,
     load_spec,
     pipeline_files,
+    pipeline_of_dag_id,
 )
-from airflow_mlops_provider.spec.models import PipelineSpec, pipeline_of_dag_id
+from airflow_mlops_provider.spec.loader import DEFAULTS_FILE, YamlDoc
 
 
 def load_pipelines(namespace: dict[str, Any], folder: str | Path | None = None) -> list[Any]:

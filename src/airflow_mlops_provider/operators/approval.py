@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 from airflow_mlops_provider.operators.base import PipelineOperatorMixin
-from airflow_mlops_provider.spec.models import PipelineSpec
+from airflow_mlops_provider.spec import PipelineSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

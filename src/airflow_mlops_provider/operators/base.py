@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseBranchOperator, BaseOperator
 
-from airflow_mlops_provider.spec.models import PipelineSpec
+from airflow_mlops_provider.spec import PipelineSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops_provider.operators.base import PipelineBranchOperator, PipelineOperator
-from airflow_mlops_provider.spec.models import PipelineSpec
+from airflow_mlops_provider.spec import PipelineSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

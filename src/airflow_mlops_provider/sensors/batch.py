@@ -12,7 +12,7 @@ from airflow_mlops_provider.operators.base import PipelineOperatorMixin
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_mlops_provider.spec.models import PipelineSpec
+    from airflow_mlops_provider.spec import PipelineSpec
 
 
 class BatchSensor(PipelineOperatorMixin, BaseSensorOperator):

@@ -18,7 +18,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from airflow_mlops_provider.exceptions import MlopsConfigError
-from airflow_mlops_provider.spec.models import PipelineSpec
+from airflow_mlops_provider.spec.base import RULE_ERROR
+from airflow_mlops_provider.spec.pipeline import PipelineSpec
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -41,7 +42,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.path or '(document)'}: {self.message}"
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}:{self.column}: {where}{self.message}"
 
 
 class SpecError(MlopsConfigError):
@@ -317,10 +319,14 @@ def _explain(err: dict, loc: Loc) -> str:
         hint = f"did you mean '{close[0]}'? " if close else ""
         return f"unknown key '{loc[-1]}'; {hint}allowed here: {', '.join(allowed)}"
     message = err["msg"].removeprefix("Value error, ")
+    if isinstance(found, dict) or (found is None and kind == RULE_ERROR):
+        return message  # a mapping is at its line: no dump of it; a rule says what it found
     return f"{message}; found {_show(found)}"
 
 
 def _show(value: Any) -> str:
+    if value is None:
+        return "null (an empty value)"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 

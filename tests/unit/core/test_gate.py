@@ -7,7 +7,7 @@ import math
 import pytest
 
 from airflow_mlops_provider.core.gate import decide
-from airflow_mlops_provider.spec.models import MetricRule
+from airflow_mlops_provider.spec import MetricRule
 
 
 def rules(**kwargs: dict) -> dict[str, MetricRule]:

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_mlops_provider.core import latency
 from airflow_mlops_provider.core.gate import Policy, disagreement, judge, limit_check
-from airflow_mlops_provider.spec.models import MetricRule
+from airflow_mlops_provider.spec import MetricRule
 
 RULES = {"roc_auc": MetricRule(min=0.6, max_regression=0.02)}
 
