@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def validate_paths(paths: list[Path]) -> int:
-    """Validate each file (a folder means its pipeline YAMLs, with its defaults.yaml)."""
-    from airflow_mlops_provider.spec import SpecError, load_defaults, load_spec
+    """Validate each file (a folder means its pipeline files, with its defaults.yaml), as the
+    DAG loader would: every error, the warnings, the skipped files, duplicate names."""
+    from airflow_mlops_provider.spec import SpecError, duplicate_names, load_defaults, load_spec
 
     failures, checked, names = 0, 0, {}
     for folder, files in _group(paths):
@@ -77,22 +78,21 @@ def validate_paths(paths: list[Path]) -> int:
             continue
         for path in files:
             checked += 1
+            warnings: list = []
             try:
-                spec = load_spec(path, defaults)
+                names[path] = load_spec(path, defaults, warnings=warnings).pipeline
             except SpecError as exc:
                 print(exc, file=sys.stderr)
                 failures += 1
-                continue
-            if spec.pipeline in names:
-                print(
-                    f"{path}:1:1: pipeline: '{spec.pipeline}' is already defined in "
-                    f"{names[spec.pipeline]}; pipeline names must be unique",
-                    file=sys.stderr,
-                )
-                failures += 1
-                continue
-            names[spec.pipeline] = path
-            print(f"ok  {path} → pipeline {spec.pipeline}")
+            for warning in warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+    clashes = duplicate_names(names)
+    for message in clashes.values():
+        print(message, file=sys.stderr)
+    for path, name in names.items():
+        if path not in clashes:
+            print(f"ok  {path} → pipeline {name}")
+    failures += len(clashes)
     print(f"{checked} file(s) checked, {failures} with errors", file=sys.stderr)
     return 1 if failures or not checked else 0
 
@@ -280,14 +280,22 @@ def render_pod(path: Path) -> int:
 
 
 def _group(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
-    from airflow_mlops_provider.spec import pipeline_files
+    """(folder, its pipeline files) per argument; a folder's skipped YAMLs are listed."""
+    from airflow_mlops_provider.spec import scan_folder
 
     groups = []
     for path in paths:
-        if path.is_dir():
-            groups.append((path, pipeline_files(path)))
-        else:
+        try:
+            is_folder = path.is_dir()
+        except OSError:
+            is_folder = False  # reading it as a file names the problem
+        if not is_folder:
             groups.append((path.parent, [path]))
+            continue
+        scan = scan_folder(path)
+        for skipped, reason in scan.skipped:
+            print(f"skipped {skipped}: {reason}", file=sys.stderr)
+        groups.append((path, scan.pipelines))
     return groups
 
 

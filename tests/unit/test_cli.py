@@ -29,7 +29,10 @@ def test_validate_rejects_duplicate_pipeline_names(tmp_path: Path, capsys) -> No
     for name in ("one.yaml", "two.yaml"):
         (tmp_path / name).write_text((ROOT / "dags" / "churn.yaml").read_text())
     assert main(["validate", str(tmp_path)]) == 1
-    assert "already defined in" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'one.yaml'}:3:1: pipeline: 'churn' is also defined in two.yaml" in err
+    assert f"{tmp_path / 'two.yaml'}:3:1: pipeline: 'churn' is also defined in one.yaml" in err
+    assert "2 file(s) checked, 2 with errors" in err
 
 
 def test_validate_with_nothing_to_check_fails(tmp_path: Path) -> None:

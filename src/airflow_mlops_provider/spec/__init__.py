@@ -34,13 +34,19 @@ from airflow_mlops_provider.spec.evaluation import (
     LatencySpec,
     MetricRule,
 )
+from airflow_mlops_provider.spec.folder import (
+    FolderScan,
+    duplicate_names,
+    pipeline_files,
+    scan_folder,
+)
 from airflow_mlops_provider.spec.loader import (
     Problem,
     SpecError,
+    YamlDoc,
     load_defaults,
     load_pipeline_file,
     load_spec,
-    pipeline_files,
 )
 from airflow_mlops_provider.spec.monitoring import MonitoringSpec, PerformanceSpec
 from airflow_mlops_provider.spec.pipeline import PipelineSpec, pipeline_of_dag_id
@@ -74,6 +80,7 @@ __all__ = [
     "FairnessSpec",
     "FeatureDriftRule",
     "Features",
+    "FolderScan",
     "FreshnessRule",
     "InferenceLogsMetrics",
     "KServeTarget",
@@ -101,10 +108,13 @@ __all__ = [
     "TrainingSpec",
     "UniqueKey",
     "WaitSpec",
+    "YamlDoc",
+    "duplicate_names",
     "duration_seconds",
     "load_defaults",
     "load_pipeline_file",
     "load_spec",
     "pipeline_files",
     "pipeline_of_dag_id",
+    "scan_folder",
 ]

@@ -21,6 +21,12 @@ from airflow_mlops_provider.spec.base import (
 
 ColumnType = Literal["int", "float", "str", "bool", "datetime"]
 NUMERIC_TYPES = ("int", "float")
+MAX_PATTERN_CHARS = 1_000  # a column's format fits; longer is a mistake or an attack
+MAX_PATTERN_NESTING = 50  # groups inside groups; Python's compiler recurses once per level
+YAML_READ_AS = (
+    "YAML reads unquoted yes/no/on/off/true/false as booleans and ~, null or nothing as "
+    "null: quote it, e.g. 'no'"
+)
 
 
 class ColumnRule(StrictModel):
@@ -36,7 +42,7 @@ class ColumnRule(StrictModel):
     required: bool = Field(True, description="no missing values allowed")
     min: float | None = Field(None, description="smallest allowed value (int and float columns)")
     max: float | None = Field(None, description="largest allowed value (int and float columns)")
-    allowed: list[Scalar] | None = Field(None, description="the only values allowed")
+    allowed: list[Scalar | None] | None = Field(None, description="the only values allowed")
     unique: bool = Field(False, description="no value appears twice (missing values aside)")
     pattern: str | None = Field(
         None, description="regular expression every value must match (str columns; re.search)"
@@ -74,7 +80,7 @@ class ColumnRule(StrictModel):
         return self
 
     def _problems(self) -> list:
-        found = []
+        found = [*self._allowed_problems(), *self._pattern_problems()]
         if self.min is not None and self.max is not None and self.min > self.max:
             found.append(problem(("min",), f"min ({self.min}) is greater than max ({self.max})"))
         if self.type not in NUMERIC_TYPES:
@@ -83,18 +89,49 @@ class ColumnRule(StrictModel):
                 for key in ("min", "max")
                 if getattr(self, key) is not None
             ]
-        if self.pattern is not None:
-            if self.type != "str":
-                found.append(
-                    problem(("pattern",), f"pattern applies to str columns, not {self.type}")
-                )
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                found.append(
-                    problem(("pattern",), f"pattern is not a valid regular expression: {exc}")
-                )
         return found
+
+    def _pattern_problems(self) -> list:
+        if self.pattern is None:
+            return []
+        if self.type != "str":
+            return [problem(("pattern",), f"pattern applies to str columns, not {self.type}")]
+        if len(self.pattern) > MAX_PATTERN_CHARS:
+            return [
+                problem(
+                    ("pattern",),
+                    f"a pattern of {len(self.pattern)} characters; keep it under "
+                    f"{MAX_PATTERN_CHARS}",
+                )
+            ]
+        too_deep = [problem(("pattern",), "pattern nests too deeply to compile; write it flatter")]
+        if _group_depth(self.pattern) > MAX_PATTERN_NESTING:
+            return too_deep
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            return [problem(("pattern",), f"pattern is not a valid regular expression: {exc}")]
+        except (RecursionError, OverflowError, MemoryError):
+            return too_deep
+        return []
+
+    def _allowed_problems(self) -> list:
+        """Values that can never match a value of this column's type: YAML's booleans and
+        nulls in a str column, quoted numbers in a number column."""
+        if self.allowed is None:
+            return []
+        if not self.allowed:
+            return [
+                problem(
+                    ("allowed",),
+                    "an empty allowed list rejects every value; list the values, or remove allowed",
+                )
+            ]
+        return [
+            problem(("allowed", i), message)
+            for i, value in enumerate(self.allowed)
+            if (message := _misfit(self.type, value))
+        ]
 
 
 class FreshnessRule(StrictModel):
@@ -172,6 +209,55 @@ class ContractSpec(StrictModel):
             found += _unknown(self.no_future_timestamps.columns, loc, times, "datetime")
         report("ContractSpec", found)
         return self
+
+
+def _group_depth(pattern: str) -> int:
+    """How deep `(` groups nest, escapes and character classes aside."""
+    depth = deepest = 0
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _misfit(column_type: str, value: Any) -> str | None:
+    """Why `value` can never be a value of a `column_type` column, or None."""
+    if value is None:
+        return (
+            "YAML read this as null (~, null or an empty item): a missing value is not an "
+            "allowed value (see required, max_null_fraction); quote it if it is text"
+        )
+    if column_type == "str":
+        if isinstance(value, bool):
+            return f"YAML read this as {str(value).lower()}, not as text; {YAML_READ_AS}"
+        if not isinstance(value, str):
+            return f"{value!r} is a number, not text: quote it as written (e.g. '{value}')"
+    elif column_type in NUMERIC_TYPES:
+        article = "an" if column_type == "int" else "a"
+        if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value):
+            return (
+                f"{value!r} is quoted text; {article} {column_type} column's values are "
+                f"numbers: write {value} without quotes"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{value!r} is not a number; {article} {column_type} column's values are numbers"
+        if column_type == "int" and not float(value).is_integer():
+            return f"{value!r} is not a whole number; an int column cannot hold it"
+    elif column_type == "bool" and not isinstance(value, bool):
+        return f"{value!r} is not true or false"
+    return None
 
 
 def _unknown(names: list[str], loc: tuple, allowed: list[str], kind: str) -> list:

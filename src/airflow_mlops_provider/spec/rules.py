@@ -190,9 +190,10 @@ def _canary_metric_loc(canary: CanarySpec, step: int, name: str) -> Loc:
 
 
 def paths_stay_inside(spec: PipelineSpec) -> Problems:
-    """No `..` in any path the pipeline reads or writes, and the batch marker is a name
-    inside the batch. Relative paths resolve under the project; at run time Storage also
-    confines absolute paths and symlinks to the allowed roots (adapters/storage.py)."""
+    """No `..` in any path the pipeline reads, writes or runs, no empty path, and the batch
+    marker is a name inside the batch. Relative paths resolve under the project; at run time
+    Storage also confines absolute paths and symlinks to the allowed roots
+    (adapters/storage.py)."""
     monitoring, canary = spec.monitoring, spec.canary
     paths: dict[Loc, str | None] = {
         ("data", "source"): spec.data.source,
@@ -204,27 +205,68 @@ def paths_stay_inside(spec: PipelineSpec) -> Problems:
         ("canary", "inference_logs", "source"): (
             canary.inference_logs.source if canary.inference_logs else None
         ),
+        ("mlflow", "tracking_uri"): _local_store(spec.mlflow.tracking_uri),
     }
+    paths |= {("training", "command", i): part for i, part in enumerate(spec.training.command)}
     if spec.data.wait is not None:
         paths[("data", "wait", "marker")] = spec.data.wait.marker
     found = [
-        _path_error(loc, value, marker=loc[-1] == "marker")
+        _path_error(loc, value, marker=loc[-1] == "marker", command=loc[1] == "command")
         for loc, value in paths.items()
         if value is not None
     ]
     return [e for e in found if e is not None]
 
 
-def _path_error(loc: Loc, value: str, *, marker: bool) -> InitErrorDetails | None:
-    """The error for a path that could leave its root, placed at its own field."""
+def _local_store(uri: str | None) -> str | None:
+    """The file path of a local MLflow store (sqlite:///x.db, file:///x, a plain path)."""
+    if uri is None or uri.startswith(("http://", "https://", "databricks")):
+        return None
+    return re.sub(r"^(sqlite|file):/*", "", uri) or uri
+
+
+def _path_error(
+    loc: Loc, value: str, *, marker: bool = False, command: bool = False
+) -> InitErrorDetails | None:
+    """The error for a path that could leave its root or is empty, placed at its field."""
     path = value.split("://", 1)[-1]
-    if ".." in re.split(r"[/\\]", path):
+    if not value.strip() and not command:
+        message = "an empty path would read the project folder itself; write the path"
+    elif not value.strip():
+        message = "an empty command argument; remove it"
+    elif ".." in re.split(r"[/\\]", path):
         message = "'..' is not allowed in paths; write the path from the project folder down"
     elif marker and (path.startswith(("/", "\\")) or "://" in value):
         message = "the marker is a file name inside data.source, not a path or URI"
     else:
         return None
     return InitErrorDetails(type=PydanticCustomError("path_escape", message), loc=loc, input=value)
+
+
+def prometheus_placeholders(spec: PipelineSpec) -> Problems:
+    """A query may name `{{ version }}` and `{{ arm }}`; any other `{{ x }}` would reach
+    Prometheus as written (the platform fills only these two)."""
+    prometheus = spec.canary.prometheus
+    if prometheus is None:
+        return []
+    base = ("canary", "prometheus")
+    queries: list[tuple[Loc, str]] = [
+        ((*base, "queries", name), query) for name, query in prometheus.queries.items()
+    ]
+    if prometheus.samples is not None:
+        queries.append(((*base, "samples"), prometheus.samples))
+    found = []
+    for loc, query in queries:
+        unknown = sorted(set(re.findall(r"\{\{\s*(.*?)\s*\}\}", query)) - {"version", "arm"})
+        if unknown or "{%" in query:
+            found.append(
+                problem(
+                    loc,
+                    "only {{ version }} and {{ arm }} are filled in a query; "
+                    f"{', '.join(unknown) or '{% %}'} would reach Prometheus as written",
+                )
+            )
+    return found
 
 
 RULES: tuple[Callable[[PipelineSpec], Problems], ...] = (
@@ -235,4 +277,5 @@ RULES: tuple[Callable[[PipelineSpec], Problems], ...] = (
     metrics_fit_task,
     canary_metrics_are_measured,
     paths_stay_inside,
+    prometheus_placeholders,
 )

@@ -3,27 +3,9 @@ its field path and the fix — never the whole document."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from airflow_mlops_provider.spec import SpecError, load_spec
-
-EXAMPLE = Path(__file__).resolve().parents[3] / "dags" / "churn.yaml"
-
-
-def variant(tmp_path: Path, *edits: tuple[str, str]) -> tuple[Path, str]:
-    text = EXAMPLE.read_text()
-    for old, new in edits:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = tmp_path / "p.yaml"
-    path.write_text(text)
-    return path, text
-
-
-def line_of(text: str, needle: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
 @pytest.mark.parametrize(
@@ -139,22 +121,21 @@ def line_of(text: str, needle: str) -> int:
     ],
 )
 def test_cross_block_rule_points_at_its_key(
-    tmp_path: Path, edits: list, path: str, line_text: str, fix: str
+    example, edits: list, path: str, line_text: str, fix: str
 ) -> None:
-    file, text = variant(tmp_path, *edits)
+    file, text = example.variant(*edits)
     with pytest.raises(SpecError) as info:
         load_spec(file)
     matching = [p for p in info.value.problems if p.path == path]
     assert matching, info.value.problems
     problem = matching[0]
-    assert problem.line == line_of(text, line_text), problem
+    assert problem.line == example.line_of(text, line_text), problem
     assert fix in problem.message, problem.message
     assert "(document)" not in str(info.value) and "{'pipeline'" not in str(info.value)
 
 
-def test_fairness_on_regression_points_at_fairness(tmp_path: Path) -> None:
-    file, text = variant(
-        tmp_path,
+def test_fairness_on_regression_points_at_fairness(example) -> None:
+    file, text = example.variant(
         ("task: binary_classification", "task: regression"),
         (
             "    roc_auc: {min: 0.65, max_regression: 0.01}\n    accuracy: {min: 0.6}\n",
@@ -166,13 +147,14 @@ def test_fairness_on_regression_points_at_fairness(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_spec(file)
     (problem,) = info.value.problems
-    assert problem.path == "evaluation.fairness" and problem.line == line_of(text, "  fairness:")
+    assert problem.path == "evaluation.fairness" and problem.line == example.line_of(
+        text, "  fairness:"
+    )
     assert "applies to binary_classification" in problem.message and "remove it" in problem.message
 
 
-def test_several_cross_block_problems_are_reported_together(tmp_path: Path) -> None:
-    file, text = variant(
-        tmp_path,
+def test_several_cross_block_problems_are_reported_together(example) -> None:
+    file, text = example.variant(
         ("    support_calls: {type: int, min: 0, max: 50}\n", ""),
         ("    accuracy: {min: 0.6}\n", "    accuracy: {min: 0.6}\n    rmse: {max: 2}\n"),
     )
@@ -181,8 +163,8 @@ def test_several_cross_block_problems_are_reported_together(tmp_path: Path) -> N
     assert [p.path for p in info.value.problems] == ["contract.columns", "evaluation.metrics.rmse"]
 
 
-def test_block_level_errors_do_not_dump_the_block(tmp_path: Path) -> None:
-    file, _ = variant(tmp_path, ("accuracy: {min: 0.6}", "accuracy: {relative: true}"))
+def test_block_level_errors_do_not_dump_the_block(example) -> None:
+    file, _ = example.variant(("accuracy: {min: 0.6}", "accuracy: {relative: true}"))
     with pytest.raises(SpecError) as info:
         load_spec(file)
     text = str(info.value)
