@@ -43,6 +43,7 @@ SECRET_NAME = re.compile(
     r"SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH|_KEY$", re.I
 )
 MIN_SECRET_LENGTH = 12
+TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_\-.+=/~]+")
 MIN_ENTROPY_BITS = 3.0
 
 
@@ -86,8 +87,9 @@ def secret_kind(value: str) -> str | None:
 
 def _named_secret(name: str, value: str) -> str | None:
     """A value under a name that says password/secret/token/key, when it looks like one."""
-    if secret_kind(value):
-        return secret_kind(value)
+    kind = secret_kind(value)
+    if kind:
+        return kind
     if not value.strip() or _is_reference(value) or re.search(r"_(FILE|PATH|DIR)$", name, re.I):
         return None  # where a secret is, not the secret
     if PASSWORD_NAME.search(name):
@@ -107,9 +109,12 @@ def _is_reference(value: str) -> bool:
 
 
 def _looks_random(value: str) -> bool:
-    """Long, unbroken, mixed letters and digits, and high per-character entropy: a token,
-    not a word like `customer_id` or a path."""
-    if len(value) < MIN_SECRET_LENGTH or any(c.isspace() for c in value) or "/" in value:
+    """Long, made of token characters only (base64, hex, URL-safe), letters mixed with
+    digits, and high per-character entropy: a token — not a word like `customer_id`, a
+    query with spaces or brackets, or a path or file name."""
+    if len(value) < MIN_SECRET_LENGTH or not TOKEN_CHARACTERS.fullmatch(value):
+        return False
+    if value.startswith(("/", ".")) or re.search(r"\.[A-Za-z]{2,4}$", value):
         return False
     if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
         return False

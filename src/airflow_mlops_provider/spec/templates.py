@@ -196,8 +196,6 @@ def _describe(exc: Exception) -> str:
 
     if isinstance(exc, jinja2.exceptions.SecurityError):
         return f"it tries to leave Jinja's sandbox ({exc})"
-    if isinstance(exc, _TooCostly):
-        return str(exc)
     message = getattr(exc, "message", None) or str(exc)
     return f"{message} ({type(exc).__name__})"
 

@@ -47,6 +47,11 @@ TOKEN = "q7Hf2kL9xW4mZ8pR3tY6"
             "training.env.WANDB_API_KEY", TOKEN, "a secret (WANDB_API_KEY)", id="named-api-key",
         ),
         pytest.param(
+            (PARAMS, "  env: {AWS_SECRET_ACCESS_KEY: wJa1rXUtnFEMI/K7MDENG/bPxRfiCYzXAMPLEKEY}\n"
+             + PARAMS),
+            "training.env.AWS_SECRET_ACCESS_KEY", "wJa1rXUtnFEMI", "a secret", id="aws-secret-key",
+        ),
+        pytest.param(
             (PARAMS, "  env: {DB_PASSWORD: tiger}\n" + PARAMS),
             "training.env.DB_PASSWORD", "tiger", "a password (DB_PASSWORD)", id="named-password",
         ),
@@ -79,6 +84,8 @@ def test_other_errors_about_a_secret_value_do_not_show_it(example) -> None:
         "{DB_PASSWORD_FILE: /run/secrets/db}",  # where the password is, not the password
         "{HF_TOKEN: '${HF_TOKEN}'}",  # a placeholder the shell fills
         "{PRIMARY_KEY_COLUMNS: 'a,b'}",
+        "{S3_KEY: models/v2/weights.bin}",  # an object key: a file name
+        "{AUTH_ERRORS_QUERY: 'sum(rate(auth_errors_total[5m]))'}",  # brackets: no token
     ],
 )
 def test_names_alone_do_not_make_a_secret(example, env: str) -> None:
