@@ -24,6 +24,7 @@ ORDER = [  # the document's order; unknown keys follow, sorted
     "faults-slack-down",
     "faults-mlflow-outage",
     "bad-yaml",
+    "dags-folder",
     "bad-serving-data",
     "security-secrets",
     "pods",
