@@ -1,5 +1,7 @@
 """The manual's YAML examples are valid pipelines: a full example loads as it is, a snippet
-(`drift:`, `canary:` ...) loads in place of the annotated example's own blocks."""
+(`drift:`, `canary:` ...) loads in place of the annotated example's own blocks. YAML that is
+not a pipeline (Helm values) is fenced with a second word naming it (```yaml helm-values),
+which this check leaves alone."""
 
 from __future__ import annotations
 

@@ -73,8 +73,9 @@ class DriftSpec(StrictModel):
     )
     min_effect: dict[DriftEffect, float] = Field(
         default_factory=dict,
-        description="minimum effect size per test, overriding the defaults listed in "
-        "docs/decisions.md (a feature drifts only when its effect reaches it)",
+        description=f"minimum effect size per test or share ({', '.join(DRIFT_EFFECTS)}), "
+        "overriding the defaults in docs/decisions.md (a feature drifts only when its effect "
+        "reaches it)",
     )
     features: dict[str, FeatureDriftRule] = Field(
         default_factory=dict, description="per-feature overrides: {name: {test, threshold}}"

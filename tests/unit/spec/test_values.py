@@ -201,6 +201,6 @@ def test_secret_env_may_carry_mlflow_credentials_but_not_the_contract(example) -
 
 def test_contract_names_are_the_ones_the_platform_sets(example) -> None:
     spec = load_spec(EXAMPLE)
-    env = trainer_env(spec, tracking_uri="t", run_id="r", train_uri="a", holdout_uri="b",
-                      lineage={})  # fmt: skip
+    env = trainer_env(spec.training, spec.data, tracking_uri="t", run_id="r", train_uri="a",
+                      holdout_uri="b", lineage={})  # fmt: skip
     assert set(env) == set(CONTRACT_ENV)  # the example sets no training.env of its own
