@@ -68,10 +68,9 @@ def build_dags(
         builders[spec.dag_id("monitoring")] = build_monitoring
         builders[spec.dag_id("health")] = build_health
     pipeline = PipelineConfig.from_spec(spec, project_dir)
+    doc = _doc(spec, source_text, source_file, notes)  # once: masking scans the whole YAML
     return [
-        build(spec, pipeline, _doc(spec, source_text, source_file, notes))
-        for dag_id, build in builders.items()
-        if only in (None, dag_id)
+        build(spec, pipeline, doc) for dag_id, build in builders.items() if only in (None, dag_id)
     ]
 
 
