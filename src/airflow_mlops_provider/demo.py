@@ -20,9 +20,25 @@ PIPELINE = "churn"
 SEEDS = (0, 1)  # release trials: seeds of the deliberately worse challenger
 FIRST, SECOND = "2026-11-01", "2026-11-08"
 STEP_TIMEOUT_S = 1800  # a step waiting for a person would never end under `dags test`
+# The demo runs the repository's own example project; the wheel ships none of it.
+CHECKOUT_FILES = ("dags/churn.yaml", "include/demo/generate.py", "include/trainer/train.py")
+
+
+def missing_checkout_files(project: Path) -> list[str]:
+    return [name for name in CHECKOUT_FILES if not (project / name).is_file()]
 
 
 def run_demo(project: Path) -> int:
+    missing = missing_checkout_files(project)
+    if missing:
+        print(
+            f"airflow-mlops demo runs the example project of a repository checkout, and "
+            f"{project} lacks {', '.join(missing)} (the installed package does not ship the "
+            "demo data generator, the reference trainer or the example pipeline). Clone "
+            "airflow-mlops-provider and run `make demo` there, or pass --project <checkout>.",
+            file=sys.stderr,
+        )
+        return 2
     state = project / ".mlops"
     if state.exists():
         print(f"Previous demo state found in {state}: starting clean (it is removed first).")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # core does not depend on spec at run time; any object of this shape works
-    from airflow_mlops_provider.spec.models import ContractSpec
+    from airflow_mlops_provider.spec import ContractSpec
 
 RULES = (
     "column_exists",
