@@ -87,14 +87,16 @@ def save_report(
     folder: str,
     run_id: str,
     artifact_path: str,
+    compared: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Write drift.json and drift.html to ``folder`` and log both to the MLflow run;
-    returns {file name: URI}."""
+    returns {file name: URI}. ``compared`` names the data compared (both reports)."""
     from airflow_mlops_provider.core.drift_html import render_html
 
+    document = {"compared": compared or {}, **report.to_dict()}
     texts = {
-        "drift.json": json.dumps(report.to_dict(), indent=2, allow_nan=False),
-        "drift.html": render_html(report, title=title),
+        "drift.json": json.dumps(document, indent=2, allow_nan=False),
+        "drift.html": render_html(report, title=title, compared=compared),
     }
     uris = {n: storage.write_text(storage.join(folder, n), t) for n, t in texts.items()}
     log_texts(mlflow_client, run_id, texts, artifact_path=artifact_path)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_mlops_provider.core import canary
+from airflow_mlops_provider.core.text import human_mapping
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class Rollout:
                 state.step,
                 state.weight,
                 state.phase,
-                self.router.current(),
+                human_mapping(self.router.current()),
             )
             return state
         return canary.start(self.challenger, self.champion)
@@ -162,7 +163,11 @@ class Rollout:
             self.registry.tag_version(
                 self.mlflow, self.model_name, self.challenger, {"mlops.decision": "promoted"}
             )
-            log.info("Canary passed every step: promoting version %s (%s)", self.challenger, moved)
+            log.info(
+                "Canary passed every step: version %s is champion (%s)",
+                self.challenger,
+                human_mapping(moved),
+            )
         elif kind == canary.ROLLBACK:
             self.router.rollback(self.champion)
             self.registry.tag_version(

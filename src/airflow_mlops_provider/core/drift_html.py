@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_mlops_provider.core.drift import DriftReport, FeatureDrift
@@ -34,7 +35,11 @@ _HEADER = (
 )  # fmt: skip
 
 
-def render_html(report: DriftReport, *, title: str) -> str:
+def render_html(
+    report: DriftReport, *, title: str, compared: Mapping[str, str] | None = None
+) -> str:
+    """`compared`: what was compared, as label → text (the current batch or window, the
+    reference and its model version, the run), shown first."""
     esc = html.escape
     rows = list(report.features)
     n_drifted = sum(f.drifted for f in rows)
@@ -44,15 +49,19 @@ def render_html(report: DriftReport, *, title: str) -> str:
         else '<span class="verdict ok">No dataset drift</span>'
     )
     summary = [
+        *(compared or {}).items(),
         ("Drifted features", f"{n_drifted} of {len(rows)}"),
         (
             "Drifted share",
             f"{report.drifted_share:.1%} (dataset drift at {report.drift_share:.1%})",
         ),
-        ("Alpha (p-value tests)", _fmt(report.alpha)),
-        ("Correction", report.correction),
-        ("Missing-rate change counted as drift", f"{report.missing_rate_change:.1%}"),
     ]
+    if any(f.p_value is not None for f in rows):  # effect sizes alone have no alpha
+        summary += [
+            ("Alpha (p-value tests)", _fmt(report.alpha)),
+            ("Correction", report.correction),
+        ]
+    summary.append(("Missing-rate change counted as drift", f"{report.missing_rate_change:.1%}"))
     if report.prediction is not None:
         state = "drifted" if report.prediction.drifted else "stable"
         summary.append(("Prediction distribution", state))

@@ -12,7 +12,6 @@ layout under `storage.root` is defined here once:
 from __future__ import annotations
 
 import os
-import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,27 +44,19 @@ class PipelineOperatorMixin:
 
     def _s3_client(self) -> Any:
         """boto3 S3 client from the `connections.aws` Airflow connection, if it exists."""
-        from airflow_mlops_provider.adapters.storage import s3_client
+        from airflow_mlops_provider.adapters.storage import s3_client_from_connection
 
-        conn = _connection(self.spec.connections.aws)
-        if conn is None:
-            return s3_client()
-        extra = conn.extra_dejson
-        return s3_client(
-            aws_access_key_id=conn.login or None,
-            aws_secret_access_key=conn.password or None,
-            endpoint_url=extra.get("endpoint_url"),
-            region_name=extra.get("region_name"),
-        )
+        return s3_client_from_connection(_connection(self.spec.connections.aws))
 
     @property
     def pipeline_root(self) -> str:
         return self.storage.join(self.spec.storage.root, "pipelines", self.spec.pipeline)
 
     def run_folder(self, context: Context) -> str:
+        from airflow_mlops_provider.core.layout import run_parts
+
         dag_run = context["dag_run"]
-        safe_run = re.sub(r"[^A-Za-z0-9_.-]", "_", dag_run.run_id)
-        return self.storage.join(self.pipeline_root, "runs", dag_run.dag_id, safe_run)
+        return self.storage.join(self.pipeline_root, *run_parts(dag_run.dag_id, dag_run.run_id))
 
     @cached_property
     def tracking_uri(self) -> str:

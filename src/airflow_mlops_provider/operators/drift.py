@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops_provider.core.text import human_value
 from airflow_mlops_provider.links import DriftReportLink
 from airflow_mlops_provider.operators.base import PipelineBranchOperator
 
@@ -79,6 +80,7 @@ class DriftBranchOperator(PipelineBranchOperator):
             folder=self.storage.join(self.run_folder(context), self.task_id),
             run_id=champion.run_id,
             artifact_path=_artifact_path(ti),
+            compared=_compared(context, current_uri, reference_uri, champion.version),
         )
         ti.xcom_push(key=DriftReportLink.xcom_key, value=uris["drift.html"])
         for feature in report.features:
@@ -122,10 +124,22 @@ class DriftBranchOperator(PipelineBranchOperator):
         summary: dict[str, Any] | None,
     ) -> str | list[str]:
         details = {"branch": branch, "reason": reason, **(summary or {})}
-        self.log.info("Decision: %s (%s)", branch, reason)
+        self.log.info("Decision: %s (%s)", human_value(branch), reason)
         context["ti"].xcom_push(key="drift", value=details)
         self.audit(context, "drift_checked", details)
         return branch
+
+
+def _compared(context: Context, current: str, reference: str, version: str) -> dict[str, str]:
+    """What the drift report compared, for the people reading it."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    window = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" if start and end else "n/a"
+    return {
+        "Run": f"{context['dag_run'].dag_id} {context['dag_run'].run_id}",
+        "Data interval": window,
+        "Current data": current,
+        "Reference": f"champion v{version}'s training data ({reference})",
+    }
 
 
 def _artifact_path(ti: Any) -> str:

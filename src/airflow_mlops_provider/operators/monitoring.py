@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_mlops_provider.core.text import human_value
 from airflow_mlops_provider.operators.base import PipelineBranchOperator, PipelineOperator
+from airflow_mlops_provider.run_note import note_decision
 from airflow_mlops_provider.spec.models import PipelineSpec
 
 if TYPE_CHECKING:
@@ -288,9 +290,12 @@ class MonitoringDecisionOperator(PipelineBranchOperator):
         self.log.info("Top drifted features: %s", "; ".join(top_drifted(drift)) or "none")
         self.log.info(performance_line(performance))
         self.log.info(
-            "Decision: %s (%s)", branch, "; ".join(filter(None, [decision["reason"], cooldown]))
+            "Decision: %s (%s)",
+            human_value(branch),
+            "; ".join(filter(None, [decision["reason"], cooldown])),
         )
         ti.xcom_push(key="decision", value=decision)
+        note_decision(context, f"Monitoring: {decision['status']} — {decision['reason']}")
         write_status(self, context, decision)
         audited = ("status", "branch", "causes", "reason", "cooldown", "report")
         self.audit(context, "monitoring_decided", {k: decision[k] for k in audited})
@@ -388,6 +393,7 @@ class HealthReportOperator(PipelineOperator):
         self.log.info("Health report %s; JSON: %s", sent, uri)
         if sent == "sent":
             self.log.info("Health report:\n%s", text)
+        note_decision(context, *text.splitlines()[1:])
         self.audit(context, "notified", {"kind": "health", "status": sent, "report": uri})
         return {"report": uri, "status": sent, "text": text}
 
@@ -440,11 +446,14 @@ class NotifyOperator(PipelineOperator):
                 lines.append(f"• {label}: {_brief(value)}")
         text = "\n".join(lines)
         status = self.notify(text)
+        note_decision(context, *lines[1:])
         self.audit(context, "notified", {"status": status, "text": text})
         return {"status": status, "text": text}
 
 
 def _brief(value: Any) -> str:
+    from airflow_mlops_provider.core.text import human_mapping
+
     if isinstance(value, dict):
         keys = (
             "decision",
@@ -457,8 +466,8 @@ def _brief(value: Any) -> str:
             "snapshot_id",
             "rows",
         )
-        return ", ".join(f"{k}={value[k]}" for k in keys if value.get(k) not in (None, [], ""))
-    return str(value)
+        return human_mapping({k: value.get(k) for k in keys})
+    return human_value(value)
 
 
 def status_uri(operator: PipelineOperator | PipelineBranchOperator) -> str:

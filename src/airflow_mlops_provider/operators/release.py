@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops_provider.core.text import human_value
 from airflow_mlops_provider.operators.base import PipelineOperator
+from airflow_mlops_provider.run_note import note_decision
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -101,6 +103,7 @@ class CanaryPromoteOperator(PipelineOperator):
         if state.phase == canary.ROLLED_BACK:
             from airflow.exceptions import AirflowFailException
 
+            note_decision(context, f"Canary of v{state.challenger} rolled back: {state.reason}")
             raise AirflowFailException(
                 f"Canary of version {state.challenger} rolled back: {state.reason}. Traffic and "
                 f"`champion` stay on version {state.champion}. Clearing this task changes "
@@ -211,11 +214,15 @@ class RollbackOperator(PipelineOperator):
                 self.mlflow, self.spec.model_name, moved["from"], {"mlops.decision": "rolled_back"}
             )
             self.audit(context, "rolled_back", {**moved, "traffic": traffic})
+        note_decision(
+            context,
+            f"Champion is v{moved['champion']} ({'moved' if moved['changed'] else 'unchanged'})",
+        )
         self.log.info(
             "Champion is version %s (%s); router: %s",
             moved["champion"],
             "moved" if moved["changed"] else "already there; nothing moved",
-            traffic,
+            human_value(traffic),
         )
         return {**moved, "traffic": traffic}
 

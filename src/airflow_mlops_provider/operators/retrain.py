@@ -200,16 +200,22 @@ class RetrainOperator(PipelineOperator):
         return f"local:python{sys.version_info.major}.{sys.version_info.minor}"
 
     def _publish_link(self, context: Context, run_id: str) -> None:
-        experiment_id = self.mlflow.get_run(run_id).info.experiment_id
-        url = f"{self.spec.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        from airflow_mlops_provider.links import mlflow_run_url, mlflow_ui_base
+        from airflow_mlops_provider.operators.base import _connection
+
+        ui_base = mlflow_ui_base(self.spec, _connection)
+        if ui_base is None:
+            self.log.info("MLflow run %s (no link: set mlflow.ui_url to show one)", run_id)
+            return
+        url = mlflow_run_url(ui_base, self.mlflow.get_run(run_id).info.experiment_id, run_id)
         context["ti"].xcom_push(key=MlflowRunLink.xcom_key, value=url)
         self.log.info("MLflow run: %s", url)
 
 
 _ACTIONS = {
-    "new": "created (first attempt, or the task was cleared: training anew)",
-    "resume": "resumed (a retry of an unfinished training)",
-    "register": "finished earlier without a version: registering it, no retraining",
+    "new": "new run, training starts",
+    "resume": "resuming the unfinished training of an earlier try",
+    "register": "trained by an earlier try; registering its model without training again",
 }
 
 

@@ -11,6 +11,7 @@ from airflow_mlops_provider.exceptions import DataValidationError
 from airflow_mlops_provider.links import ValidationReportLink
 from airflow_mlops_provider.operators.base import PipelineOperator
 from airflow_mlops_provider.operators.monitoring import prediction_column
+from airflow_mlops_provider.run_note import note_decision
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -87,6 +88,7 @@ class DataValidateOperator(PipelineOperator):
             reason = f"cannot read the batch: {type(exc).__name__}: {exc}"
         self._quarantine(context, None, location, reason)
         self.audit(context, "rejected_data", {"source": location, "failed": [reason]})
+        note_decision(context, f"Batch {location} rejected: {reason}")
         self.notify(f":no_entry: {self.spec.pipeline}: batch {location} rejected: {reason}")
         raise BatchRejected(f"batch {location} rejected; nothing downstream runs.\n{reason}")
 
@@ -128,6 +130,7 @@ class DataValidateOperator(PipelineOperator):
 
     def _reject(self, context: Context, result: Any, location: str, report: str) -> NoReturn:
         failed = [c.check.describe() for c in result.failures()]
+        note_decision(context, f"Batch {location} rejected: {result.summary()}")
         self.audit(
             context, "rejected_data", {"source": location, "failed": failed, "report": report}
         )
