@@ -280,8 +280,9 @@ def print_summary(project: Path, state: Path) -> None:
     print("\n   Reports:\n" + "\n".join(f"     {r}" for r in reports))
     print(f"""
    Look around:
-     Airflow UI:  make ui            (airflow standalone on http://127.0.0.1:8080; the
-                                      admin password is printed and kept in
-                                      .mlops/airflow/simple_auth_manager_passwords.json.generated)
+     Airflow UI:  make ui            (airflow standalone; it prints its URL — port 8080, or a
+                                      free one when 8080 is taken — and where the admin
+                                      password is kept; reports and the MLOps pipelines view
+                                      are in the UI)
      MLflow UI:   .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000
      Task logs:   .mlops/demo-logs/ and .mlops/airflow/logs/""")

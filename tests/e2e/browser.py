@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -71,11 +75,12 @@ class Browser:
     def until(self, what: str, condition: Callable[[Any], Any], timeout: float | None = None):
         """Wait for `condition`; on timeout fail naming `what`, the page and a screenshot."""
         try:
-            # React re-renders: an element found a moment ago may be gone; look again
+            # React re-renders: an element found a moment ago may be gone, or the page is
+            # still navigating (a redirect to the login page); look again until the deadline
             wait = WebDriverWait(
                 self.driver,
                 timeout or self.timeout,
-                ignored_exceptions=(StaleElementReferenceException,),
+                ignored_exceptions=(StaleElementReferenceException, WebDriverException),
             )
             return wait.until(condition)
         except TimeoutException:

@@ -82,6 +82,7 @@ class EvaluateOperator(PipelineBranchOperator):
 
     def _holdout(self, uri: str) -> Any:
         """The scored rows; a golden set must carry the features, target and group columns."""
+        from airflow_mlops_provider.core.text import human_list
         from airflow_mlops_provider.exceptions import MlopsConfigError
 
         fmt = "csv" if uri.endswith(".csv") else "parquet"
@@ -95,7 +96,7 @@ class EvaluateOperator(PipelineBranchOperator):
         missing = [c for c in needed if c not in frame.columns]
         if missing or frame.empty:
             raise MlopsConfigError(
-                f"evaluation holdout {uri} has no rows or lacks column(s) {missing}; "
+                f"evaluation holdout {uri} has no rows or lacks column(s) {human_list(missing)}; "
                 "a golden set (evaluation.holdout) needs the features, the target and the "
                 "fairness group columns"
             )

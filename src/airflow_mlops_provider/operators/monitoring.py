@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops_provider.core.text import human_value
+from airflow_mlops_provider.core.text import human_list, human_value
 from airflow_mlops_provider.operators.base import PipelineBranchOperator, PipelineOperator
 from airflow_mlops_provider.run_note import note_decision
 from airflow_mlops_provider.spec.models import PipelineSpec
@@ -121,7 +121,11 @@ class CollectWindowOperator(PipelineOperator):
         features = self.spec.data.features.all
         absent = [f for f in features if f not in frame.columns]
         if champion is None or absent:
-            why = f"features {absent} are missing" if absent else "there is no champion yet"
+            why = (
+                f"features {human_list(absent)} are missing"
+                if absent
+                else "there is no champion yet"
+            )
             self.log.warning(
                 "The logs carry no %r column and %s: no prediction drift or live performance "
                 "for this window",

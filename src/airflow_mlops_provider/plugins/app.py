@@ -25,6 +25,7 @@ from airflow_mlops_provider.plugins.catalog import Catalog, Pipeline, airflow_co
 
 log = logging.getLogger(__name__)
 User = Annotated[Any, Depends(get_user)]  # Airflow's own: session cookie or Bearer JWT
+OVERVIEW_DEADLINE_S = 20
 
 
 def pipelines_folder() -> Path:
@@ -106,24 +107,30 @@ def _pipeline(catalog: Catalog, name: str) -> Pipeline:
 
 
 def _overviews(catalog: Catalog, user: Any) -> tuple[list[dict], list[tuple[str, str]], int]:
+    """Every visible pipeline's overview, read side by side, each within OVERVIEW_DEADLINE_S:
+    one unreachable store or registry shows as such and never holds up the others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pipelines = list(catalog.pipelines().values())
+    visible = [p for p in pipelines if access.can_read_dags(user, p.dag_ids)]
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mlops-overview")
+    futures = [pool.submit(_overview, p) for p in visible]
+    overviews = []
+    for pipeline, future in zip(visible, futures, strict=True):
+        try:
+            overviews.append(future.result(timeout=OVERVIEW_DEADLINE_S))
+        except Exception as exc:  # TimeoutError included
+            log.warning("Pipeline %s: overview not read: %r", pipeline.name, exc)
+            overviews.append(_unreadable(pipeline, exc))
+    pool.shutdown(wait=False, cancel_futures=True)
+    errors = [(e.file, e.message) for e in catalog.errors()]
+    return overviews, errors, len(pipelines) - len(visible)
+
+
+def _overview(pipeline: Pipeline) -> dict[str, Any]:
     from airflow_mlops_provider.plugins.overview import pipeline_overview
 
-    overviews, hidden = [], 0
-    for pipeline in catalog.pipelines().values():
-        if not access.can_read_dags(user, pipeline.dag_ids):
-            hidden += 1
-            continue
-        try:
-            overviews.append(
-                pipeline_overview(
-                    pipeline.spec, pipeline.storage, pipeline.root, _registry(pipeline)
-                )
-            )
-        except Exception as exc:  # one unreachable store must not hide the other pipelines
-            log.warning("Pipeline %s: overview not read: %s", pipeline.name, exc)
-            overviews.append(_unreadable(pipeline, exc))
-    errors = [(e.file, e.message) for e in catalog.errors()]
-    return overviews, errors, hidden
+    return pipeline_overview(pipeline.spec, pipeline.storage, pipeline.root, _registry(pipeline))
 
 
 def _registry(pipeline: Pipeline) -> Any | None:
@@ -143,7 +150,9 @@ def _unreadable(pipeline: Pipeline, exc: Exception) -> dict[str, Any]:
         "model": spec.model_name,
         "dag_ids": {kind: spec.dag_id(kind) for kind in ("training", "monitoring", "rollback")},
         "champion": None,
-        "registry_error": f"storage or registry not readable: {type(exc).__name__}: {exc}",
+        "registry_error": "storage or registry not readable"
+        + (f" within {OVERVIEW_DEADLINE_S} s" if isinstance(exc, TimeoutError) else "")
+        + f": {type(exc).__name__}: {exc}",
     }
 
 
