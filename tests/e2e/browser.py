@@ -22,6 +22,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+TRIGGER_WAIT = 240  # seconds for a triggered run's page (see Browser.trigger)
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 FLAGS = [
@@ -151,7 +152,9 @@ class Browser:
         self.driver.find_element(By.NAME, "dagRunId").send_keys(run_id)
         self.shot(f"trigger-{dag_id}")
         self.button("Trigger", within=dialog).click()
-        self.until(f"page of run {run_id}", ec.url_contains(f"/runs/{run_id}"))
+        # The API server answers nothing while it starts the first task instance: 53-72 s
+        # measured on a loaded shared machine (main too), so this wait is longer.
+        self.until(f"page of run {run_id}", ec.url_contains(f"/runs/{run_id}"), TRIGGER_WAIT)
 
     def open_task(self, base_url: str, dag_id: str, run_id: str, task_id: str) -> None:
         self.driver.get(f"{base_url}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}")

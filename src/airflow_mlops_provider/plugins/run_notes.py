@@ -17,6 +17,7 @@ from airflow_mlops_provider.run_note import NOTE_KEY
 log = logging.getLogger(__name__)
 MARK = "**MLOps decision**"
 MAX_NOTE = 1000  # Airflow's note column holds 1000 characters
+CONFIG_ERROR_SUFFIX = "__config_error"
 
 
 @hookimpl
@@ -75,4 +76,15 @@ def _lines(dag_run: Any) -> list[str]:
     for row in rows:
         value = XComModel.deserialize_value(row)
         lines += [str(v) for v in (value if isinstance(value, list) else [value]) if v]
+    if not lines and dag_run.dag_id.endswith(CONFIG_ERROR_SUFFIX):
+        lines = [_config_error(session, dag_run.dag_id)]  # its task never ran: say why anyway
     return lines
+
+
+def _config_error(session: Any, dag_id: str) -> str:
+    """A config-error DAG's description ("INVALID <file>: <first error>")."""
+    from airflow.models.dag import DagModel
+    from sqlalchemy import select
+
+    description = session.scalar(select(DagModel.description).where(DagModel.dag_id == dag_id))
+    return f"Configuration error, no pipeline DAGs built: {description or dag_id}"
