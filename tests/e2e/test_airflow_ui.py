@@ -11,6 +11,7 @@ checked by what it shows. Screenshots of every step go to test-output/e2e/.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,8 +35,9 @@ pytestmark = pytest.mark.e2e
 
 SHOTS = ROOT / "test-output" / "e2e"
 # Seconds a triggered run may take: ~40 s on a quiet 2-core machine, up to ~250 s measured
-# with six test suites sharing it (the trainer subprocess is CPU-bound).
-RUN_TIMEOUT = 480
+# with six test suites sharing it (the trainer subprocess is CPU-bound), more than 480 s at a
+# load average of 18 (MLOPS_E2E_RUN_TIMEOUT raises it for such a machine).
+RUN_TIMEOUT = int(os.environ.get("MLOPS_E2E_RUN_TIMEOUT", "480"))
 EXAMPLE_DAGS = [
     "churn__training",
     "churn__monitoring",
@@ -272,7 +274,13 @@ def test_every_report_link_opens_over_http_with_the_login(
     """The acceptance of issue 15: each report link is drawn in the UI, is an http URL of the
     provider's plugin, and opens the report as HTML with the signed-in user's session."""
     airflow = stack.airflow
-    stack.airflow.wait_run(GATED_DAG, GATED_RUN, {"success", "failed"}, RUN_TIMEOUT)
+    # the gated run waits for a person after `evaluate` (answered by the approval test)
+    wait_for(
+        "the gated run's gate report",
+        lambda: airflow.task_states(GATED_DAG, GATED_RUN).get("evaluate") == "success",
+        RUN_TIMEOUT,
+        airflow.log,
+    )
     hrefs = []
     for dag_id, run_id, task_id, name, shown in REPORT_LINKS:
         browser.open_task(airflow.url, dag_id, run_id, task_id)
