@@ -53,6 +53,7 @@ class GateApprovalOperator(PipelineOperatorMixin, ApprovalOperator):
 
     def execute(self, context: Context) -> Any:
         from airflow_mlops_provider.core.gate_report import summary_markdown
+        from airflow_mlops_provider.links import report_url
 
         gate = self._gate(context)
         url = self._approval_url(context)
@@ -60,7 +61,8 @@ class GateApprovalOperator(PipelineOperatorMixin, ApprovalOperator):
         self.subject = (
             f"Promote {self.spec.model_name} v{gate['challenger']}? (risk score {score:.2f})"
         )
-        self.body = summary_markdown(gate, report_url=gate.get("report")) + (
+        link = report_url(self.spec.pipeline, gate["report"]) if gate.get("report") else None
+        self.body = summary_markdown(gate, report_url=link or gate.get("report")) + (
             f"\n\nNo answer within {self.spec.approval.timeout_hours:g} h: "
             f"**{self.spec.approval.on_timeout}**."
         )
