@@ -261,7 +261,10 @@ class AirflowStandalone(Service):
 
         def reached() -> str | None:
             self.check_running()
-            run = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            try:
+                run = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            except (TimeoutError, urllib.error.URLError):  # API server busy: ask again
+                return None
             return run["state"] if run["state"] in states else None
 
         try:
