@@ -140,7 +140,12 @@ def validate_frame(
         outcomes.get(i) or CheckResult(check, False, "no result from GX")
         for i, check in enumerate(checks)
     )
-    return ValidationResult(results=results, row_count=len(frame))
+    from airflow_mlops_provider.core.column_stats import describe_columns
+
+    columns = list(dict.fromkeys(c.column for c in checks if c.column))
+    return ValidationResult(
+        results=results, row_count=len(frame), columns=describe_columns(frame, columns)
+    )
 
 
 def _reason_not_to_run(

@@ -9,11 +9,9 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from airflow_mlops_provider.adapters.storage import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
     Storage,
     allowed_roots,
-    s3_client,
+    s3_client_from_connection,
 )
 from airflow_mlops_provider.hooks.base import optional_connection
 
@@ -61,13 +59,4 @@ class StorageHook(BaseHook):
                 "S3: no Airflow connection %r, so boto3's default credentials are used",
                 self.aws_conn_id,
             )
-            return s3_client()
-        extra = conn.extra_dejson
-        return s3_client(
-            aws_access_key_id=conn.login or None,
-            aws_secret_access_key=conn.password or None,
-            endpoint_url=extra.get("endpoint_url"),
-            region_name=extra.get("region_name"),
-            connect_timeout=float(extra.get("connect_timeout", CONNECT_TIMEOUT_S)),
-            read_timeout=float(extra.get("read_timeout", READ_TIMEOUT_S)),
-        )
+        return s3_client_from_connection(conn)

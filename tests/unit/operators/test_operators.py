@@ -84,7 +84,13 @@ def test_validation_returns_the_snapshot_and_tags_the_asset_event(pipeline, call
 
 
 def test_a_rejected_batch_fails_without_retries(pipeline, calls) -> None:
-    calls(validation, "validate_batch", raises=validation.DataRejected("batch x failed"))
+    calls(
+        validation,
+        "validate_batch",
+        raises=validation.DataRejected(
+            "batch x failed", decision="Batch x rejected: 1 check failed"
+        ),
+    )
     with pytest.raises(BatchRejected, match="batch x failed") as caught:
         validate_op(pipeline, source="lake").execute(make_context(FakeTI()))
     assert isinstance(caught.value, AirflowFailException)  # Airflow skips the retries
@@ -256,7 +262,13 @@ def test_a_paused_canary_waits_for_a_person(pipeline, calls, monkeypatch) -> Non
 
 
 def test_a_rolled_back_canary_fails_without_retries(pipeline, calls) -> None:
-    calls(release, "release", raises=release.RolloutFailed("rolled back: error_rate"))
+    calls(
+        release,
+        "release",
+        raises=release.RolloutFailed(
+            "rolled back: error_rate", decision="Canary of v2 rolled back: error_rate"
+        ),
+    )
     with pytest.raises(AirflowFailException, match="rolled back: error_rate"):
         canary_op(pipeline).execute(make_context(canary_ti()))
 
