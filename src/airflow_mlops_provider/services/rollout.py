@@ -165,7 +165,11 @@ class Rollout:
             self.router.promote(self.challenger)
             moved = self.registry.promote(self.challenger)
             self.registry.tag_version(self.challenger, {"mlops.decision": "promoted"})
-            log.info("Canary passed every step: promoting version %s (%s)", self.challenger, moved)
+            log.info(
+                "Canary passed every step: version %s is champion (%s)",
+                self.challenger,
+                human_mapping(moved),
+            )
         elif kind == canary.ROLLBACK:
             self.router.rollback(self.champion)
             self.registry.tag_version(
