@@ -1,5 +1,5 @@
 """`airflow-mlops`: validate pipeline YAMLs, check data, compare batches for drift, judge a
-challenger with the evaluation gate, run the demo.
+challenger with the evaluation gate, run the demo and the Airflow UI on it.
 
 `validate` needs no Airflow and exits 1 on any error, so it fits CI and pre-commit.
 """
@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         default=Path.cwd(),
         help="folder holding dags/ and include/ (default: current folder)",
     )
+    ui = sub.add_parser("ui", help="the Airflow UI (airflow standalone) on the demo's state")
+    ui.add_argument("--project", type=Path, default=Path.cwd(), help="folder holding dags/")
+    ui.add_argument("--port", type=int, help="port to serve on (default 8080, else a free one)")
     args = parser.parse_args(argv)
     if args.command == "validate":
         return validate_paths(args.paths)
@@ -77,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         return gate_cli(args.pipeline, args.challenger, args.champion, args.holdout, args.report)
     if args.command == "render-pod":
         return render_pod(args.pipeline)
+    if args.command == "ui":
+        from airflow_mlops_provider.ui_server import run_ui
+
+        return run_ui(args.project.resolve(), args.port)
     from airflow_mlops_provider.demo import run_demo
 
     return run_demo(args.project.resolve())

@@ -16,6 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+from airflow_mlops_provider.core.audit_text import describe
+from airflow_mlops_provider.core.text import wrap
+
 PIPELINE = "churn"
 SEEDS = (0, 1)  # release trials: seeds of the deliberately worse challenger
 FIRST, SECOND = "2026-11-01", "2026-11-08"
@@ -149,9 +152,9 @@ def print_release_trials(project: Path, state: Path) -> None:
             evaluation=spec.evaluation,
             approval=spec.approval,
         )
-        print(
-            f"   {title}: {result['decision'].upper()}\n      " + "\n      ".join(result["reasons"])
-        )
+        print(f"   {title}: {result['decision'].upper()}")
+        for reason in result["reasons"]:
+            print("      " + wrap(reason, 104, "        "))
         return result["decision"]
 
     worse = [
@@ -177,7 +180,7 @@ def print_release_trials(project: Path, state: Path) -> None:
             "as a DAG here: `airflow dags test` cannot answer an approval."
         )
     else:
-        print(f"   -> the unfair model's decision is {unfair!r} (expected 'approval')")
+        print(f"   -> the unfair model's decision is {unfair} (expected: approval)")
     print(f"   done in {time.monotonic() - started:.0f}s")
 
 
@@ -259,7 +262,7 @@ def _highlights(text: str) -> list[str]:
             continue
         for key in keys:
             if key in line:
-                message = line[line.index(key) :].split(" [airflow")[0][:150].rstrip()
+                message = wrap(line[line.index(key) :].split(" [airflow")[0], 110, "     ")
                 if message not in found:  # the alert repeats the decision's lines
                     found.append(message)
                 break
@@ -286,21 +289,15 @@ def print_summary(project: Path, state: Path) -> None:
     print(f"\n   Audit log ({audit.relative_to(project)}):")
     for line in audit.read_text().splitlines():
         entry = json.loads(line)
-        print(
-            f"     {entry['time']} {entry['dag_id']:<18} {entry['event']:<17} "
-            f"{_short(entry['details'])}"
-        )
+        head = f"     {entry['time'][11:19]} {entry['dag_id']:<18} "
+        print(head + wrap(describe(entry), 110 - len(head), " " * len(head)))
     reports = sorted(p.relative_to(project) for p in (state / "pipelines").rglob("*.html"))
     print("\n   Reports:\n" + "\n".join(f"     {r}" for r in reports))
     print(f"""
    Look around:
-     Airflow UI:  make ui            (airflow standalone on http://127.0.0.1:8080; the
-                                      admin password is printed and kept in
-                                      .mlops/airflow/simple_auth_manager_passwords.json.generated)
+     Airflow UI:  make ui            (airflow standalone; it prints its URL — port 8080, or a
+                                      free one when 8080 is taken — and where the admin
+                                      password is kept; reports and the MLOps pipelines view
+                                      are in the UI)
      MLflow UI:   .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000
      Task logs:   .mlops/demo-logs/ and .mlops/airflow/logs/""")
-
-
-def _short(details: dict) -> str:
-    keys = ("branch", "reason", "decision", "version", "champion", "rows", "status")
-    return ", ".join(f"{k}={details[k]}" for k in keys if details.get(k) not in (None, ""))[:110]

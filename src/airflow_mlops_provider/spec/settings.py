@@ -31,7 +31,11 @@ class MlflowSpec(StrictModel):
     )
     experiment: str | None = Field(None, description="default: the pipeline name")
     model_name: str | None = Field(None, description="registered model; default: the pipeline")
-    ui_url: str = Field("http://127.0.0.1:5000", description="MLflow UI base for Airflow links")
+    ui_url: str | None = Field(
+        None,
+        description="MLflow UI base for the Airflow 'MLflow run' link; null: an http(s) "
+        "tracking_uri, else the MLflow connection's host, else no link",
+    )
 
 
 class StorageSpec(StrictModel):
