@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_mlops_provider.core.layout import PIPELINES
 from airflow_mlops_provider.spec import PipelineSpec, SpecError, load_defaults, load_spec
-from airflow_mlops_provider.spec.loader import DEFAULTS_FILE, pipeline_files
+from airflow_mlops_provider.spec.folder import DEFAULTS_FILE, pipeline_files
 
 KINDS = ("training", "monitoring", "health", "rollback")
 
