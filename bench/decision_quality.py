@@ -36,6 +36,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -103,11 +104,23 @@ def pair(rng: Any, rows: int, scenario: str, margin: float) -> tuple[Any, Any, A
 
 
 def load_before(name: str) -> types.ModuleType:
-    """A core module as it was on main at BEFORE (the engines under comparison side by side)."""
+    """A core module as it was on main at BEFORE (the engines under comparison side by side),
+    with its core imports loaded from BEFORE too: today's core has moved names since
+    (LOWER_IS_BETTER went to core/vocabulary), and the old engine must run as it was."""
+    if f"before_{name}" in sys.modules:
+        return sys.modules[f"before_{name}"]
     source = subprocess.run(
         ["git", "-C", str(REPO), "show", f"{BEFORE}:src/airflow_mlops_provider/core/{name}.py"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    for dependency in re.findall(r"^from airflow_mlops_provider\.core\.(\w+) import", source, re.M):
+        load_before(dependency)
+    for dependency in re.findall(r"^from airflow_mlops_provider\.core import (\w+)$", source, re.M):
+        load_before(dependency)
+    source = re.sub(r"^from airflow_mlops_provider\.core\.(\w+) import", r"from before_\1 import",
+                    source, flags=re.M)  # fmt: skip
+    source = re.sub(r"^from airflow_mlops_provider\.core import (\w+)$",
+                    r"import before_\1 as \1", source, flags=re.M)  # fmt: skip
     module = types.ModuleType(f"before_{name}")
     sys.modules[module.__name__] = module  # dataclasses look their module up
     exec(compile(source, f"{BEFORE}:{name}.py", "exec"), module.__dict__)  # noqa: S102
