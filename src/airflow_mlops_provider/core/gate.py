@@ -39,7 +39,8 @@ from airflow_mlops_provider.core.vocabulary import LOWER_IS_BETTER
 
 #: Default error rate of the gate's tests (the YAML's `evaluation.alpha`): as the drift check's
 #: and the canary's, so a challenger worse by its whole margin is auto-promoted in at most about
-#: 1 of 100 holdouts even when the holdout is too small to tell (bench: "Release decisions: gate and canary soundness").
+#: 1 of 100 holdouts even when the holdout is too small to tell (bench/BENCHMARKS.md,
+#: "Release decisions: gate and canary soundness").
 ALPHA = 0.01
 PASS, FAIL, UNCERTAIN = "pass", "fail", "uncertain"
 
