@@ -229,8 +229,12 @@ def _rollout(rt: Runtime, plan: ReleasePlan, challenger: str, champion: str) -> 
 
 def _advance(rt: Runtime, rollout: Rollout) -> ReleaseStep:
     from airflow_mlops_provider.core import canary
+    from airflow_mlops_provider.exceptions import RegistryError
 
-    action, state = rollout.advance()
+    try:
+        action, state = rollout.advance()
+    except RegistryError as exc:  # `champion` moved by someone else during the canary
+        raise ReleaseRefused(str(exc)) from None
     if action.kind == canary.WAIT:
         return ReleaseStep(WAIT, until=float(action.until or 0))
     if action.kind == canary.PAUSE:

@@ -4,8 +4,11 @@ The state lives outside the worker — a JSON file per challenger in storage
 (`<root>/pipelines/<name>/canary/rollout-v<version>.json`), mirrored as MLflow tags on the
 challenger (`mlops.canary_phase`, `mlops.canary_step`, `mlops.canary_weight`) — next to the
 router's own live state. Each action is carried out, then the new state is saved, then the
-audit entry is written; actions are idempotent, so a worker killed at any point repeats at
-most the last action when the task runs again, and never skips one.
+audit entry is written (for the promotion, the audit line before the state, so a kill cannot
+lose it; the registry's tag keeps it from being written twice); actions are idempotent, so a
+worker killed at any point repeats at most the last action when the task runs again, and
+never skips one. The promotion moves `champion` only from the champion the rollout compares
+with (the gate's), then the traffic.
 
 `advance()` runs actions until the rollout must wait (a pause or an analysis interval: the
 operator defers), needs a person (inconclusive analysis or `pause: {}`), or is finished.
@@ -193,8 +196,10 @@ class Rollout:
         elif kind == canary.ANALYSE:
             return self._measure(state)
         elif kind == canary.PROMOTE:
-            self.router.promote(self.challenger)
+            # the registry first: it refuses when `champion` moved since the gate, and then
+            # the traffic must not move either
             moved = self.registry.promote(self.challenger, replacing=self.champion)
+            self.router.promote(self.challenger)
             self.registry.tag_version(self.challenger, {"mlops.decision": "promoted"})
             log.info("Canary passed every step: promoting version %s (%s)", self.challenger, moved)
             return moved

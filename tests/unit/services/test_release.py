@@ -148,6 +148,20 @@ def test_a_paused_canary_asks_a_person_and_goes_on_with_the_answer(
     assert answered[0]["actor"] == "alice" and answered[0]["details"]["choice"] == "promote"
 
 
+def test_a_champion_moved_during_the_canary_stops_its_promotion(rt, registry) -> None:
+    """A person answers `promote` after another release made v5 the champion: the gate's
+    comparison with v1 no longer holds, nothing moves."""
+    two_versions(rt, registry)
+    canary = plan(PAUSED)
+    release.release(rt, canary, gate=GATE)
+    registry.add_version("5")
+    registry.set_alias(CHAMPION, "5")
+    with pytest.raises(release.ReleaseRefused, match="the champion is now champion version 5"):
+        release.answer_pause(rt, canary, gate=GATE, choice="promote", actor="alice")
+    assert registry.aliases()[CHAMPION] == "5"
+    assert "mlops.audit.promoted" not in registry.get_version("2").tags
+
+
 def test_a_canary_rolled_back_by_a_person_fails_the_release(rt, registry) -> None:
     two_versions(rt, registry)
     canary = plan(PAUSED)
