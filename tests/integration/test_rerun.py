@@ -31,8 +31,10 @@ def rerun(project: Path, task_id: str, *, fails: bool = False) -> str:
         cwd=project,
         check=False,
     )
-    assert (done.returncode != 0) == fails, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]  # `tasks test` exits 0 when the task fails
+    assert ("new_state=failed" in out) == fails, out[-3000:]
+    return out
 
 
 def audit_events(project: Path) -> list[dict]:
