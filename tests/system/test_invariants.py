@@ -98,3 +98,17 @@ def test_a_promotion_whose_gate_record_names_another_champion_is_named() -> None
     registry, audit = healthy()
     registry.versions[1].tags["mlops.gate_champion"] = "7"
     assert keys(registry, audit) == ["tags_disagree"]
+
+
+def test_the_refused_clear_leaves_a_history_that_passes() -> None:
+    """What the fix leaves after issue 13's clear: v3 trained, its release refused (it was
+    never gated), champion and audit untouched, no challenger."""
+    registry, audit = healthy()
+    registry.versions.append(
+        Version("3", "m3", {"mlops.run_id": "asset", "mlops.decision": "pending"})
+    )
+    audit += [
+        line("trained", "asset", version="3"),
+        line("release_refused", "asset", version="2", reason="version 3 has not been gated"),
+    ]
+    assert keys(registry, audit, asset=2) == []
