@@ -134,7 +134,6 @@ def training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DAG:
             canary=spec.canary,
             data=spec.data,
             evaluation=spec.evaluation,
-            train_task_id="retrain",
             gate_task_id="evaluate",
             snapshot_task_id="validate_data",
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,

@@ -113,7 +113,6 @@ with DAG(
         canary={"enabled": False},  # straight to champion; see docs/operators.md for steps
         data=data,
         evaluation=evaluation,
-        train_task_id="train",
         gate_task_id="gate",
         snapshot_task_id="validate",
     )

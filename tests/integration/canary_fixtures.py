@@ -49,7 +49,7 @@ def store_fixture(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> 
             capture_output=True,
         )
         registry.register(run.info.run_id, {})
-    registry.promote("1")
+    registry.promote("1", replacing=None)
     return {"uri": uri, "client": client, "registry": registry, "requests": str(batch)}
 
 

@@ -130,7 +130,7 @@ def test_worse_challenger_is_rolled_back_better_one_promoted(
         state, tasks = train(project, data, GOOD)
         assert state == "success" and tasks["canary_promote"] == "success", tasks
         client = registry(project)
-        assert aliases(client) == {"champion": "2", "previous_champion": "1", "challenger": "2"}
+        assert aliases(client) == {"champion": "2", "previous_champion": "1"}
         rollout = rollout_state(project, "2")
         assert rollout["phase"] == "promoted"
         assert [h["step"] for h in rollout["history"]] == [0, 1, 2, 3, 4, 5]

@@ -56,7 +56,7 @@ def test_the_handwritten_dag_trains_and_promotes(
     }
     state = project / ".mlops"
     registry = Registry("churn_by_hand", Tracking(f"sqlite:///{state / 'mlflow.db'}"))
-    assert registry.aliases() == {"champion": "1", "challenger": "1"}
+    assert registry.aliases() == {"champion": "1"}  # `challenger` dropped once promoted
     tags = registry.get_version("1").tags
     assert tags["mlops.decision"] == "promoted" and tags["mlops.gate"] == "promote"
     audit = state / "pipelines" / "churn_by_hand" / "audit.jsonl"

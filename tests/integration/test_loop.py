@@ -51,7 +51,7 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
     assert states["retrain"] == "success" and states["skip_retrain"] == "skipped"
     assert states["canary_promote"] == "success" and states["reject"] == "skipped"
     client = registry(project)
-    assert aliases(client) == {"champion": "1", "challenger": "1"}
+    assert aliases(client) == {"champion": "1"}  # `challenger` dropped once promoted
     v1 = client.get_model_version("churn", "1")
     for tag in (
         "mlops.snapshot_id",
@@ -117,7 +117,7 @@ def test_loop_train_monitor_retrain_rollback(project: Path, airflow_db: None) ->
     # The seeded data has a concept change, so v2 beats v1 on the new holdout.
     assert v2.tags["mlops.gate"] == "promote", v2.tags.get("mlops.gate_reasons")
     assert v2.tags["mlops.snapshot_id"] != v1.tags["mlops.snapshot_id"]
-    assert aliases(client) == {"champion": "2", "previous_champion": "1", "challenger": "2"}
+    assert aliases(client) == {"champion": "2", "previous_champion": "1"}
     run_metrics = client.get_run(v2.run_id).data.metrics
     assert "gate.roc_auc" in run_metrics and "gate.champion.roc_auc" in run_metrics
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 DAY = "2026-11-01"
 
 
-def rerun(project: Path, task_id: str) -> str:
+def rerun(project: Path, task_id: str, *, fails: bool = False) -> str:
     airflow = Path(sys.executable).parent / "airflow"
     env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
     done = subprocess.run(
@@ -31,14 +31,20 @@ def rerun(project: Path, task_id: str) -> str:
         cwd=project,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]  # `tasks test` exits 0 when the task fails
+    assert ("new_state=failed" in out) == fails, out[-3000:]
+    return out
+
+
+def audit_events(project: Path) -> list[dict]:
+    audit = (project / ".mlops" / "pipelines" / "churn" / "audit.jsonl").read_text()
+    return [json.loads(line) for line in audit.splitlines()]
 
 
 def counts(project: Path) -> dict[str, int]:
     client = registry(project)
-    audit = (project / ".mlops" / "pipelines" / "churn" / "audit.jsonl").read_text()
-    events = [json.loads(line)["event"] for line in audit.splitlines()]
+    events = [e["event"] for e in audit_events(project)]
     snapshots = list((project / ".mlops" / "pipelines" / "churn" / "snapshots").iterdir())
     return {
         "versions": len(client.search_model_versions("name='churn'")),
@@ -63,3 +69,21 @@ def test_rerunning_each_task_duplicates_nothing(project: Path, airflow_db: None)
     assert "new run, training starts" in log
     assert counts(project) == {**before, "versions": 2, "runs": 2}
     assert aliases(client)["champion"] == "1"  # nothing promoted until the gate runs again
+
+    # Issue 13: `retrain` + `canary_promote` cleared together. The gate's record is still
+    # v1's; v2 was never gated, so nothing may be canaried or promoted.
+    log = rerun(project, "canary_promote", fails=True)
+    assert "registered version 2 after the gate judged version 1" in log, log[-3000:]
+    assert "clear `evaluate` with its downstream tasks" in log
+    assert counts(project) == {**before, "versions": 2, "runs": 2}
+    assert aliases(client) == {"champion": "1"}
+    v2 = client.get_model_version("churn", "2").tags
+    assert "mlops.gate" not in v2 and "mlops.audit.release_refused" not in v2
+    refused = [e for e in audit_events(project) if e["event"] == "release_refused"]
+    assert [e["details"]["version"] for e in refused] == ["1"]
+
+    rerun(project, "evaluate")  # what the refusal says to do: v2 is gated against v1
+    v2 = client.get_model_version("churn", "2").tags
+    assert (v2["mlops.gate_champion"], v2["mlops.gate_run_id"]) == ("1", refused[0]["run_id"])
+    assert aliases(client).get("challenger") in (None, "2")
+    assert aliases(client)["champion"] == "1"

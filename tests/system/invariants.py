@@ -38,6 +38,7 @@ def check_all(
         *one_version_per_training(model, registry, allowed),
         *no_ungated_promotion(model, registry, audit),
         *aliases_agree_with_audit(model, registry, audit),
+        *tags_agree_with_aliases(model, registry, audit),
         *every_version_audited(model, registry, audit),
     ]
 
@@ -132,6 +133,43 @@ def aliases_agree_with_audit(
                 "after every run ended",
             )
         )
+    return problems
+
+
+def tags_agree_with_aliases(
+    model: str, registry: Registry, audit: list[dict[str, Any]]
+) -> list[Problem]:
+    """The champion's version tags say it was promoted after a passing gate; the gate record
+    of each promoted version names the champion its promotion replaced (`mlops.gate_champion`,
+    "none" for a first model)."""
+    problems = []
+    tags = {v.version: v.tags for v in registry.versions}
+    champion = registry.aliases.get("champion")
+    if champion is not None:
+        mine = tags.get(champion, {})
+        if mine.get("mlops.decision") != "promoted" or mine.get("mlops.gate") not in (
+            "promote",
+            "approval",
+        ):
+            problems.append(
+                (
+                    "tags_disagree",
+                    f"{model}: champion v{champion} is tagged decision "
+                    f"{mine.get('mlops.decision')!r}, gate {mine.get('mlops.gate')!r}",
+                )
+            )
+    for promoted in _events(audit, "promoted"):
+        version = str(promoted["details"].get("champion"))
+        previous = _str(promoted["details"].get("previous_champion")) or "none"
+        judged = tags.get(version, {}).get("mlops.gate_champion")
+        if judged != previous:
+            problems.append(
+                (
+                    "tags_disagree",
+                    f"{model}: v{version} replaced champion {previous} but its gate record "
+                    f"(mlops.gate_champion) says {judged}",
+                )
+            )
     return problems
 
 

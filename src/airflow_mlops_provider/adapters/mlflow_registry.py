@@ -16,9 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.adapters.mlflow_auth import authorization
+
+if TYPE_CHECKING:
+    from airflow_mlops_provider.core.attempts import Attempt
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 TASK_KEY_TAG = "mlops.task_key"
@@ -126,12 +129,20 @@ class Registry:
                 return found.experiment_id
 
     def run_for_attempt(
-        self, experiment_id: str, *, task_key: str, run_name: str, tags: dict[str, str]
+        self,
+        experiment_id: str,
+        *,
+        task_key: str,
+        run_name: str,
+        tags: dict[str, str],
+        attempt: Attempt | None = None,
     ) -> tuple[str, str]:
         """(run_id, action) for this attempt of a task; creates the run when action is "new"
-        (the rule is core/attempts.py)."""
+        (the rule is core/attempts.py). The run remembers which attempt last worked on it, so
+        the next one can tell a retry from a clear."""
         from airflow_mlops_provider.core.attempts import NEW, next_action
 
+        mine = attempt.tags if attempt else {}
         last = self._latest_run_for_task(experiment_id, task_key)
         if last is not None:
             run_id = last.info.run_id
@@ -140,10 +151,12 @@ class Registry:
                 last.info.status,
                 has_model=not registered and self.has_model(run_id),
                 registered=registered,
+                retry=attempt is not None and attempt.retries(last.data.tags),
             )
             if action != NEW:
+                self.set_run_tags(run_id, mine)
                 return run_id, action
-        return self.create_run(experiment_id, task_key, run_name, tags), NEW
+        return self.create_run(experiment_id, task_key, run_name, {**tags, **mine}), NEW
 
     def create_run(
         self, experiment_id: str, task_key: str, run_name: str, tags: dict[str, str]
@@ -260,25 +273,51 @@ class Registry:
             for key, value in tags.items():
                 mlflow_client.set_model_version_tag(self.model_name, str(version), key, str(value))
 
-    def promote(self, version: str) -> dict[str, str | None]:
-        """Move `champion` to version and remember the one it replaces as `previous_champion`.
+    def promote(self, version: str, *, replacing: str | None) -> dict[str, str | None]:
+        """Move `champion` to version and remember the one it replaces as `previous_champion`;
+        `challenger` is dropped from the version once it is the champion.
 
-        Idempotent: promoting the current champion again changes nothing."""
-        current = self.by_alias(CHAMPION)
-        if current is not None and current.version == str(version):
+        `replacing` is the champion the release was judged against: the alias is read at the
+        moment of the move and, when it points at another version, nothing moves
+        (RegistryError). Idempotent: promoting the current champion again changes nothing."""
+        current = self._alias_version(CHAMPION)
+        if current == str(version):
+            self.drop_challenger(version)
             return {
                 "champion": str(version),
                 "previous_champion": self._alias_version(PREVIOUS),
                 "changed": None,
             }
+        if current != (str(replacing) if replacing is not None else None):
+            from airflow_mlops_provider.exceptions import RegistryError
+
+            raise RegistryError(
+                f"model {self.model_name!r}: version {version} was judged against champion "
+                f"{replacing or '(none)'}, but the champion is now {current or '(none)'}; "
+                "nothing moved — gate it again against the current champion"
+            )
         if current is not None:
-            self.set_alias(PREVIOUS, current.version)
+            self.set_alias(PREVIOUS, current)
         self.set_alias(CHAMPION, str(version))
-        return {
-            "champion": str(version),
-            "previous_champion": current.version if current else None,
-            "changed": "yes",
-        }
+        self.drop_challenger(version)
+        return {"champion": str(version), "previous_champion": current, "changed": "yes"}
+
+    def drop_challenger(self, version: str) -> None:
+        """Remove the `challenger` alias when it names `version` (promoted or rejected);
+        a challenger of another run stays."""
+        if self._alias_version(CHALLENGER) != str(version):
+            return
+        with self._auth() as mlflow_client:
+            mlflow_client.delete_registered_model_alias(self.model_name, CHALLENGER)
+
+    def versions_of_run(self, dag_id: str, run_id: str) -> list[Version]:
+        """The versions one DAG run registered (its lineage tags), oldest first."""
+        found = [
+            v
+            for v in self.versions()
+            if v.tags.get("mlops.dag_id") == dag_id and v.tags.get("mlops.run_id") == run_id
+        ]
+        return sorted(found, key=lambda v: int(v.version))
 
     def rollback(self, to_version: str | None) -> dict[str, str | None]:
         """Point `champion` at to_version (default: `previous_champion`); idempotent."""

@@ -20,6 +20,7 @@ EVENTS = (
     "promoted",
     "rejected",
     "rolled_back",
+    "release_refused",  # a release step found no gate pass for the current champion
     "retrain_requested",
     "notified",
     # canary rollout (services/rollout.py)
@@ -64,6 +65,7 @@ _VERSION_KEYS = {
     "rejected": "version",
     "promoted": "champion",
     "rolled_back": "champion",
+    "release_refused": "version",
     "drift_checked": "champion_version",
 }
 TAG_PREFIX = "mlops.audit."

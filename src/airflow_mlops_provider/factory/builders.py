@@ -43,6 +43,10 @@ from airflow_mlops_provider.spec import PipelineSpec
 from airflow_mlops_provider.spec.secrets import mask_text
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
+# canary_promote resumes from its saved state, so a retry is always safe; a late executor
+# event after its deferral can kill a try (issue 13), which must not cost the run. A rolled
+# back canary or a refused release fails without retries.
+CANARY_RETRIES = 3
 PRESET_CRON = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
@@ -133,11 +137,11 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
             canary=spec.canary,
             data=spec.data,
             evaluation=spec.evaluation,
-            train_task_id="retrain",
             gate_task_id="evaluate",
             snapshot_task_id="validate_data",
             # reached from `evaluate` directly (auto-promote) or through `approve`
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            retries=max(spec.retries, CANARY_RETRIES),
             replay_source=spec.canary.replay.source,
             logs_source=spec.canary.inference_logs and spec.canary.inference_logs.source,
         )

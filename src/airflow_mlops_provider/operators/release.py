@@ -38,9 +38,8 @@ class CanaryPromoteOperator(BaseOperator):
     :param data: YAML block `data` (`DataSpec` or dict): target, features, id column.
     :param evaluation: YAML block `evaluation` (`EvaluationSpec` or dict): its `threshold`
         turns scores into classes for the canary's metrics.
-    :param train_task_id: task whose XCom holds the trained model (`version`).
-    :param gate_task_id: task whose XCom "gate" holds the gate's result (the champion it
-        was compared with).
+    :param gate_task_id: task whose XCom "gate" names the version the gate judged; its gate
+        record on the model version must be a pass against the current champion.
     :param snapshot_task_id: task whose XCom holds the snapshot (`holdout_uri`: requests to
         replay when `canary.replay.source` is not set).
     :param replay_source: `canary.replay.source` (templated).
@@ -57,7 +56,6 @@ class CanaryPromoteOperator(BaseOperator):
         canary: CanarySpec | dict[str, Any],
         data: DataSpec | dict[str, Any],
         evaluation: EvaluationSpec | dict[str, Any],
-        train_task_id: str,
         gate_task_id: str,
         snapshot_task_id: str,
         replay_source: str | None = None,
@@ -69,7 +67,6 @@ class CanaryPromoteOperator(BaseOperator):
         self.canary = as_block(CanarySpec, canary)
         self.data = as_block(DataSpec, data)
         self.evaluation = as_block(EvaluationSpec, evaluation)
-        self.train_task_id = train_task_id
         self.gate_task_id = gate_task_id
         self.snapshot_task_id = snapshot_task_id
         self.replay_source = replay_source
@@ -78,11 +75,8 @@ class CanaryPromoteOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_mlops_provider.services.release import release
 
-        challenger, champion = self._versions(context)
-        return self._next(
-            context,
-            lambda rt, plan: release(rt, plan, challenger=challenger, champion=champion),
-        )
+        gate = self._gate(context)
+        return self._next(context, lambda rt, plan: release(rt, plan, gate=gate))
 
     def resume(self, context: Context, event: Any = None) -> dict[str, Any]:
         """Re-entry after a deferred wait: carry on from the persisted state."""
@@ -93,14 +87,13 @@ class CanaryPromoteOperator(BaseOperator):
         from airflow_mlops_provider.services.release import answer_pause
 
         user = event.get("responded_by_user") or {}
-        challenger, champion = self._versions(context)
+        gate = self._gate(context)
         return self._next(
             context,
             lambda rt, plan: answer_pause(
                 rt,
                 plan,
-                challenger=challenger,
-                champion=str(champion),
+                gate=gate,
                 choice=(event.get("chosen_options") or ["continue"])[0],
                 actor=user.get("name") or user.get("id") or "timeout-default",
             ),
@@ -110,19 +103,20 @@ class CanaryPromoteOperator(BaseOperator):
         self, context: Context, step_of: Callable[[Runtime, ReleasePlan], ReleaseStep]
     ) -> dict[str, Any]:
         """Run the release step, then defer, ask a person, or return the result; a
-        rolled-back canary fails the task without retries."""
+        rolled-back canary or a refused release fails the task without retries."""
         from airflow_mlops_provider.operators.runtime import build_runtime
         from airflow_mlops_provider.services.release import (
             PAUSE,
             PAUSE_OPTIONS,
             WAIT,
+            ReleaseRefused,
             RolloutFailed,
         )
 
         try:
             step = step_of(build_runtime(self.pipeline, context), self._plan(context))
-        except RolloutFailed as exc:
-            note_decision(context, exc.decision)
+        except (RolloutFailed, ReleaseRefused) as exc:
+            note_decision(context, getattr(exc, "decision", None) or str(exc).splitlines()[0])
             raise AirflowFailException(str(exc)) from None
         if step.kind == WAIT:
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
@@ -145,13 +139,10 @@ class CanaryPromoteOperator(BaseOperator):
             raise TaskAwaitingInput(method_name="answered")
         return step.result
 
-    def _versions(self, context: Context) -> tuple[str, str | None]:
-        """(challenger, the champion the gate compared it with — None without one)."""
-        ti = context["ti"]
-        version = str(ti.xcom_pull(task_ids=self.train_task_id)["version"])
-        gate = ti.xcom_pull(task_ids=self.gate_task_id, key="gate") or {}
-        champion = gate.get("champion")
-        return version, str(champion) if champion and str(champion) != version else None
+    def _gate(self, context: Context) -> dict[str, Any] | None:
+        """The gate's result (which version it judged); the registry's record on that
+        version decides whether it may be released (services/release.py)."""
+        return context["ti"].xcom_pull(task_ids=self.gate_task_id, key="gate")
 
     def _plan(self, context: Context) -> ReleasePlan:
         from airflow_mlops_provider.services.release import ReleasePlan

@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 class RetrainOperator(BaseOperator):
     """Create (or resume) the MLflow run, run the trainer under the contract, register it.
 
-    The run is keyed by dag/run/task id, so a retry resumes it, a task cleared after
-    registration trains anew, and a run that finished without a version is only registered
-    (services/training.py). `training.compute` decides where the trainer runs: a subprocess
-    of the worker, or a Kubernetes pod. The MLflow run is the task's "MLflow run" link;
+    The run is keyed by dag/run/task id, so a retry resumes it (or reuses the version the
+    attempt before it registered), a task cleared after registration trains anew, and a run
+    that finished without a version is only registered (services/training.py).
+    `training.compute` decides where the trainer runs: a subprocess of the worker, or a
+    Kubernetes pod. The MLflow run is the task's "MLflow run" link;
     returns run id, version, model URI, snapshot id and the version's drift profile.
 
     :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
@@ -52,7 +53,7 @@ class RetrainOperator(BaseOperator):
         self._lineage: tuple[dict[str, Any], str] | None = None  # for OpenLineage, after execute
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_mlops_provider.operators.runtime import build_runtime
+        from airflow_mlops_provider.operators.runtime import attempt_of, build_runtime
         from airflow_mlops_provider.services.training import train_and_register
 
         snapshot = context["ti"].xcom_pull(task_ids=self.snapshot_task_id)
@@ -65,6 +66,7 @@ class RetrainOperator(BaseOperator):
             experiment=self.pipeline.experiment_name,
             ui_url=self.pipeline.mlflow.ui_url,
             trainer=self._trainer(context),
+            attempt=attempt_of(context),
         )
         self._lineage = ({**trained.to_xcom(), **snapshot}, rt.registry.tracking.uri)
         return trained.to_xcom()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_mlops_provider.core.attempts import Attempt
     from airflow_mlops_provider.services.config import PipelineConfig
     from airflow_mlops_provider.services.runtime import Runtime
 
@@ -45,3 +46,11 @@ def build_runtime(pipeline: PipelineConfig, context: Context) -> Runtime:
         publish=lambda key, value: ti.xcom_push(key=key, value=value),
         project_dir=pipeline.project_dir,
     )
+
+
+def attempt_of(context: Context) -> Attempt:
+    """This try of the task and the first try of its clear cycle (a retry or a clear)."""
+    from airflow_mlops_provider.core.attempts import Attempt
+
+    ti = context["ti"]
+    return Attempt.of(ti.try_number, ti.max_tries, context["task"].retries)

@@ -3,8 +3,9 @@ what to record when the answer (or the timeout's default) arrives.
 
 The waiting itself is Airflow's Human-in-the-loop (operators/approval.py); here are the
 request's subject and body (the gate report's summary), the Slack notice linking to the
-approval page, and the record of who decided: audit log, version tags (`mlops.approval`,
-`mlops.approved_by` / `mlops.rejected_by`, `mlops.decision: rejected`).
+approval page, and the record of who decided: audit log, version tags (`mlops.approval`, the
+champion it was judged against as `mlops.approval_champion`, `mlops.approved_by` /
+`mlops.rejected_by`, `mlops.decision: rejected`; a rejected version loses `challenger`).
 """
 
 from __future__ import annotations
@@ -66,18 +67,29 @@ def record_answer(
 ) -> dict[str, Any]:
     """Record the answer; `responder` None means nobody answered in time and the configured
     default (`approval.on_timeout`) applied. Returns decision, version and who decided."""
+    from airflow_mlops_provider.core.release_rules import (
+        APPROVAL_CHAMPION_TAG,
+        APPROVAL_TAG,
+        NO_CHAMPION,
+    )
+
     version = gate["challenger"]
     actor = responder or f"timeout (approval.on_timeout={approval.on_timeout})"
     tags = {
-        "mlops.approval": "approved" if approved else "rejected",
+        APPROVAL_TAG: "approved" if approved else "rejected",
+        # what the person was shown: this version against this champion (release_rules.py)
+        APPROVAL_CHAMPION_TAG: gate.get("champion") or NO_CHAMPION,
         ("mlops.approved_by" if approved else "mlops.rejected_by"): actor,
     }
     if not approved:
         tags["mlops.decision"] = "rejected"
     rt.registry.tag_version(version, tags)
+    if not approved:
+        rt.registry.drop_challenger(version)
     log.info("Version %s %s by %s", version, tags["mlops.approval"], actor)
     details = {
         "version": version,
+        "champion": gate.get("champion"),
         "choice": choice,
         "by": actor,
         "timed_out": responder is None,

@@ -5,7 +5,10 @@ baseline is the current champion — or, when the challenger already is the cham
 was cleared after promotion), the previous champion, so a re-run reaches the same decision.
 Everything measured is logged to the challenger's run (`gate.*` metrics, the report as
 artifacts `gate/gate.html` and `gate/gate.json`) and the decision is tagged on the run and the
-version. Measuring and judging are core/evaluation.py and core/gate.py.
+version — on the version as the gate's record (core/release_rules.py: decision, the champion it
+was judged against, holdout, DAG run), which every later release step checks. `challenger`
+names the version while it awaits release (never the champion itself). Measuring and judging
+are core/evaluation.py and core/gate.py.
 """
 
 from __future__ import annotations
@@ -55,11 +58,13 @@ def evaluate_challenger(
 ) -> GateResult:
     """Gate the trained model (`version`, `run_id`, `model_uri`: what training returned)
     against the champion on the holdout at `holdout_uri`."""
-    from airflow_mlops_provider.adapters.mlflow_registry import CHALLENGER
+    from airflow_mlops_provider.adapters.mlflow_registry import CHALLENGER, CHAMPION
 
     holdout = _holdout(rt, holdout_uri, data, evaluation)
-    rt.registry.set_alias(CHALLENGER, challenger["version"])
-    baseline = _baseline(rt, challenger["version"])
+    champion = rt.registry.by_alias(CHAMPION)
+    if champion is None or champion.version != str(challenger["version"]):
+        rt.registry.set_alias(CHALLENGER, challenger["version"])
+    baseline = _baseline(rt, challenger["version"], champion)
     result = _judge(rt, challenger, baseline, holdout, data, evaluation, approval)
     result["holdout"] = rt.storage.resolve(holdout_uri)
     result["report"] = _record(rt, challenger, result)
@@ -92,10 +97,9 @@ def _holdout(rt: Runtime, uri: str, data: DataSpec, evaluation: EvaluationSpec) 
     return frame
 
 
-def _baseline(rt: Runtime, challenger_version: str) -> Version | None:
-    from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION, PREVIOUS
+def _baseline(rt: Runtime, challenger_version: str, champion: Version | None) -> Version | None:
+    from airflow_mlops_provider.adapters.mlflow_registry import PREVIOUS
 
-    champion = rt.registry.by_alias(CHAMPION)
     if champion is not None and champion.version == challenger_version:
         return rt.registry.by_alias(PREVIOUS)
     return champion
@@ -134,6 +138,7 @@ def _record(rt: Runtime, challenger: Mapping[str, Any], result: dict[str, Any]) 
     """Metrics and report to the challenger's run, tags on its run and version, the report
     to storage (published as the gate report link)."""
     from airflow_mlops_provider.core.gate_report import render_html
+    from airflow_mlops_provider.core.release_rules import GateRecord
 
     run_id, version = challenger["run_id"], challenger["version"]
     rt.registry.log_metrics(run_id, _loggable(result))
@@ -150,7 +155,14 @@ def _record(rt: Runtime, challenger: Mapping[str, Any], result: dict[str, Any]) 
         "mlops.gate_report": report,
     }
     rt.registry.set_run_tags(run_id, tags)
-    rt.registry.tag_version(version, tags)
+    record = GateRecord(
+        version=str(version),
+        decision=result["decision"],
+        champion=result["champion"],
+        holdout=result["holdout"],
+        run_id=rt.task.run_id,
+    )
+    rt.registry.tag_version(version, {**tags, **record.tags()})
     return report
 
 
@@ -180,6 +192,7 @@ def _audit_details(result: dict[str, Any]) -> dict[str, Any]:
         "decision": result["decision"],
         "version": result["challenger"],
         "champion": result["champion"],
+        "holdout": result["holdout"],
         "reasons": result["reasons"],
         "risk_score": result["risk"]["score"],
         "risk_factors": result["risk"]["factors"],

@@ -1,7 +1,9 @@
 """Release steps: promote (directly or through the canary), reject, roll back.
 
-Only the version the gate (or a person) approved is released; `champion` moves only when the
-release succeeds. The canary rollout itself is services/rollout.py; here is what a release
+Only the version the gate (or a person) approved against the current champion is released
+(`check_gated`, the rules in core/release_rules.py, checked again at every re-entry);
+`champion` moves only when the release succeeds, and only from the champion the gate judged
+against. The canary rollout itself is services/rollout.py; here is what a release
 step does with its outcome: wait until a time (the operator defers), ask a person (the
 operator raises Airflow's HITL), or finish — promoted, or rolled back (`RolloutFailed`).
 """
@@ -9,14 +11,17 @@ operator raises Airflow's HITL), or finish — promoted, or rolled back (`Rollou
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops_provider.core.release_rules import RELEASED
 from airflow_mlops_provider.core.text import human_value
 from airflow_mlops_provider.exceptions import MlopsError
 from airflow_mlops_provider.services.rollout import RolloutSources
 
 if TYPE_CHECKING:
+    from airflow_mlops_provider.core.release_rules import ReleaseCheck
     from airflow_mlops_provider.services.rollout import Rollout
     from airflow_mlops_provider.services.runtime import Runtime
     from airflow_mlops_provider.spec import CanarySpec, DataSpec
@@ -24,6 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DONE, WAIT, PAUSE = "done", "wait", "pause"
 PAUSE_OPTIONS = ["continue", "promote", "rollback"]
+
+
+class ReleaseRefused(MlopsError):
+    """The version is not the one the gate (or a person) approved against the current
+    champion: nothing moved. Retrying cannot help; the message says what to clear."""
 
 
 class RolloutFailed(MlopsError):
@@ -60,45 +70,99 @@ class ReleaseStep:
     body: str = ""
 
 
-def release(
-    rt: Runtime, plan: ReleasePlan, *, challenger: str, champion: str | None
-) -> ReleaseStep:
-    """Promote `challenger` directly (canary disabled, or no champion to compare with), or
-    carry its canary rollout on from wherever it stands."""
-    if plan.canary.enabled and champion is not None:
-        return _advance(rt, _rollout(rt, plan, challenger, champion))
+def release(rt: Runtime, plan: ReleasePlan, *, gate: Mapping[str, Any] | None) -> ReleaseStep:
+    """Release the version the gate judged (`gate`: its result, or None when lost): check its
+    gate record against the registry as it is now, then promote it directly (canary disabled,
+    or no champion to compare with) or carry its canary rollout on from wherever it stands."""
+    check = check_gated(rt, gate)
+    if check.kind == RELEASED:
+        return _released(rt, plan, check)
+    if plan.canary.enabled and check.champion is not None:
+        return _advance(rt, _rollout(rt, plan, check.version, check.champion))
     why = "Canary is not enabled" if not plan.canary.enabled else "No champion yet"
-    log.info("%s: promoting version %s directly", why, challenger)
-    moved = rt.registry.promote(challenger)
-    rt.registry.tag_version(challenger, {"mlops.decision": "promoted"})
-    if moved["changed"]:
-        rt.audit("promoted", moved)
-    else:
-        log.info("Version %s already is the champion; nothing moved", challenger)
-    return ReleaseStep(DONE, moved)
+    log.info("%s: promoting version %s directly", why, check.version)
+    return ReleaseStep(DONE, _promote(rt, check.version, check.champion))
 
 
 def answer_pause(
     rt: Runtime,
     plan: ReleasePlan,
     *,
-    challenger: str,
-    champion: str,
+    gate: Mapping[str, Any] | None,
     choice: str,
     actor: str,
 ) -> ReleaseStep:
     """A person's answer to a paused canary (continue / promote / rollback), then carry on."""
     log.info("Canary pause answered by %s: %s", actor, choice)
-    rollout = _rollout(rt, plan, challenger, champion)
+    check = check_gated(rt, gate)
+    if check.kind == RELEASED:
+        return _released(rt, plan, check)
+    rollout = _rollout(rt, plan, check.version, str(check.champion))
     rollout.answer(choice, actor)
     return _advance(rt, rollout)
 
 
+def check_gated(rt: Runtime, gate: Mapping[str, Any] | None) -> ReleaseCheck:
+    """The release invariants (core/release_rules.py) on the registry as it is now: the
+    version the gate judged (the newest this DAG run registered, when the gate's result is
+    lost), its gate record on the version, the current champion. A refusal is audited and
+    raised as ReleaseRefused: nothing is moved."""
+    from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION
+    from airflow_mlops_provider.core.release_rules import (
+        REFUSED,
+        GateRecord,
+        check_release,
+    )
+
+    registry = rt.registry
+    ran = registry.versions_of_run(rt.task.dag_id, rt.task.run_id)
+    newest = ran[-1].version if ran else None
+    version = str(gate["challenger"]) if gate and gate.get("challenger") else newest
+    if version is None:
+        raise ReleaseRefused(
+            f"Nothing to release: run {rt.task.run_id} has no gate result and registered no "
+            "version; run `retrain` and `evaluate` first."
+        )
+    record = GateRecord.from_tags(version, registry.get_version(version).tags)
+    champion = registry.by_alias(CHAMPION)
+    check = check_release(
+        record, champion_now=champion.version if champion else None, newest_of_run=newest
+    )
+    if check.kind == REFUSED:
+        rt.audit("release_refused", {"version": version, "reason": check.reason})
+        raise ReleaseRefused(
+            f"Not releasing {registry.model_name} version {version}: {check.reason}. "
+            "Nothing moved (aliases and traffic unchanged)."
+        )
+    log.info(
+        "Release of version %s: gate record %s against %s; champion now %s",
+        version,
+        record.decision,
+        record.champion or "no champion",
+        champion.version if champion else "none",
+    )
+    return check
+
+
 def reject(rt: Runtime, *, gate: dict[str, Any]) -> dict[str, Any]:
-    """Record the gate's rejection on the version and in the audit log; aliases stay put."""
-    version, reasons = gate["challenger"], gate["reasons"]
-    rt.registry.tag_version(version, {"mlops.decision": "rejected"})
-    log.info("Version %s rejected: %s", version, "; ".join(reasons))
+    """Record the gate's rejection on the version and in the audit log; `challenger` is
+    dropped, `champion` stays. A re-run gate that rejects the champion itself moves nothing
+    and leaves its tags: a champion is replaced only by a release or the rollback DAG."""
+    from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION
+
+    version, reasons = str(gate["challenger"]), gate["reasons"]
+    champion = rt.registry.by_alias(CHAMPION)
+    if champion is not None and champion.version == version:
+        log.info(
+            "Version %s is the champion; the gate's rejection (%s) is audited, nothing moved. "
+            "Use the rollback DAG to replace it.",
+            version,
+            "; ".join(reasons),
+        )
+    else:
+        rt.registry.tag_version(version, {"mlops.decision": "rejected"})
+        rt.registry.drop_challenger(version)
+        log.info("Version %s rejected: %s", version, "; ".join(reasons))
     rt.audit("rejected", {"version": version, "reasons": reasons})
     return {"rejected": version, "reasons": reasons}
 
@@ -122,6 +186,37 @@ def rollback(
     return {**moved, "traffic": traffic}
 
 
+def _promote(rt: Runtime, version: str, champion: str | None) -> dict[str, Any]:
+    """Move `champion` (only from the champion the gate judged against) and audit the move
+    with the champion it really replaced."""
+    from airflow_mlops_provider.exceptions import RegistryError
+
+    try:
+        moved = rt.registry.promote(version, replacing=champion)
+    except RegistryError as exc:
+        raise ReleaseRefused(str(exc)) from None
+    rt.registry.tag_version(version, {"mlops.decision": "promoted"})
+    if moved["changed"]:
+        rt.audit("promoted", moved)
+    else:
+        log.info("Version %s already is the champion; nothing moved", version)
+    return moved
+
+
+def _released(rt: Runtime, plan: ReleasePlan, check: ReleaseCheck) -> ReleaseStep:
+    """The version already is the champion: finish a canary a kill interrupted right after
+    its promotion (its audit line and state), else there is nothing to do."""
+    from airflow_mlops_provider.core import canary
+
+    if plan.canary.enabled and check.champion is not None:
+        rollout = _rollout(rt, plan, check.version, check.champion)
+        state = rollout.recorded()
+        if state is not None and state.phase != canary.ROLLED_BACK:
+            return _advance(rt, rollout)
+    log.info("Version %s already is the champion; nothing to release", check.version)
+    return ReleaseStep(DONE, _promote(rt, check.version, check.champion))
+
+
 def _rollout(rt: Runtime, plan: ReleasePlan, challenger: str, champion: str) -> Rollout:
     from airflow_mlops_provider.services.rollout import build
 
@@ -139,8 +234,12 @@ def _rollout(rt: Runtime, plan: ReleasePlan, challenger: str, champion: str) -> 
 
 def _advance(rt: Runtime, rollout: Rollout) -> ReleaseStep:
     from airflow_mlops_provider.core import canary
+    from airflow_mlops_provider.exceptions import RegistryError
 
-    action, state = rollout.advance()
+    try:
+        action, state = rollout.advance()
+    except RegistryError as exc:  # `champion` moved by someone else during the canary
+        raise ReleaseRefused(str(exc)) from None
     if action.kind == canary.WAIT:
         return ReleaseStep(WAIT, until=float(action.until or 0))
     if action.kind == canary.PAUSE:

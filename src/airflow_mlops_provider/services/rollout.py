@@ -4,8 +4,11 @@ The state lives outside the worker — a JSON file per challenger in storage
 (`<root>/pipelines/<name>/canary/rollout-v<version>.json`), mirrored as MLflow tags on the
 challenger (`mlops.canary_phase`, `mlops.canary_step`, `mlops.canary_weight`) — next to the
 router's own live state. Each action is carried out, then the new state is saved, then the
-audit entry is written; actions are idempotent, so a worker killed at any point repeats at
-most the last action when the task runs again, and never skips one.
+audit entry is written (for the promotion, the audit line before the state, so a kill cannot
+lose it; the registry's tag keeps it from being written twice); actions are idempotent, so a
+worker killed at any point repeats at most the last action when the task runs again, and
+never skips one. The promotion moves `champion` only from the champion the rollout compares
+with (the gate's), then the traffic.
 
 `advance()` runs actions until the rollout must wait (a pause or an analysis interval: the
 operator defers), needs a person (inconclusive analysis or `pause: {}`), or is finished.
@@ -97,21 +100,34 @@ class Rollout:
     def state_path(self) -> str:
         return self.storage.join(self.folder, f"rollout-v{self.challenger}.json")
 
-    def load(self) -> canary.RolloutState:
-        if self.storage.exists(self.state_path):
-            state = canary.RolloutState.from_dict(
-                json.loads(self.storage.read_text(self.state_path))
-            )
+    def recorded(self) -> canary.RolloutState | None:
+        """The saved state of this challenger's rollout against this champion, if any."""
+        if not self.storage.exists(self.state_path):
+            return None
+        state = canary.RolloutState.from_dict(json.loads(self.storage.read_text(self.state_path)))
+        if state.champion != self.champion and state.phase not in canary.FINISHED:
             log.info(
-                "Resuming the canary of version %s at step %d (weight %d%%, %s); router: %s",
+                "The saved canary of version %s was against version %s, not %s: starting anew",
                 state.challenger,
-                state.step,
-                state.weight,
-                state.phase,
-                human_mapping(self.router.current()),
+                state.champion,
+                self.champion,
             )
-            return state
-        return canary.start(self.challenger, self.champion)
+            return None
+        return state
+
+    def load(self) -> canary.RolloutState:
+        state = self.recorded()
+        if state is None:
+            return canary.start(self.challenger, self.champion)
+        log.info(
+            "Resuming the canary of version %s at step %d (weight %d%%, %s); router: %s",
+            state.challenger,
+            state.step,
+            state.weight,
+            state.phase,
+            human_mapping(self.router.current()),
+        )
+        return state
 
     def save(self, state: canary.RolloutState) -> None:
         self.storage.write_text(self.state_path, json.dumps(state.to_dict(), indent=2))
@@ -132,10 +148,15 @@ class Rollout:
             action = canary.next_action(self.steps, state, now)
             if action.kind in (canary.DONE, canary.PAUSE):
                 return action, state
-            measurement = self._perform(action, state)
+            outcome = self._perform(action, state)
+            measurement = outcome if action.kind == canary.ANALYSE else None
             new = canary.after(self.steps, state, action, now, measurement)
-            self.save(new)
-            self._record(action, state, new, measurement)
+            if action.kind == canary.PROMOTE:  # the release's audit line: never lost to a kill
+                self._record(action, state, new, outcome)
+                self.save(new)
+            else:
+                self.save(new)
+                self._record(action, state, new, outcome)
             state = new
             if action.kind == canary.WAIT:
                 return action, state
@@ -154,6 +175,20 @@ class Rollout:
             actor,
         )
 
+    def _record_promotion(self, base: dict[str, Any], moved: dict[str, Any]) -> None:
+        """The `promoted` line names the champion the move really replaced (read from the
+        registry at the move); a repeated promotion after a kill is not audited twice."""
+        from airflow_mlops_provider.core.audit import TAG_PREFIX
+
+        tags = self.registry.get_version(self.challenger).tags
+        if not moved["changed"] and f"{TAG_PREFIX}promoted" in tags:
+            return
+        self.audit(
+            "promoted",
+            {**base, "champion": self.challenger, "previous_champion": moved["previous_champion"]},
+            "airflow",
+        )
+
     # -- side effects ---------------------------------------------------------------------------
     def _perform(self, action: canary.Action, state: canary.RolloutState) -> Any:
         kind = action.kind
@@ -162,16 +197,20 @@ class Rollout:
         elif kind == canary.ANALYSE:
             return self._measure(state)
         elif kind == canary.PROMOTE:
+            # the registry first: it refuses when `champion` moved since the gate, and then
+            # the traffic must not move either
+            moved = self.registry.promote(self.challenger, replacing=self.champion)
             self.router.promote(self.challenger)
-            moved = self.registry.promote(self.challenger)
             self.registry.tag_version(self.challenger, {"mlops.decision": "promoted"})
             log.info(
                 "Canary passed every step: version %s is champion (%s)",
                 self.challenger,
                 human_mapping(moved),
             )
+            return moved
         elif kind == canary.ROLLBACK:
             self.router.rollback(self.champion)
+            self.registry.drop_challenger(self.challenger)
             self.registry.tag_version(
                 self.challenger,
                 {
@@ -207,7 +246,7 @@ class Rollout:
         action: canary.Action,
         before: canary.RolloutState,
         after: canary.RolloutState,
-        measurement: canary.Measurement | None,
+        outcome: Any,
     ) -> None:
         base = {"version": self.challenger, "champion": self.champion, "step": before.step}
         if action.kind == canary.SET_WEIGHT:
@@ -215,7 +254,8 @@ class Rollout:
             self.audit("canary_step", {**base, "set_weight": action.weight}, "airflow")
         elif action.kind == canary.NEXT:
             self.audit("canary_step", {**base, "pause": "done"}, "airflow")
-        elif action.kind == canary.ANALYSE and measurement is not None:
+        elif action.kind == canary.ANALYSE and outcome is not None:
+            measurement = outcome
             self.audit(
                 "canary_step",
                 {
@@ -231,11 +271,7 @@ class Rollout:
                 "airflow",
             )
         elif action.kind == canary.PROMOTE:
-            self.audit(
-                "promoted",
-                {**base, "champion": self.challenger, "previous_champion": self.champion},
-                "airflow",
-            )
+            self._record_promotion(base, outcome)
         elif action.kind == canary.ROLLBACK:
             text = (
                 f":rotating_light: {self.registry.model_name} v{self.challenger} canary rolled "

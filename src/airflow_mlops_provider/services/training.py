@@ -2,9 +2,10 @@
 
 The MLflow run is created (or found) *before* the trainer starts and passed to it (the trainer
 contract, DESIGN.md §4), keyed by dag/run/task id. What a re-run does depends on what the last
-attempt left (core/attempts.py): an unfinished run is resumed (a retry); a finished run with a
-model but no version is only registered (the attempt died after training); a run that already
-has its version means the task was cleared, so a fresh training starts. Clearing the task
+attempt left and on whether this try is a retry or a clear (core/attempts.py): an unfinished
+run is resumed; a finished run with a model but no version is only registered (the attempt died
+after training); a registered run is reused by a retry (the attempt died before returning) and
+means, after a clear, that a fresh training starts. Clearing the task
 therefore makes exactly one new version, and nothing else makes any. Lineage tags are set by
 the platform, not trusted to the trainer.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from airflow_mlops_provider.services.runtime import MLFLOW_RUN_LINK
 
 if TYPE_CHECKING:
+    from airflow_mlops_provider.core.attempts import Attempt
     from airflow_mlops_provider.services.runtime import Runtime
     from airflow_mlops_provider.spec import DataSpec, TrainingSpec
 
@@ -30,6 +32,7 @@ ACTIONS = {
     "new": "new run, training starts",
     "resume": "resuming the unfinished training of an earlier try",
     "register": "trained by an earlier try; registering its model without training again",
+    "reuse": "already registered by the try this one retries: reusing its version",
 }
 
 
@@ -67,11 +70,14 @@ def train_and_register(
     experiment: str,
     ui_url: str | None,
     trainer: Trainer,
+    attempt: Attempt | None = None,
 ) -> TrainedModel:
     """Train on the snapshot (`snapshot_id`, `train_uri`, `holdout_uri`: a validated
     snapshot's manifest) under the trainer contract, register the model with its lineage and
-    fit its drift reference."""
-    from airflow_mlops_provider.core.attempts import REGISTER
+    fit its drift reference. `attempt` (the task's try) tells a retry, which reuses what the
+    attempt before it registered, from a clear, which trains anew."""
+    from airflow_mlops_provider.core.attempts import NEW, RESUME
+    from airflow_mlops_provider.core.audit import TAG_PREFIX
     from airflow_mlops_provider.services.references import ensure_reference
 
     registry = rt.registry
@@ -82,10 +88,11 @@ def train_and_register(
         task_key=rt.task.key,
         run_name=f"{rt.pipeline}-{rt.task.run_id}",
         tags=lineage,
+        attempt=attempt,
     )
     log.info("MLflow run %s: %s", run_id, ACTIONS[action])
     _publish_run_link(rt, mlflow_ui_base(ui_url, registry.tracking.uri), experiment_id, run_id)
-    if action != REGISTER:
+    if action in (NEW, RESUME):
         _train(rt, run_id, snapshot, training, data, lineage, trainer)
     run = _finished_run(rt, run_id)
     # A pod reports the digest it really ran on the run; the version carries that.
@@ -97,7 +104,7 @@ def train_and_register(
         version=version.version,
         model_uri=version.uri,
         snapshot_id=snapshot["snapshot_id"],
-        trained=action != REGISTER,
+        trained=action in (NEW, RESUME),
         drift_profile=ensure_reference(
             rt,
             data.features,
@@ -106,7 +113,8 @@ def train_and_register(
             holdout_uri=snapshot["holdout_uri"],
         ),
     )
-    rt.audit("trained", trained.to_xcom())
+    if f"{TAG_PREFIX}trained" not in version.tags:  # a reused version is audited already
+        rt.audit("trained", trained.to_xcom())
     return trained
 
 

@@ -29,6 +29,7 @@ class FakeTI:
             -1,
         )
         self.id = "ti-uuid"
+        self.try_number, self.max_tries = 2, 1  # the first retry (task retries: 1)
         self.xcoms = dict(xcoms or {})
         self.pushed: dict[str, Any] = {}
 
@@ -50,6 +51,7 @@ def make_context(ti: FakeTI, **extra: Any) -> dict[str, Any]:
         "ti": ti,
         "task_instance": ti,
         "params": {},
+        "task": SimpleNamespace(retries=1),
         "dag_run": SimpleNamespace(dag_id=ti.dag_id, run_id=ti.run_id, run_after=logical),
         "logical_date": logical,
         "data_interval_end": logical,

@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 
+from airflow_mlops_provider.core.attempts import Attempt
 from airflow_mlops_provider.operators.drift import DriftBranchOperator
 from airflow_mlops_provider.operators.evaluate import EvaluateOperator
 from airflow_mlops_provider.operators.monitoring import (
@@ -166,6 +167,7 @@ def test_retrain_picks_the_trainer_and_remembers_the_lineage(pipeline, calls) ->
     call = recorded[0]
     assert call["snapshot"] == SNAPSHOT and call["experiment"] == "p"
     assert type(call["trainer"]).__name__ == "LocalTrainer" and call["trainer"].timeout_s == 120
+    assert call["attempt"] == Attempt(try_number=2, first_try=1)  # a retry, not a clear
     assert op._lineage[0]["train_uri"] == "/t"  # for the OpenLineage facets
 
 
@@ -215,36 +217,32 @@ def canary_op(pipeline) -> CanaryPromoteOperator:
         canary={"enabled": True, "steps": [{"set_weight": 20}, {"pause": {}}]},
         data=DATA,
         evaluation=EVALUATION,
-        train_task_id="retrain",
         gate_task_id="evaluate",
         snapshot_task_id="validate_data",
     )
 
 
-def canary_ti(champion: str | None = "1") -> FakeTI:
+GATE = {"challenger": "2", "champion": "1", "decision": "promote"}
+
+
+def canary_ti() -> FakeTI:
     return FakeTI(
         {
-            ("retrain", "return_value"): {"version": "2"},
-            ("evaluate", "gate"): {"champion": champion},
+            ("retrain", "return_value"): {"version": "3"},  # never read: the gate's is released
+            ("evaluate", "gate"): GATE,
             ("validate_data", "return_value"): SNAPSHOT,
         }
     )
 
 
-def test_canary_passes_the_gated_versions_and_defers_its_waits(pipeline, calls) -> None:
+def test_canary_passes_the_gate_result_and_defers_its_waits(pipeline, calls) -> None:
     recorded = calls(release, "release", returns=release.ReleaseStep(release.WAIT, until=2e9))
     with pytest.raises(TaskDeferred) as deferred:
         canary_op(pipeline).execute(make_context(canary_ti()))
     assert deferred.value.method_name == "resume"
-    assert (recorded[0]["challenger"], recorded[0]["champion"]) == ("2", "1")
+    assert recorded[0]["gate"] == GATE
     plan = recorded[0]["args"][0]
     assert plan.sources.holdout_uri == "/h" and plan.threshold == 0.5
-
-
-def test_a_first_model_has_no_champion_to_canary_against(pipeline, calls) -> None:
-    recorded = calls(release, "release", returns=release.ReleaseStep(release.DONE, {"x": 1}))
-    assert canary_op(pipeline).execute(make_context(canary_ti(champion="2"))) == {"x": 1}
-    assert recorded[0]["champion"] is None  # the gate's champion is the challenger itself
 
 
 def test_a_paused_canary_waits_for_a_person(pipeline, calls, monkeypatch) -> None:
@@ -276,6 +274,12 @@ def test_a_rolled_back_canary_fails_without_retries(pipeline, calls) -> None:
     with pytest.raises(AirflowFailException, match="rolled back: error_rate"):
         canary_op(pipeline).execute(make_context(ti))
     assert ti.pushed[NOTE_KEY] == ["Canary of v2 rolled back: error_rate"]
+
+
+def test_a_refused_release_fails_without_retries(pipeline, calls) -> None:
+    calls(release, "release", raises=release.ReleaseRefused("version 3 has not been gated"))
+    with pytest.raises(AirflowFailException, match="version 3 has not been gated"):
+        canary_op(pipeline).execute(make_context(canary_ti()))
 
 
 def test_rollback_takes_the_version_param(pipeline, calls) -> None:

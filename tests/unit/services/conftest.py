@@ -18,12 +18,15 @@ from typing import Any
 import pytest
 
 from airflow_mlops_provider.adapters.mlflow_registry import (
+    CHALLENGER,
     CHAMPION,
     PREVIOUS,
     Tracking,
     Version,
 )
 from airflow_mlops_provider.adapters.storage import Storage
+from airflow_mlops_provider.core.attempts import Attempt
+from airflow_mlops_provider.exceptions import RegistryError
 from airflow_mlops_provider.services.layout import TaskRef
 from airflow_mlops_provider.services.runtime import Runtime
 
@@ -69,10 +72,18 @@ class FakeRegistry:
         return "exp-1"
 
     def run_for_attempt(
-        self, experiment_id: str, *, task_key: str, run_name: str, tags: dict[str, str]
+        self,
+        experiment_id: str,
+        *,
+        task_key: str,
+        run_name: str,
+        tags: dict[str, str],
+        attempt: Attempt | None = None,
     ) -> tuple[str, str]:
         run_id, action = self.attempt
-        self.runs.setdefault(run_id, FakeRun(run_id, tags=dict(tags)))
+        run = self.runs.setdefault(run_id, FakeRun(run_id, tags=dict(tags)))
+        if attempt is not None:
+            run.tags.update(attempt.tags)
         return run_id, action
 
     def create_run(
@@ -128,18 +139,36 @@ class FakeRegistry:
     def tag_version(self, version: str, tags: dict[str, Any]) -> None:
         self.model_versions[str(version)].tags.update({k: str(v) for k, v in tags.items()})
 
-    def promote(self, version: str) -> dict[str, str | None]:
+    def promote(self, version: str, *, replacing: str | None) -> dict[str, str | None]:
         current = self.alias_map.get(CHAMPION)
         if current == str(version):
+            self.drop_challenger(version)
             return {
                 "champion": current,
                 "previous_champion": self.alias_map.get(PREVIOUS),
                 "changed": None,
             }
+        if current != replacing:
+            raise RegistryError(
+                f"v{version} judged against {replacing}, but the champion is now {current}"
+            )
         if current:
             self.alias_map[PREVIOUS] = current
         self.alias_map[CHAMPION] = str(version)
+        self.drop_challenger(version)
         return {"champion": str(version), "previous_champion": current, "changed": "yes"}
+
+    def drop_challenger(self, version: str) -> None:
+        if self.alias_map.get(CHALLENGER) == str(version):
+            del self.alias_map[CHALLENGER]
+
+    def versions_of_run(self, dag_id: str, run_id: str) -> list[Version]:
+        found = [
+            v
+            for v in self.model_versions.values()
+            if v.tags.get("mlops.dag_id") == dag_id and v.tags.get("mlops.run_id") == run_id
+        ]
+        return sorted(found, key=lambda v: int(v.version))
 
     def rollback(self, to_version: str | None) -> dict[str, str | None]:
         current = self.alias_map.get(CHAMPION)

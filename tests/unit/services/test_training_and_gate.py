@@ -117,6 +117,19 @@ def test_a_finished_run_without_a_version_is_only_registered(
     assert trainer.calls == [] and trained.trained is False and trained.run_id == "run-7"
 
 
+def test_a_retry_after_a_crash_past_registration_reuses_the_version(
+    rt, registry, published, snapshot, audit
+) -> None:
+    """Issue 13: the worker died after registering, before returning; Airflow's retry must not
+    train a second version (nor audit the first twice)."""
+    first, _ = train(rt, registry, published, snapshot)
+    registry.attempt = ("run-1", "reuse")
+    again, trainer = train(rt, registry, published, snapshot)
+    assert trainer.calls == [] and again.version == first.version and again.trained is False
+    assert len(registry.versions()) == 1
+    assert [line["event"] for line in audit(rt)] == ["trained"]
+
+
 def test_a_trainer_that_leaves_its_run_open_fails_the_step(
     rt, registry, published, snapshot
 ) -> None:
@@ -146,8 +159,12 @@ def test_the_gate_promotes_a_first_model_and_records_everything(
     assert published[GATE_REPORT_LINK] == gate.result["report"]
     assert registry.metrics["run-1"]["gate.roc_auc"] > 0.8
     assert set(registry.texts["run-1"]) == {"gate/gate.html", "gate/gate.json"}
-    assert registry.get_version("1").tags["mlops.gate"] == "promote"
+    tags = registry.get_version("1").tags
+    assert (tags["mlops.gate"], tags["mlops.gate_champion"]) == ("promote", "none")
+    assert tags["mlops.gate_holdout"] == gate.result["holdout"]
+    assert tags["mlops.gate_run_id"] == rt.task.run_id
     assert audit(rt)[0]["details"]["decision"] == "promote"
+    assert audit(rt)[0]["details"]["holdout"] == gate.result["holdout"]
 
 
 def test_the_gate_compares_with_the_champion_and_rejects_a_worse_model(rt, registry) -> None:
@@ -166,6 +183,27 @@ def test_the_gate_compares_with_the_champion_and_rejects_a_worse_model(rt, regis
         approval=ApprovalSpec(mode="never"),
     )
     assert gate.decision == "reject" and gate.result["champion"] == "1"
+    assert registry.get_version("2").tags["mlops.gate_champion"] == "1"  # the gate's record
+
+
+def test_a_gate_rerun_on_the_champion_judges_it_against_the_previous_one(rt, registry) -> None:
+    """`evaluate` cleared after the promotion: same comparison, no `challenger` on the
+    champion."""
+    for version, noise in (("1", 0.1), ("2", 0.1)):
+        registry.add_version(version)
+        registry.models[f"models:/churn/{version}"] = model(noise)
+    registry.set_alias("previous_champion", "1")
+    registry.set_alias(CHAMPION, "2")
+    gate = evaluation.evaluate_challenger(
+        rt,
+        challenger={"version": "2", "run_id": "run-2", "model_uri": "models:/churn/2"},
+        holdout_uri=rt.storage.write_frame(rows(seed=3), rt.task_folder("holdout.parquet")),
+        data=DATA,
+        evaluation=GATE,
+        approval=ApprovalSpec(mode="never"),
+    )
+    assert gate.result["champion"] == "1"
+    assert CHALLENGER not in registry.aliases()
 
 
 def test_a_golden_set_without_the_features_is_a_config_error(rt, registry) -> None:
@@ -210,4 +248,6 @@ def test_approval_request_and_answer_are_recorded(rt, registry, sent, audit) -> 
     }
     tags = registry.get_version("5").tags
     assert tags["mlops.rejected_by"] == answer["reason"] and tags["mlops.decision"] == "rejected"
+    assert tags["mlops.approval_champion"] == "none"  # what the person was shown
+    assert CHALLENGER not in registry.aliases()  # a rejected version is no challenger
     assert [line["event"] for line in audit(rt)] == ["gated", "approval_requested", "rejected"]
