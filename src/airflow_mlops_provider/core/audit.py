@@ -21,6 +21,7 @@ EVENTS = (
     "rejected",
     "rolled_back",
     "retrain_requested",
+    "retrain_request_released",  # its training run failed before training: no cooldown
     "notified",
     # canary rollout (services/rollout.py)
     "canary_step",
