@@ -312,7 +312,7 @@ class NotifyOperator(BaseOperator):
     :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
     :param headline: the message's first words, e.g. "Training".
     :param summary_from: {label: "task_id" or "task_id:xcom_key"}: one line per result
-        found (tasks that did not run are left out).
+        found (tasks that did not succeed are left out, and not asked for their XCom).
     """
 
     ui_color = "#f0f0f0"
@@ -334,10 +334,18 @@ class NotifyOperator(BaseOperator):
         from airflow_mlops_provider.operators.runtime import build_runtime
         from airflow_mlops_provider.services.summary import send_summary
 
-        results = {}
-        for label, source in self.summary_from.items():
-            task_id, _, key = source.partition(":")
-            results[label] = context["ti"].xcom_pull(task_ids=task_id, key=key or "return_value")
+        ti = context["ti"]
+        wanted = {label: source.partition(":")[::2] for label, source in self.summary_from.items()}
+        # Only tasks that succeeded are asked: a missing XCom is logged at ERROR by Airflow.
+        ran = ti.get_task_states(
+            dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=sorted({t for t, _ in wanted.values()})
+        ).get(ti.run_id, {})
+        results = {
+            label: ti.xcom_pull(task_ids=task_id, key=key or "return_value")
+            if ran.get(task_id) == "success"
+            else None
+            for label, (task_id, key) in wanted.items()
+        }
         return send_summary(
             build_runtime(self.pipeline, context), headline=self.headline, results=results
         )

@@ -383,5 +383,13 @@ def test_notify_collects_each_result_named_in_summary_from(pipeline, calls) -> N
         summary_from={"data": "validate_data", "gate": "evaluate:gate", "approval": "approve"},
     )
     ti = FakeTI({("validate_data", "return_value"): SNAPSHOT, ("evaluate", "gate"): {"d": 1}})
+    pulled: list[str] = []
+    pull = ti.xcom_pull
+    ti.xcom_pull = lambda task_ids, key="return_value": (
+        pulled.append(task_ids) or pull(task_ids, key)
+    )
+    states = {"validate_data": "success", "evaluate": "success", "approve": "skipped"}
+    ti.get_task_states = lambda dag_id, run_ids, task_ids: {ti.run_id: states}
     op.execute(make_context(ti))
     assert recorded[0]["results"] == {"data": SNAPSHOT, "gate": {"d": 1}, "approval": None}
+    assert pulled == ["validate_data", "evaluate"]  # a skipped task's XCom is not asked for
