@@ -175,7 +175,8 @@ class Driver:
     def attempts(self, dag_id: str, run_id: str, task_id: str) -> list[int]:
         folder = self.log_path(dag_id, run_id, task_id, 1).parent
         # attempt=N.log only: a deferred task also has attempt=N.log.trigger.M.log files
-        found = [int(m[1]) for p in folder.iterdir() if (m := _ATTEMPT.fullmatch(p.name))]
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        found = [int(m[1]) for name in names if (m := _ATTEMPT.fullmatch(name))]
         return sorted(found)
 
     def failure_excerpt(self, dag_id: str, run_id: str, limit: int = 6) -> str:
