@@ -15,8 +15,9 @@ Sources measured in a real deployment (tests/system, issue 13):
   quietened (its migrations, SQL) stay at WARNING. Its artifact download progress bars (tqdm
   on stderr: ERROR lines again) are turned off.
 
-What remains on stderr from MLflow is its `eprint` of registrations ("Created version '3'");
-the registry adapter has to call it without them (issue 13, phase 2).
+MLflow's `eprint` of registrations ("Created version '3'") is switched off around the
+registry adapter's `register_model` call, which logs its own INFO line instead
+(adapters/mlflow_registry.py).
 
 It runs as the pipeline DAGs' `on_execute_callback` (factory default_args): in the task
 process, before every attempt and every resume, after the DAG file was parsed. Not at parse

@@ -174,3 +174,34 @@ def test_slack_failure_never_raises(slack_api: str) -> None:
     status = slack.send("drift!", channel="#ml", token="xoxb-1", base_url=slack_api)
     assert status.startswith("failed:")
     assert slack.send("x", channel=None, token=None) == "logged"
+
+
+def test_registering_a_version_prints_nothing_to_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A task supervisor records stderr at ERROR: MLflow's "Created version '1'" must not
+    reach it; the adapter says it in one INFO line instead."""
+    import logging
+
+    import mlflow
+
+    from airflow_mlops_provider.adapters.mlflow_registry import Registry, Tracking
+
+    class Echo(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input):
+            return model_input
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    registry = Registry("quiet", Tracking(uri, artifact_location=(tmp_path / "art").as_uri()))
+    run_id = registry.create_run(registry.ensure_experiment("quiet"), "d/r/t", "r", {})
+    with mlflow.start_run(run_id=run_id):
+        mlflow.pyfunc.log_model(name="model", python_model=Echo())
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO, logger="airflow_mlops_provider.adapters.mlflow_registry"):
+        version = registry.register(run_id, {})
+    captured = capfd.readouterr()
+    assert "Created version" not in captured.err + captured.out
+    assert "version" not in captured.err
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Registered quiet version {version.version} (MLflow run {run_id})"
+    ]

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION, Registry, Tracking
 from airflow_mlops_provider.exceptions import ConnectionUnreadableError
@@ -102,6 +103,17 @@ def test_a_connection_that_cannot_be_read_fails_loudly(
     monkeypatch.setenv(variable, '{"conn_type": "http", "host": ')  # truncated JSON
     with pytest.raises(ConnectionUnreadableError, match=f"{variable} is set but Airflow cannot"):
         hook()
+    with pytest.raises(AirflowFailException):  # a retry cannot fix a configuration
+        hook()
+
+
+def test_no_local_mlflow_store_on_an_s3_storage_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a connection the local store lives beside the storage root — which must be a
+    local folder: never a worker-local `s3:/bucket/...` path."""
+    monkeypatch.delenv("AIRFLOW_CONN_MLFLOW_DEFAULT", raising=False)
+    hook = MlflowHook(local_dir="s3://bucket/mlops")
+    with pytest.raises(AirflowFailException, match="no Airflow connection 'mlflow_default'"):
+        hook.get_conn()
 
 
 def test_a_connection_without_host_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,3 +196,60 @@ def test_credentials_reach_the_server_but_never_the_environment(
     with pytest.raises(Exception, match="401"):
         wrong.ensure_experiment("auth-check")
     assert proxy.refused >= 1
+
+
+def test_local_trainer_reads_s3_with_the_aws_connection_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The worker has no AWS_* variables; the trainer subprocess reads the snapshot on a
+    moto S3 server with the `aws_default` connection's keys and endpoint, given in its own
+    environment only — the log shows none of them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from moto.server import ThreadedMotoServer
+
+    from airflow_mlops_provider.adapters.storage import s3_client
+    from airflow_mlops_provider.execution.local import LocalTrainer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        key_id, secret = "AKIATRAINER", secrets.token_urlsafe(12)
+        for name in [n for n in os.environ if n.startswith("AWS_")]:
+            monkeypatch.delenv(name)
+        conn = {"conn_type": "aws", "login": key_id, "password": secret}
+        conn["extra"] = {"endpoint_url": endpoint, "region_name": "us-east-1"}
+        monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+        client = s3_client(
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+        )
+        client.create_bucket(Bucket="snap")
+        local = tmp_path / "train.parquet"
+        pq.write_table(pa.table({"x": [1, 2, 3]}), local)
+        client.upload_file(str(local), "snap", "run/train.parquet")
+        script = tmp_path / "trainer.py"
+        script.write_text(
+            "import os, pyarrow.parquet as pq\n"
+            "print('rows', pq.read_table(os.environ['MLOPS_TRAIN_DATA']).num_rows)\n"
+        )
+        env = StorageHook().subprocess_env()
+        lines: list[str] = []
+        trainer = LocalTrainer(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            timeout_s=120,
+            log=lines.append,
+            storage_env=env,
+        )
+        assert secret not in repr(trainer)
+        trainer.run({"MLOPS_TRAIN_DATA": "s3://snap/run/train.parquet"}, {})
+    finally:
+        server.stop()
+    assert lines[-1] == "rows 3"
+    assert not any(n.startswith("AWS_") for n in os.environ)
+    assert secret not in "\n".join(lines) + capsys.readouterr().out

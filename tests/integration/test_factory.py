@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -68,11 +69,20 @@ def test_example_pipeline_dags(tmp_path: Path) -> None:
         "canary_promote",
         "reject",
         "notify",
+        "release_retrain_request",
     }
     sensor = training.get_task("wait_for_batch")
-    assert sensor.downstream_task_ids == {"validate_data"}
+    assert sensor.downstream_task_ids == {"validate_data", "release_retrain_request"}
+    release = training.get_task("release_retrain_request")  # a request failed before training
+    assert release.upstream_task_ids == {"wait_for_batch", "validate_data", "detect_drift"}
+    assert release.trigger_rule == "one_failed" and release.retries == 0
+    assert {"force_retrain", "batch"} <= set(training.params)
     assert sensor.mode == "reschedule" and sensor.timeout == 360 * 60
-    assert training.get_task("detect_drift").downstream_task_ids == {"retrain", "skip_retrain"}
+    assert training.get_task("detect_drift").downstream_task_ids == {
+        "retrain",
+        "skip_retrain",
+        "release_retrain_request",  # skipped by the branch when the drift check succeeds
+    }
     assert training.get_task("evaluate").downstream_task_ids == {
         "canary_promote",
         "approve",
@@ -93,8 +103,10 @@ def test_example_pipeline_dags(tmp_path: Path) -> None:
         "healthy",
     }
     assert [i.uri for i in monitoring.get_task("decide").inlets] == [
-        "mlops://churn/retrain-request"
+        "mlops://churn/retrain-request",
+        "mlops://churn/retrain-request-released",  # requests whose training failed before it
     ]
+    assert [o.uri for o in release.outlets] == ["mlops://churn/retrain-request-released"]
     assert bag.dags["churn__health"].task_ids == ["health_report"]
     outlets = monitoring.get_task("request_retraining").outlets
     assert [o.uri for o in outlets] == ["mlops://churn/retrain-request"]
@@ -192,6 +204,10 @@ def test_batch_sensor_waits_for_the_marker(tmp_path: Path) -> None:
         source="lake/dt=1",
     )
     (tmp_path / "lake" / "dt=1").mkdir(parents=True)
-    assert sensor.poke({}) is False  # the folder exists, the batch is not complete yet
+    scheduled = {  # only a scheduled run waits, while no other run is queued
+        "dag_run": SimpleNamespace(dag_id="d", run_id="r", run_type="scheduled"),
+        "ti": SimpleNamespace(get_dr_count=lambda dag_id, states: 0),
+    }
+    assert sensor.poke(scheduled) is False  # the folder exists, the batch is not complete yet
     (tmp_path / "lake" / "dt=1" / "_SUCCESS").touch()
-    assert sensor.poke({}) is True
+    assert sensor.poke(scheduled) is True

@@ -4,6 +4,7 @@ plus reading task logs from the folder the workers write (`$AIRFLOW_HOME/logs`).
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 from collections.abc import Iterable
@@ -26,6 +27,8 @@ UNFINISHED_TASK = {
 }
 POLL_S = 3  # between looks at the runs: each look is two API calls per run
 SETTLE_POLLS = 2  # looks in awaiting_input before answering, like a person reading it first
+
+_ATTEMPT = re.compile(r"attempt=(\d+)\.log")
 
 
 class Driver:
@@ -171,7 +174,9 @@ class Driver:
 
     def attempts(self, dag_id: str, run_id: str, task_id: str) -> list[int]:
         folder = self.log_path(dag_id, run_id, task_id, 1).parent
-        found = [int(p.stem.split("=")[1]) for p in folder.glob("attempt=*.log")]
+        # attempt=N.log only: a deferred task also has attempt=N.log.trigger.M.log files
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        found = [int(m[1]) for name in names if (m := _ATTEMPT.fullmatch(name))]
         return sorted(found)
 
     def failure_excerpt(self, dag_id: str, run_id: str, limit: int = 6) -> str:

@@ -10,6 +10,7 @@ mlflow is imported inside functions only.
 from __future__ import annotations
 
 import base64
+import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.adapters.mlflow_auth import authorization
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from airflow_mlops_provider.core.attempts import Attempt
@@ -230,8 +233,9 @@ class Registry:
         existing = self.version_for_run(run_id)
         if existing is not None:
             return existing
-        with self._auth():
+        with self._auth(), _without_mlflow_prints():
             made = mlflow.register_model(f"runs:/{run_id}/model", self.model_name, tags=tags)
+        log.info("Registered %s version %s (MLflow run %s)", self.model_name, made.version, run_id)
         return self.get_version(made.version)
 
     def get_version(self, version: str) -> Version:
@@ -370,3 +374,18 @@ def _version(model_version: Any) -> Version:
         dict(model_version.tags or {}),
         int(model_version.creation_timestamp or 0),
     )
+
+
+@contextmanager
+def _without_mlflow_prints() -> Iterator[None]:
+    """MLflow prints its registration chatter ("Created version '3'", "Waiting up to 300
+    seconds") to stderr, which a task supervisor records at ERROR; the adapter logs its own
+    INFO line instead. MLflow's own switch for those prints, restored afterwards."""
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    was = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = False
+    try:
+        yield
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = was

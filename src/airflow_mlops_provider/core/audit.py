@@ -22,6 +22,7 @@ EVENTS = (
     "rolled_back",
     "release_refused",  # a release step found no gate pass for the current champion
     "retrain_requested",
+    "retrain_request_released",  # its training run failed before training: no cooldown
     "notified",
     # canary rollout (services/rollout.py)
     "canary_step",

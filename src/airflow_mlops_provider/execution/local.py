@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from airflow_mlops_provider.exceptions import TrainingError
@@ -49,13 +49,15 @@ INHERITED = (
 @dataclass(frozen=True)
 class LocalTrainer:
     """`training.compute: local`: the trainer as a subprocess of the worker, in the project
-    folder. It gets the contract environment plus the tracking server's credentials (in its
-    own environment only)."""
+    folder. It gets the contract environment plus the tracking server's credentials and
+    `storage_env` (the S3 connection's AWS_* variables, to read the snapshot) — in its own
+    environment only, never in a repr or a log."""
 
     command: list[str]
     cwd: Path
     timeout_s: float
     log: Callable[[str], None]
+    storage_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def image(self) -> str:
@@ -65,7 +67,7 @@ class LocalTrainer:
     def run(self, env: dict[str, str], client_env: dict[str, str]) -> str | None:
         run_trainer(
             self.command,
-            {**env, **client_env},
+            {**env, **client_env, **self.storage_env},
             cwd=self.cwd,
             timeout_s=self.timeout_s,
             log=self.log,

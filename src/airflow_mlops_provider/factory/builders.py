@@ -17,6 +17,7 @@ from airflow.sdk import (
     TriggerRule,
 )
 
+from airflow_mlops_provider.core.run_batch import BATCH_PATTERN, PARAM
 from airflow_mlops_provider.log_noise import quiet_library_noise
 from airflow_mlops_provider.operators.approval import GateApprovalOperator
 from airflow_mlops_provider.operators.drift import DriftBranchOperator
@@ -36,6 +37,7 @@ from airflow_mlops_provider.operators.release import (
     RollbackOperator,
 )
 from airflow_mlops_provider.operators.retrain import RetrainOperator
+from airflow_mlops_provider.operators.retrain_request import ReleaseRetrainRequestOperator
 from airflow_mlops_provider.operators.validate import DataValidateOperator
 from airflow_mlops_provider.sensors.batch import BatchSensor
 from airflow_mlops_provider.services.config import PipelineConfig
@@ -89,7 +91,14 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
         schedule=_training_schedule(spec),
         doc_md=doc,
         params={
-            "force_retrain": Param(False, type="boolean", description="retrain even without drift")
+            "force_retrain": Param(False, type="boolean", description="retrain even without drift"),
+            PARAM: Param(
+                None,
+                type=["null", "string"],
+                pattern=BATCH_PATTERN,
+                description="the batch (day, YYYY-MM-DD) to train on, rendered as {{ ds }} "
+                "in data.source; empty: the retrain request's batch, else the logical date",
+            ),
         },
         **_dag_args(spec, "training"),
     ) as dag:
@@ -162,6 +171,7 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
                 "rejected": "reject",
             },
         )
+        before_training: list[BaseOperator] = [validate, drift]
         if spec.data.wait is not None:
             wait = BatchSensor(
                 task_id="wait_for_batch",
@@ -170,7 +180,17 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
                 source=spec.data.source,
             )
             wait >> validate
+            before_training.append(wait)
         validate >> drift >> [retrain, skip]
+        if spec.retrain_on_request:
+            release = ReleaseRetrainRequestOperator(
+                task_id="release_retrain_request",
+                pipeline=pipeline,
+                outlets=[Asset(_released_asset_uri(spec))],
+                trigger_rule=TriggerRule.ONE_FAILED,  # failed before training
+                retries=0,
+            )
+            before_training >> release
         retrain >> evaluate >> [promote, reject]
         if asks:
             approve = GateApprovalOperator(
@@ -235,7 +255,7 @@ def build_monitoring(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> 
             retrain_branch=["request_retraining", "alert"],
             alert_branch="alert",
             healthy_branch="healthy",
-            inlets=[Asset(spec.retrain_asset_uri)],
+            inlets=[Asset(spec.retrain_asset_uri), Asset(_released_asset_uri(spec))],
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
         request = RequestRetrainingOperator(
@@ -300,6 +320,12 @@ def _training_schedule(spec: PipelineSpec) -> Any:
         return [asset] if asset else spec.schedule
     timetable = CronTriggerTimetable(PRESET_CRON.get(spec.schedule, spec.schedule), timezone="UTC")
     return AssetOrTimeSchedule(timetable=timetable, assets=[asset]) if asset else timetable
+
+
+def _released_asset_uri(spec: PipelineSpec) -> str:
+    """Events of requested training runs that failed before training: their requests no
+    longer count for monitoring's cooldown."""
+    return f"{spec.retrain_asset_uri}-released"
 
 
 def _prediction_column(spec: PipelineSpec) -> str | None:

@@ -7,11 +7,19 @@ import re
 from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops_provider.exceptions import ConnectionUnreadableError
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
+
+
+class ConnectionMisconfigured(ConnectionUnreadableError, AirflowFailException):
+    """A connection whose configuration is wrong (unparseable, no host, missing although
+    named): a retry cannot fix it, so the task fails at once. A connection that cannot be
+    read for another reason (a secrets backend or the execution API not answering) stays a
+    plain `ConnectionUnreadableError`, which Airflow retries."""
 
 
 def optional_connection(conn_id: str, purpose: str) -> Connection | None:
@@ -27,7 +35,7 @@ def optional_connection(conn_id: str, purpose: str) -> Connection | None:
     except AirflowNotFoundException:
         variable = f"AIRFLOW_CONN_{conn_id.upper()}"
         if os.environ.get(variable, "").strip():
-            raise ConnectionUnreadableError(
+            raise ConnectionMisconfigured(
                 f"Airflow connection {conn_id!r} ({purpose}): {variable} is set but Airflow "
                 "cannot parse it; write it as a connection URI or as JSON "
                 '({"conn_type": ..., "host": ..., ...})'
@@ -46,7 +54,7 @@ def connection_url(conn: Connection, purpose: str, default_scheme: str = "http")
     because URLs are logged and passed around."""
     host = (conn.host or "").strip()
     if not host:
-        raise ConnectionUnreadableError(
+        raise ConnectionMisconfigured(
             f"Airflow connection {conn.conn_id!r} ({purpose}) has no host; set it to the "
             "server's address, e.g. https://mlflow.example.com"
         )

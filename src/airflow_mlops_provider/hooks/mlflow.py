@@ -9,7 +9,11 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from airflow_mlops_provider.adapters.mlflow_registry import Tracking
-from airflow_mlops_provider.hooks.base import connection_url, optional_connection
+from airflow_mlops_provider.hooks.base import (
+    ConnectionMisconfigured,
+    connection_url,
+    optional_connection,
+)
 
 log = logging.getLogger(__name__)
 LOCAL_DB = "mlflow.db"
@@ -46,7 +50,7 @@ class MlflowHook(BaseHook):
         super().__init__()
         self.mlflow_conn_id = mlflow_conn_id
         self.tracking_uri = tracking_uri
-        self.local_dir = Path(local_dir) if local_dir is not None else None
+        self.local_dir = local_dir
         self._tracking: Tracking | None = None
 
     def get_conn(self) -> Tracking:
@@ -63,12 +67,9 @@ class MlflowHook(BaseHook):
             if conn.login:
                 return Tracking(uri, username=conn.login, password=conn.password or "")
             return Tracking(uri, token=conn.password or None)
-        if self.local_dir is None:
-            raise ValueError(
-                f"no Airflow connection {self.mlflow_conn_id!r} and no local store folder"
-            )
-        self.local_dir.mkdir(parents=True, exist_ok=True)
-        uri = f"sqlite:///{self.local_dir / LOCAL_DB}"
+        folder = self._local_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{folder / LOCAL_DB}"
         log.info(
             "MLflow: no Airflow connection %r, so the local store %s is used",
             self.mlflow_conn_id,
@@ -76,11 +77,23 @@ class MlflowHook(BaseHook):
         )
         return Tracking(uri, artifact_location=self._artifacts(uri))
 
+    def _local_folder(self) -> Path:
+        """The local store's folder: only a local one (storage on S3 has none, and a worker's
+        own disk would split the registry between workers)."""
+        where = str(self.local_dir or "")
+        if not where or "://" in where and not where.startswith("file://"):
+            raise ConnectionMisconfigured(
+                f"MLflow: no Airflow connection {self.mlflow_conn_id!r} and no local folder for "
+                f"a local store (storage.root is {where or 'not set'}); create the connection "
+                "with the tracking server's address, or set mlflow.tracking_uri"
+            )
+        return Path(where.removeprefix("file://"))
+
     def _artifacts(self, uri: str) -> str | None:
         """A local store keeps its artifacts beside it; a server decides for itself."""
         if not uri.startswith("sqlite:") or self.local_dir is None:
             return None
-        return (self.local_dir / "mlartifacts").as_uri()
+        return (self._local_folder() / "mlartifacts").as_uri()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from airflow.sdk import BaseHook
 
-from airflow_mlops_provider.exceptions import ConnectionUnreadableError
-from airflow_mlops_provider.hooks.base import connection_url, optional_connection
+from airflow_mlops_provider.hooks.base import (
+    ConnectionMisconfigured,
+    connection_url,
+    optional_connection,
+)
 
 
 class PrometheusHook(BaseHook):
@@ -33,7 +36,7 @@ class PrometheusHook(BaseHook):
             purpose = "canary.prometheus.url_connection"
             conn = optional_connection(self.prometheus_conn_id, purpose)
             if conn is None:
-                raise ConnectionUnreadableError(
+                raise ConnectionMisconfigured(
                     f"{purpose}: Airflow connection {self.prometheus_conn_id!r} does not "
                     "exist; create it with the Prometheus server's host and port"
                 )

@@ -53,6 +53,28 @@ class StorageHook(BaseHook):
         project = Path(project_dir)
         return Storage(project, s3_client=self.get_conn, allowed_roots=allowed_roots(project))
 
+    def subprocess_env(self) -> dict[str, str]:
+        """The connection's S3 settings as the AWS_* variables of a child process (a local
+        trainer reading the snapshot): only for that process's environment, never logged nor
+        returned as a result. Empty when the connection does not exist (the child inherits the
+        worker's own AWS_* variables, said in one INFO line)."""
+        conn = optional_connection(self.aws_conn_id, "S3 storage")
+        if conn is None:
+            log.info(
+                "S3: no Airflow connection %r, so the trainer uses the worker's own AWS "
+                "credentials",
+                self.aws_conn_id,
+            )
+            return {}
+        extra = conn.extra_dejson
+        values = {
+            "AWS_ACCESS_KEY_ID": conn.login,
+            "AWS_SECRET_ACCESS_KEY": conn.password,
+            "AWS_ENDPOINT_URL": extra.get("endpoint_url"),
+            "AWS_DEFAULT_REGION": extra.get("region_name"),
+        }
+        return {k: str(v) for k, v in values.items() if v}
+
     def _build(self) -> Any:
         conn = optional_connection(self.aws_conn_id, "S3 storage")
         if conn is None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseBranchOperator, BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_mlops_provider.operators.run_identity import BatchTemplated, run_batch
 from airflow_mlops_provider.operators.run_note import note_decision
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
 from airflow_mlops_provider.spec import DataSpec, EvaluationSpec, Features, MonitoringSpec
@@ -95,7 +96,7 @@ class CollectWindowOperator(BaseOperator):
         ]
 
 
-class LivePerformanceOperator(BaseOperator):
+class LivePerformanceOperator(BatchTemplated, BaseOperator):
     """The evaluation metrics on the window's requests whose labels have arrived.
 
     Labels are joined by `monitoring.id_column`; `monitoring.performance` judges its metric.
@@ -157,7 +158,8 @@ class MonitoringDecisionOperator(BaseBranchOperator):
     """Turn drift and live performance into one decision: retrain + alert, alert, or healthy.
 
     Either drift or decay requests retraining — unless a retrain-request event (this task's
-    first inlet) is younger than `monitoring.cooldown_hours`: then it only alerts. The
+    first inlet) is younger than `monitoring.cooldown_hours` and was not released (the second
+    inlet: its training run failed before training): then it only alerts. The
     decision is XCom "decision" and the latest monitoring status for the health report.
 
     :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
@@ -216,12 +218,17 @@ class MonitoringDecisionOperator(BaseBranchOperator):
         return decision.route
 
     def _requests(self, context: Context) -> Any:
-        """The newest retrain-request event (first inlet) at or after a time, or None."""
+        """The newest retrain request (first inlet) at or after a time that was not released
+        (second inlet: its training failed before training), or None."""
+        from airflow_mlops_provider.services.monitoring import newest_pending_request
 
         def newest_since(since: datetime) -> datetime | None:
-            events = context["inlet_events"][self.inlets[0]]
-            recent = list(events.after(since.isoformat()).ascending(False).limit(1))
-            return recent[0].timestamp if recent else None
+            def after(inlet: Any) -> list[Any]:
+                return list(context["inlet_events"][inlet].after(since.isoformat()))
+
+            released = [dict(e.extra or {}) for i in self.inlets[1:] for e in after(i)]
+            requests = [(e.timestamp, dict(e.extra or {})) for e in after(self.inlets[0])]
+            return newest_pending_request(requests, released)
 
         return newest_since
 
@@ -250,7 +257,9 @@ class RequestRetrainingOperator(BaseOperator):
         from airflow_mlops_provider.services.monitoring import request_retraining
 
         decision = context["ti"].xcom_pull(task_ids=self.decision_task_id, key="decision")
-        extra = request_retraining(build_runtime(self.pipeline, context), decision=decision)
+        extra = request_retraining(
+            build_runtime(self.pipeline, context), decision=decision, batch=run_batch(context).batch
+        )
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = extra
         return extra
@@ -308,7 +317,7 @@ class NotifyOperator(BaseOperator):
     :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
     :param headline: the message's first words, e.g. "Training".
     :param summary_from: {label: "task_id" or "task_id:xcom_key"}: one line per result
-        found (tasks that did not run are left out).
+        found (tasks that did not succeed are left out, and not asked for their XCom).
     """
 
     ui_color = "#f0f0f0"
@@ -330,10 +339,18 @@ class NotifyOperator(BaseOperator):
         from airflow_mlops_provider.operators.runtime import build_runtime
         from airflow_mlops_provider.services.summary import send_summary
 
-        results = {}
-        for label, source in self.summary_from.items():
-            task_id, _, key = source.partition(":")
-            results[label] = context["ti"].xcom_pull(task_ids=task_id, key=key or "return_value")
+        ti = context["ti"]
+        wanted = {label: source.partition(":")[::2] for label, source in self.summary_from.items()}
+        # Only tasks that succeeded are asked: a missing XCom is logged at ERROR by Airflow.
+        ran = ti.get_task_states(
+            dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=sorted({t for t, _ in wanted.values()})
+        ).get(ti.run_id, {})
+        results = {
+            label: ti.xcom_pull(task_ids=task_id, key=key or "return_value")
+            if ran.get(task_id) == "success"
+            else None
+            for label, (task_id, key) in wanted.items()
+        }
         summary = send_summary(
             build_runtime(self.pipeline, context), headline=self.headline, results=results
         )

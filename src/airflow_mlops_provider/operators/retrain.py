@@ -83,12 +83,14 @@ class RetrainOperator(BaseOperator):
                 context=context,
             )
         from airflow_mlops_provider.execution.local import LocalTrainer
+        from airflow_mlops_provider.hooks.storage import StorageHook
 
         return LocalTrainer(
             self.training.command,
             cwd=Path(self.pipeline.project_dir),
             timeout_s=self.training.timeout_minutes * 60,
             log=self.log.info,
+            storage_env=StorageHook(self.pipeline.connections.aws).subprocess_env(),
         )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

@@ -9,6 +9,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops_provider.exceptions import DataValidationError
 from airflow_mlops_provider.links import ValidationReportLink
+from airflow_mlops_provider.operators.run_identity import BatchTemplated
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
 from airflow_mlops_provider.spec import ContractSpec, DataSpec, MonitoringSpec
 
@@ -21,7 +22,7 @@ class BatchRejected(DataValidationError, AirflowFailException):
     clearing the task after a fix validates the batch again."""
 
 
-class DataValidateOperator(BaseOperator):
+class DataValidateOperator(BatchTemplated, BaseOperator):
     """Check a batch against the contract with Great Expectations; fail closed.
 
     `purpose="training"` validates `source` and writes the immutable snapshot (train/holdout
@@ -34,7 +35,8 @@ class DataValidateOperator(BaseOperator):
     :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
     :param data: YAML block `data` (`DataSpec` or dict): format, target and the split.
     :param contract: YAML block `contract` (`ContractSpec` or dict): the checks.
-    :param source: training batch: path, file:// or s3:// URI, file or folder (templated).
+    :param source: training batch: path, file:// or s3:// URI, file or folder (templated from
+        the run's batch: operators/run_identity.py).
     :param purpose: "training" or "serving".
     :param window_task_id: serving: task whose XCom holds `window_uri` (collect_window).
     :param monitoring: serving: YAML block `monitoring` (its log and prediction columns).

@@ -309,18 +309,51 @@ def _cooldown(
     return f"retraining already requested at {last} (cooldown {hours:g} h)"
 
 
-def request_retraining(rt: Runtime, *, decision: dict[str, Any]) -> dict[str, Any]:
-    """The retrain request's payload (the reason and the reports), audited; the operator
-    attaches it to the retrain-request Asset event."""
+def request_retraining(rt: Runtime, *, decision: dict[str, Any], batch: str) -> dict[str, Any]:
+    """The retrain request's payload (the reason, the reports, and the judged window's day as
+    the `batch` the requested training runs on), audited; the operator attaches it to the
+    retrain-request Asset event."""
     extra = {
+        "batch": batch,
         "reason": decision["reason"],
         "causes": decision["causes"],
         "report": decision.get("report"),
         "performance_report": decision.get("performance_report"),
         "source_run_id": rt.task.run_id,
     }
-    log.info("Requested retraining: %s", decision["reason"])
+    log.info("Requested retraining on batch %s: %s", batch, decision["reason"])
     rt.audit("retrain_requested", extra)
+    return extra
+
+
+def newest_pending_request(
+    requests: list[tuple[datetime, dict[str, Any]]], released: list[dict[str, Any]]
+) -> datetime | None:
+    """When the newest retrain request that still counts for the cooldown was made, or None.
+
+    `requests`: (time, extra) of retrain-request events; `released`: extras of the release
+    events a training run emits when it failed before training (`release_requests`). A
+    released request does not count: its training never happened, so the next drifted
+    window asks again."""
+    gone = {run for extra in released for run in extra.get("source_run_ids") or []}
+    pending = [t for t, extra in requests if extra.get("source_run_id") not in gone]
+    return max(pending, default=None)
+
+
+def release_requests(rt: Runtime, *, requests: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A run started by retrain requests failed before training: the payload of the release
+    event (the monitoring runs whose requests no longer count for the cooldown), audited.
+    None when the run was not started by a request."""
+    sources = sorted({str(r["source_run_id"]) for r in requests if r.get("source_run_id")})
+    if not sources:
+        return None
+    extra = {"source_run_ids": sources, "run_id": rt.task.run_id}
+    log.info(
+        "This run failed before training: the retrain request(s) of %s no longer count for "
+        "the cooldown",
+        ", ".join(sources),
+    )
+    rt.audit("retrain_request_released", extra)
     return extra
 
 

@@ -349,18 +349,23 @@ def test_decide_reads_both_inputs_and_the_retrain_requests(pipeline, calls) -> N
         healthy_branch="healthy",
         inlets=[asset],
     )
+    released = Asset("mlops://p/retrain-request-released")
+    op.inlets.append(released)
     seen: list[str] = []
 
-    class Events:  # the inlet event accessor's query chain, as Airflow 3 offers it
-        def after(self, since: str) -> Events:
+    class Events:  # the inlet event accessor's query, as Airflow 3 offers it
+        def __init__(self, *events: SimpleNamespace) -> None:
+            self.events = events
+
+        def after(self, since: str) -> tuple[SimpleNamespace, ...]:
             seen.append(since)
-            return self
+            return self.events
 
-        def ascending(self, flag: bool) -> Events:
-            return self
-
-        def limit(self, n: int) -> list:
-            return [SimpleNamespace(timestamp="2026-11-01T03:00:00+00:00")]
+    requests = Events(
+        SimpleNamespace(timestamp="2026-11-01T03:00:00+00:00", extra={"source_run_id": "m1"}),
+        SimpleNamespace(timestamp="2026-11-01T05:00:00+00:00", extra={"source_run_id": "m2"}),
+    )
+    releases = Events(SimpleNamespace(timestamp="x", extra={"source_run_ids": ["m2"]}))
 
     ti = FakeTI(
         {
@@ -368,20 +373,20 @@ def test_decide_reads_both_inputs_and_the_retrain_requests(pipeline, calls) -> N
             ("live_performance", "performance"): {},
         }
     )
-    context = make_context(ti, inlet_events={asset: Events()})
+    context = make_context(ti, inlet_events={asset: requests, released: releases})
     assert op.choose_branch(context) == "alert"
     call = recorded[0]
     assert call["drift"] == {"dataset_drift": True} and call["performance"] == {}
     since = datetime(2026, 11, 1, tzinfo=UTC)
     assert call["requested_since"](since) == "2026-11-01T03:00:00+00:00"
-    assert seen == [since.isoformat()] and ti.pushed["decision"] == decision.decision
+    assert seen == [since.isoformat()] * 2 and ti.pushed["decision"] == decision.decision
     assert ti.pushed[NOTE_KEY] == ["Monitoring: cooldown — drift in tenure"]
 
 
 def test_retrain_request_goes_on_the_asset_event(pipeline, calls) -> None:
     from airflow.sdk import Asset
 
-    calls(monitoring, "request_retraining", returns={"reason": "drift in x"})
+    recorded = calls(monitoring, "request_retraining", returns={"reason": "drift in x"})
     op = RequestRetrainingOperator(
         task_id="request_retraining",
         pipeline=pipeline,
@@ -392,6 +397,7 @@ def test_retrain_request_goes_on_the_asset_event(pipeline, calls) -> None:
     op.execute(context)
     (event,) = context["outlet_events"].values()
     assert event.extra == {"reason": "drift in x"}
+    assert recorded[0]["batch"] == "2026-11-01"  # the judged window's day
 
 
 def test_notify_collects_each_result_named_in_summary_from(pipeline, calls) -> None:
@@ -404,6 +410,14 @@ def test_notify_collects_each_result_named_in_summary_from(pipeline, calls) -> N
         summary_from={"data": "validate_data", "gate": "evaluate:gate", "approval": "approve"},
     )
     ti = FakeTI({("validate_data", "return_value"): SNAPSHOT, ("evaluate", "gate"): {"d": 1}})
+    pulled: list[str] = []
+    pull = ti.xcom_pull
+    ti.xcom_pull = lambda task_ids, key="return_value": (
+        pulled.append(task_ids) or pull(task_ids, key)
+    )
+    states = {"validate_data": "success", "evaluate": "success", "approve": "skipped"}
+    ti.get_task_states = lambda dag_id, run_ids, task_ids: {ti.run_id: states}
     op.execute(make_context(ti))
     assert recorded[0]["results"] == {"data": SNAPSHOT, "gate": {"d": 1}, "approval": None}
     assert ti.pushed[NOTE_KEY] == ["• data: rows 4000"]  # the run's note: below the headline
+    assert pulled == ["validate_data", "evaluate"]  # a skipped task's XCom is not asked for

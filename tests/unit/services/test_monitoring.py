@@ -154,8 +154,9 @@ def test_live_performance_on_the_labelled_requests(rt, tmp_path) -> None:
 
 def test_retrain_request_and_alert_carry_the_reason(rt, sent, audit) -> None:
     decision = decide(rt, drift=DRIFTED, since=lambda since: None).to_xcom()
-    extra = monitoring.request_retraining(rt, decision=decision)
+    extra = monitoring.request_retraining(rt, decision=decision, batch="2026-11-08")
     assert extra == {
+        "batch": "2026-11-08",
         "reason": decision["reason"],
         "causes": ["drift"],
         "report": "r.html",
@@ -185,3 +186,22 @@ def test_health_report_combines_status_and_registry(rt, registry, sent) -> None:
         "gate": "reject",
     }
     assert document["monitoring"]["status"] == "healthy" and sent == [report["text"]]
+
+
+def test_a_released_request_does_not_count_for_the_cooldown() -> None:
+    """A requested training run that failed before training released its request (by the
+    monitoring run that made it): the next drifted window asks again."""
+    t1, t2 = datetime(2026, 11, 8, 1, tzinfo=UTC), datetime(2026, 11, 8, 2, tzinfo=UTC)
+    requests = [(t1, {"source_run_id": "m1"}), (t2, {"source_run_id": "m2"})]
+    assert monitoring.newest_pending_request(requests, []) == t2
+    assert monitoring.newest_pending_request(requests, [{"source_run_ids": ["m2"]}]) == t1
+    assert monitoring.newest_pending_request(requests, [{"source_run_ids": ["m1", "m2"]}]) is None
+    assert monitoring.newest_pending_request([], []) is None
+
+
+def test_release_names_the_requests_and_is_audited(rt, audit) -> None:
+    requests = [{"source_run_id": "m2"}, {"source_run_id": "m1"}, {"reason": "old event"}]
+    extra = monitoring.release_requests(rt, requests=requests)
+    assert extra == {"source_run_ids": ["m1", "m2"], "run_id": rt.task.run_id}
+    assert monitoring.release_requests(rt, requests=[{"reason": "no source"}]) is None
+    assert [line["event"] for line in audit(rt)] == ["retrain_request_released"]
