@@ -16,6 +16,7 @@ from airflow_mlops_provider.adapters.storage import Storage
 from airflow_mlops_provider.core.drift import compare_profile
 from airflow_mlops_provider.core.drift_profile import fit_profile
 
+from .same_result import assert_same_validation
 from .test_adapters import moto_client, s3_endpoint  # noqa: F401 - the moto server fixture
 from .test_streaming_validation import CHECKS, NOW, orders, write_parts
 
@@ -48,7 +49,7 @@ def test_local_fanout_equals_the_whole_batch(tmp_path: Path) -> None:
     storage = Storage(tmp_path)
     plan, parts = run_maps(storage, "batch", "spill", slices=4)
     whole = validate_frame(storage.read_frame("batch"), CHECKS, now=NOW)
-    assert fanout.validate_reduce(storage, CHECKS, parts).to_dict() == whole.to_dict()
+    assert_same_validation(fanout.validate_reduce(storage, CHECKS, parts), whole)
     assert not (tmp_path / "spill").exists() or not any((tmp_path / "spill").rglob("*.arrow"))
 
     profile = fit_profile(orders(seed=11), **FEATURES)
@@ -79,7 +80,7 @@ def test_s3_fanout_spills_through_storage(s3_endpoint: str, tmp_path: Path) -> N
         for uri in f
     )
     whole = validate_frame(storage.read_frame("s3://fan/batch"), CHECKS, now=NOW)
-    assert fanout.validate_reduce(storage, CHECKS, parts).to_dict() == whole.to_dict()
+    assert_same_validation(fanout.validate_reduce(storage, CHECKS, parts), whole)
     assert storage.list_objects("s3://fan/runs/r1/spill") == []  # removed after the reduce
 
 

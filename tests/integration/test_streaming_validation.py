@@ -21,6 +21,8 @@ from airflow_mlops_provider.core.contract import checks_from_contract
 from airflow_mlops_provider.core.validation_parts import ValidationPart
 from airflow_mlops_provider.spec import ContractSpec
 
+from .same_result import assert_same_validation
+
 pytestmark = pytest.mark.integration
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
@@ -124,7 +126,7 @@ def test_streaming_gives_the_whole_batch_result(batch, whole, chunk_rows: int) -
     from airflow_mlops_provider.adapters.validation import validate_batch
 
     streamed = validate_batch(batch, CHECKS, now=NOW, chunk_rows=chunk_rows)
-    assert streamed.to_dict() == whole.to_dict()
+    assert_same_validation(streamed, whole)
 
 
 def test_slices_as_mapped_steps_merge_to_the_whole_result(batch, whole, tmp_path: Path) -> None:
@@ -141,7 +143,7 @@ def test_slices_as_mapped_steps_merge_to_the_whole_result(batch, whole, tmp_path
     ]  # fmt: skip
     random.Random(1).shuffle(parts)  # mapped tasks finish in any order
     travelled = [ValidationPart.from_dict(json.loads(json.dumps(p))) for p in parts]
-    assert reduce_validation(CHECKS, travelled).to_dict() == whole.to_dict()
+    assert_same_validation(reduce_validation(CHECKS, travelled), whole)
 
 
 def test_a_passing_batch_passes_both_ways(tmp_path: Path) -> None:
@@ -159,7 +161,7 @@ def test_a_passing_batch_passes_both_ways(tmp_path: Path) -> None:
     checks = [c for c in CHECKS if c.rule != "unique_key"]  # 360 keys cannot cover 1,200 rows
     whole = validate_frame(ok.read_pandas(), checks, now=NOW)
     assert whole.passed, whole.summary()
-    assert validate_batch(ok, checks, now=NOW, chunk_rows=250).to_dict() == whole.to_dict()
+    assert_same_validation(validate_batch(ok, checks, now=NOW, chunk_rows=250), whole)
 
 
 def test_missing_and_mistyped_columns_skip_the_same_checks(tmp_path: Path) -> None:
@@ -170,7 +172,7 @@ def test_missing_and_mistyped_columns_skip_the_same_checks(tmp_path: Path) -> No
     write_parts(broken, tmp_path / "broken", parts=2)
     batch = open_batch(Storage(tmp_path), "broken")
     whole = validate_frame(batch.read_pandas(), CHECKS, now=NOW)
-    assert validate_batch(batch, CHECKS, now=NOW, chunk_rows=700).to_dict() == whole.to_dict()
+    assert_same_validation(validate_batch(batch, CHECKS, now=NOW, chunk_rows=700), whole)
     assert {r.check.rule for r in whole.skipped()} >= {"between", "unique_key", "in_set"}
 
 
@@ -187,4 +189,4 @@ def test_a_csv_batch_streams_to_the_same_result(tmp_path: Path) -> None:
     batch = open_batch(Storage(tmp_path), "csv", "csv", types=types)
     whole = validate_frame(batch.read_pandas(), CHECKS, now=NOW)
     assert [r.check.rule for r in whole.failures()].count("in_set") == 1
-    assert validate_batch(batch, CHECKS, now=NOW, chunk_rows=333).to_dict() == whole.to_dict()
+    assert_same_validation(validate_batch(batch, CHECKS, now=NOW, chunk_rows=333), whole)

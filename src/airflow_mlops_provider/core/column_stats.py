@@ -82,16 +82,17 @@ def _merge_one(chunks: list[ColumnStats]) -> ColumnStats:
     rows = sum(c.rows for c in chunks)
     filled = [(c, c.rows * (1 - c.null_share)) for c in chunks]
     valued = [c for c, n in filled if n > 0]
-    means = [(c.mean, n) for c, n in filled if n > 0 and c.mean is not None]
+    means = [(c.mean, n) for c, n in filled if n > 0]
     weight = sum(n for _, n in means)
+    finite = all(m is not None for m, _ in means)  # a chunk's inf makes the whole mean inf
     distinct = [c.distinct for c in valued if c.distinct is not None]
     return ColumnStats(
         column=chunks[0].column,
         dtype=chunks[0].dtype,
         null_share=sum(c.null_share * c.rows for c in chunks) / rows if rows else 0.0,
-        min=min((c.min for c in valued if c.min is not None), default=None),
-        max=max((c.max for c in valued if c.max is not None), default=None),
-        mean=_finite(sum(m * n for m, n in means) / weight) if weight else None,
+        min=min((c.min for c in valued if c.min is not None), default=None, key=_order),
+        max=max((c.max for c in valued if c.max is not None), default=None, key=_order),
+        mean=_finite(sum(m * n for m, n in means) / weight) if weight and finite else None,
         distinct=max(distinct) if distinct else None,
         rows=rows,
         distinct_is_lower_bound=len(distinct) > 1 or any(c.distinct_is_lower_bound for c in chunks),
@@ -103,9 +104,18 @@ def _with(stats: ColumnStats, **values: Any) -> ColumnStats:
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars as Python numbers (JSON-serialisable); NaN/inf as None."""
+    """numpy scalars as Python numbers (JSON-serialisable); ±inf as "inf"/"-inf", NaN as None."""
     number = value.item() if hasattr(value, "item") else value
+    if isinstance(number, float) and math.isinf(number):
+        return "inf" if number > 0 else "-inf"
     return _finite(number) if isinstance(number, float) else number
+
+
+def _order(value: Any) -> Any:
+    """Min/max order of a stat: numbers and "±inf" as floats; text and dates as text."""
+    if isinstance(value, int | float) or value in ("inf", "-inf"):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
 
 
 def _finite(value: float) -> float | None:
