@@ -48,6 +48,8 @@ class LocalAirflow:
 
     # lifecycle
     def __enter__(self) -> LocalAirflow:
+        # SIGTERM (a CI job's timeout, `kill`) must stop Airflow too, like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.start()
         return self
 
@@ -180,6 +182,10 @@ class LocalAirflow:
         raise AirflowUnavailable(
             f"waited {timeout:.0f} s for {what}\nlast lines of {self.log}:\n{tail}"
         )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _request(method: str, url: str, body: Any = None, token: str | None = None) -> Any:
