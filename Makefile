@@ -53,11 +53,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench include dags
 	$(BIN)/airflow-mlops validate dags
 
-# Airflow UI on the demo's state (run `make demo` first to have runs to look at).
+# Airflow UI on the demo's state (run `make demo` first to have runs to look at): port 8080,
+# or a free one when 8080 is taken (it says so); `make ui PORT=8093` asks for a port.
 ui: $(STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(CURDIR)/.mlops/airflow \
-	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 \
-	$(BIN)/airflow standalone
+	$(BIN)/airflow-mlops ui --project $(CURDIR) $(if $(PORT),--port $(PORT))
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py

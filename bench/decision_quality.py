@@ -115,7 +115,7 @@ def load_before(name: str) -> types.ModuleType:
 
 
 def gate_rules() -> dict[str, Any]:
-    from airflow_mlops_provider.spec.models import MetricRule
+    from airflow_mlops_provider.spec import MetricRule
 
     return {
         "roc_auc": MetricRule(min=0.6, max_regression=GATE_MARGIN),
@@ -196,7 +196,7 @@ def run_gate(trials: int, engines: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def canary_rules() -> dict[str, Any]:
-    from airflow_mlops_provider.spec.models import CanaryMetricRule
+    from airflow_mlops_provider.spec import CanaryMetricRule
 
     return {"roc_auc": CanaryMetricRule(max_regression=CANARY_MARGIN)}
 

@@ -236,7 +236,7 @@ def make_anchor(root: Path, n: int) -> Path:
 def make_floor(root: Path, n: int) -> Path:
     """bench/floor_dags.py with its generated block filled in: N, the project dir and the
     example spec as a Python literal (read here, once, so the floor itself reads no YAML)."""
-    from airflow_mlops_provider.spec.loader import load_spec
+    from airflow_mlops_provider.spec import load_spec
 
     example = REPO / "dags" / "churn.yaml"
     spec = load_spec(example).model_dump(exclude_unset=True)

@@ -134,7 +134,7 @@ def _measure(work: Path, batch: Path, store: dict, rows: int, runs: int) -> dict
     from airflow_mlops_provider.adapters.routers.local import replay, score
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core import canary
-    from airflow_mlops_provider.spec.models import CanarySpec
+    from airflow_mlops_provider.spec import CanarySpec
 
     frame = pd.read_parquet(batch)
     requests = pd.concat([frame] * -(-rows // len(frame)), ignore_index=True).iloc[:rows]

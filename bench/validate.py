@@ -302,7 +302,7 @@ def child(variant: str, parquet: Path, contract_path: Path, out: Path, profile: 
 
         from airflow_mlops_provider.adapters.great_expectations import validate_frame
         from airflow_mlops_provider.core.contract import checks_from_contract
-        from airflow_mlops_provider.spec.models import ContractSpec
+        from airflow_mlops_provider.spec import ContractSpec
     else:
         import great_expectations  # noqa: F401
     t1 = time.perf_counter()
@@ -425,7 +425,7 @@ def stats(values: list[float]) -> dict[str, float]:
 
 def bench_rows(rows: int, runs: int, profile: bool, root: Path) -> dict[str, Any]:
     from airflow_mlops_provider.core.contract import checks_from_contract
-    from airflow_mlops_provider.spec.models import ColumnRule, ContractSpec
+    from airflow_mlops_provider.spec import ColumnRule, ContractSpec
 
     DATA_DIR.mkdir(exist_ok=True)
     parquet = DATA_DIR / f"table-{rows}-{SEED}.parquet"
@@ -545,7 +545,7 @@ def machine() -> dict[str, Any]:
     )
     sources = {
         name: hashlib.sha256((REPO / "src/airflow_mlops_provider" / name).read_bytes()).hexdigest()
-        for name in ("core/contract.py", "adapters/great_expectations.py", "spec/models.py")
+        for name in ("core/contract.py", "adapters/great_expectations.py", "spec/contract.py")
     }
     return {
         "nproc": os.cpu_count(),

@@ -1,5 +1,5 @@
 """`airflow-mlops`: validate pipeline YAMLs, check data, compare batches for drift, judge a
-challenger with the evaluation gate, run the demo.
+challenger with the evaluation gate, run the demo and the Airflow UI on it.
 
 `validate` needs no Airflow and exits 1 on any error, so it fits CI and pre-commit.
 """
@@ -61,13 +61,16 @@ def main(argv: list[str] | None = None) -> int:
         default=Path.cwd(),
         help="folder holding dags/ and include/ (default: current folder)",
     )
+    ui = sub.add_parser("ui", help="the Airflow UI (airflow standalone) on the demo's state")
+    ui.add_argument("--project", type=Path, default=Path.cwd(), help="folder holding dags/")
+    ui.add_argument("--port", type=int, help="port to serve on (default 8080, else a free one)")
     args = parser.parse_args(argv)
     if args.command == "validate":
         return validate_paths(args.paths)
     if args.command == "schema":
-        from airflow_mlops_provider.spec import PipelineSpec
+        from airflow_mlops_provider.spec.reference import json_schema
 
-        print(json.dumps(PipelineSpec.model_json_schema(), indent=2))
+        print(json.dumps(json_schema(), indent=2))
         return 0
     if args.command == "check-data":
         return check_data(args.pipeline, args.data_uri, args.report, args.chunk_rows)
@@ -77,14 +80,19 @@ def main(argv: list[str] | None = None) -> int:
         return gate_cli(args.pipeline, args.challenger, args.champion, args.holdout, args.report)
     if args.command == "render-pod":
         return render_pod(args.pipeline)
+    if args.command == "ui":
+        from airflow_mlops_provider.ui_server import run_ui
+
+        return run_ui(args.project.resolve(), args.port)
     from airflow_mlops_provider.demo import run_demo
 
     return run_demo(args.project.resolve())
 
 
 def validate_paths(paths: list[Path]) -> int:
-    """Validate each file (a folder means its pipeline YAMLs, with its defaults.yaml)."""
-    from airflow_mlops_provider.spec.loader import SpecError, load_defaults, load_spec
+    """Validate each file (a folder means its pipeline files, with its defaults.yaml), as the
+    DAG loader would: every error, the warnings, the skipped files, duplicate names."""
+    from airflow_mlops_provider.spec import SpecError, duplicate_names, load_defaults, load_spec
 
     failures, checked, names = 0, 0, {}
     for folder, files in _group(paths):
@@ -96,22 +104,21 @@ def validate_paths(paths: list[Path]) -> int:
             continue
         for path in files:
             checked += 1
+            warnings: list = []
             try:
-                spec = load_spec(path, defaults)
+                names[path] = load_spec(path, defaults, warnings=warnings).pipeline
             except SpecError as exc:
                 print(exc, file=sys.stderr)
                 failures += 1
-                continue
-            if spec.pipeline in names:
-                print(
-                    f"{path}:1:1: pipeline: '{spec.pipeline}' is already defined in "
-                    f"{names[spec.pipeline]}; pipeline names must be unique",
-                    file=sys.stderr,
-                )
-                failures += 1
-                continue
-            names[spec.pipeline] = path
-            print(f"ok  {path} → pipeline {spec.pipeline}")
+            for warning in warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+    clashes = duplicate_names(names)
+    for message in clashes.values():
+        print(message, file=sys.stderr)
+    for path, name in names.items():
+        if path not in clashes:
+            print(f"ok  {path} → pipeline {name}")
+    failures += len(clashes)
     print(f"{checked} file(s) checked, {failures} with errors", file=sys.stderr)
     return 1 if failures or not checked else 0
 
@@ -132,7 +139,7 @@ def check_data(
         check_batch,
         contract_types,
     )
-    from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
+    from airflow_mlops_provider.spec import SpecError, load_pipeline_file
 
     try:
         spec = load_pipeline_file(pipeline)
@@ -194,7 +201,7 @@ def drift_cli(
     batches stream in chunks. Prints the JSON summary with the per-feature results on stdout."""
     from airflow_mlops_provider.core.drift_html import render_html
     from airflow_mlops_provider.services.drift import judge
-    from airflow_mlops_provider.spec import DriftSpec
+    from airflow_mlops_provider.spec import DriftSpec, SpecError
 
     try:
         spec, profile, batch = _drift_inputs(reference, current, pipeline, chunk_rows)
@@ -202,6 +209,9 @@ def drift_cli(
         drift = spec.drift if spec else DriftSpec()
         predicted = monitoring.prediction_column if monitoring else None
         result = judge(profile, batch, drift, predicted, chunk_rows=chunk_rows)
+    except SpecError as exc:  # already file:line: field: fix
+        print(exc, file=sys.stderr)
+        return 2
     except Exception as exc:  # unreadable input or bad settings: a usage error, not a verdict
         print(f"airflow-mlops drift: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -247,7 +257,7 @@ def gate_cli(
 
 
 def _load_spec(pipeline: Path) -> PipelineSpec:
-    from airflow_mlops_provider.spec.loader import load_pipeline_file
+    from airflow_mlops_provider.spec import load_pipeline_file
 
     return load_pipeline_file(pipeline)
 
@@ -298,7 +308,7 @@ def _drift_inputs(
     from airflow_mlops_provider.adapters.storage import Storage
     from airflow_mlops_provider.core.drift_profile import DriftProfile
     from airflow_mlops_provider.services.validation import contract_types
-    from airflow_mlops_provider.spec.loader import load_pipeline_file
+    from airflow_mlops_provider.spec import load_pipeline_file
 
     spec = load_pipeline_file(pipeline) if pipeline else None
     storage = Storage(Path.cwd())
@@ -367,7 +377,7 @@ def render_pod(path: Path) -> int:
 
     from airflow_mlops_provider.execution.contract import trainer_env
     from airflow_mlops_provider.execution.kubernetes import render_pod as render
-    from airflow_mlops_provider.spec.loader import SpecError, load_pipeline_file
+    from airflow_mlops_provider.spec import SpecError, load_pipeline_file
 
     try:
         spec = load_pipeline_file(path)
@@ -402,14 +412,22 @@ def render_pod(path: Path) -> int:
 
 
 def _group(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
-    from airflow_mlops_provider.spec.loader import pipeline_files
+    """(folder, its pipeline files) per argument; a folder's skipped YAMLs are listed."""
+    from airflow_mlops_provider.spec import scan_folder
 
     groups = []
     for path in paths:
-        if path.is_dir():
-            groups.append((path, pipeline_files(path)))
-        else:
+        try:
+            is_folder = path.is_dir()
+        except OSError:
+            is_folder = False  # reading it as a file names the problem
+        if not is_folder:
             groups.append((path.parent, [path]))
+            continue
+        scan = scan_folder(path)
+        for skipped, reason in scan.skipped:
+            print(f"skipped {skipped}: {reason}", file=sys.stderr)
+        groups.append((path, scan.pipelines))
     return groups
 
 

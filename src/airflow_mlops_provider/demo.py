@@ -35,11 +35,28 @@ RUN_TIMEOUT_S = 1200  # a run that waits for a person would never end: the demo'
 ASSET_RUN_TIMEOUT_S = 180  # monitoring end -> the scheduler's asset-triggered training run
 STEP_TIMEOUT_S = 600
 
+# The demo runs the repository's own example project; the wheel ships none of it.
+CHECKOUT_FILES = ("dags/churn.yaml", "include/demo/generate.py", "include/trainer/train.py")
+
+
+def missing_checkout_files(project: Path) -> list[str]:
+    return [name for name in CHECKOUT_FILES if not (project / name).is_file()]
+
 
 def run_demo(project: Path) -> int:
     from airflow_mlops_provider.local_airflow import AirflowUnavailable, LocalAirflow
     from airflow_mlops_provider.ui_server import choose_port, ui_env
 
+    missing = missing_checkout_files(project)
+    if missing:
+        print(
+            f"airflow-mlops demo runs the example project of a repository checkout, and "
+            f"{project} lacks {', '.join(missing)} (the installed package does not ship the "
+            "demo data generator, the reference trainer or the example pipeline). Clone "
+            "airflow-mlops-provider and run `make demo` there, or pass --project <checkout>.",
+            file=sys.stderr,
+        )
+        return 2
     state = project / ".mlops"
     if state.exists():
         print(f"Previous demo state found in {state}: starting clean (it is removed first).")

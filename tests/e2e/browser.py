@@ -11,13 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+TRIGGER_WAIT = 240  # seconds for a triggered run's page (see Browser.trigger)
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 FLAGS = [
@@ -71,11 +76,12 @@ class Browser:
     def until(self, what: str, condition: Callable[[Any], Any], timeout: float | None = None):
         """Wait for `condition`; on timeout fail naming `what`, the page and a screenshot."""
         try:
-            # React re-renders: an element found a moment ago may be gone; look again
+            # React re-renders: an element found a moment ago may be gone, or the page is
+            # still navigating (a redirect to the login page); look again until the deadline
             wait = WebDriverWait(
                 self.driver,
                 timeout or self.timeout,
-                ignored_exceptions=(StaleElementReferenceException,),
+                ignored_exceptions=(StaleElementReferenceException, WebDriverException),
             )
             return wait.until(condition)
         except TimeoutException:
@@ -146,7 +152,9 @@ class Browser:
         self.driver.find_element(By.NAME, "dagRunId").send_keys(run_id)
         self.shot(f"trigger-{dag_id}")
         self.button("Trigger", within=dialog).click()
-        self.until(f"page of run {run_id}", ec.url_contains(f"/runs/{run_id}"))
+        # The API server answers nothing while it starts the first task instance: 53-72 s
+        # measured on a loaded shared machine (main too), so this wait is longer.
+        self.until(f"page of run {run_id}", ec.url_contains(f"/runs/{run_id}"), TRIGGER_WAIT)
 
     def open_task(self, base_url: str, dag_id: str, run_id: str, task_id: str) -> None:
         self.driver.get(f"{base_url}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}")

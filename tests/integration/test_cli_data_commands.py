@@ -96,7 +96,7 @@ def test_drift_cli_exit_codes(demo_data: Path, tmp_path: Path) -> None:
 
 def test_drift_cli_with_a_saved_profile_and_a_bad_override(demo_data: Path, tmp_path: Path) -> None:
     from airflow_mlops_provider.core.drift_profile import fit_profile
-    from airflow_mlops_provider.spec.loader import load_pipeline_file
+    from airflow_mlops_provider.spec import load_pipeline_file
 
     features = load_pipeline_file(PIPELINE).data.features
     reference = pd.read_parquet(demo_data / "batches" / "dt=2026-11-01")
@@ -118,7 +118,8 @@ def test_drift_cli_with_a_saved_profile_and_a_bad_override(demo_data: Path, tmp_
     (tmp_path / "bad.yaml").write_text(bad)
     code, error = drift("--reference", "profile.json", "--current", drifted, "--pipeline",
                         "bad.yaml", cwd=tmp_path)  # fmt: skip
-    assert code == 2 and "monthly_charge" in error and "not declared features" in error
+    assert code == 2 and "bad.yaml:" in error and "SpecError" not in error
+    assert "drift.features.monthly_charge: 'monthly_charge' is not a declared feature" in error
     (tmp_path / "broken.json").write_text("{}")
     code, error = drift("--reference", "broken.json", "--current", drifted, cwd=tmp_path)
     assert code == 2 and "not a drift profile" in error

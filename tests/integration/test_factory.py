@@ -114,12 +114,12 @@ def test_broken_yaml_becomes_config_error_dag_and_hides_nothing(tmp_path: Path) 
     assert "config-error" in error_dag.tags
 
 
-def test_duplicate_pipeline_name_is_a_config_error(tmp_path: Path) -> None:
+def test_duplicate_pipeline_name_is_a_config_error_of_both_files(tmp_path: Path) -> None:
     same = (ROOT / "dags" / "churn.yaml").read_text()
     bag = dagbag(make_dags_folder(tmp_path, {"zz_copy.yaml": same}))
-    assert "zz_copy__config_error" in bag.dags
-    assert "already defined in churn.yaml" in bag.dags["zz_copy__config_error"].doc_md
-    assert "churn__training" in bag.dags
+    assert set(bag.dags) == {"churn__config_error", "zz_copy__config_error"}
+    assert "is also defined in churn.yaml" in bag.dags["zz_copy__config_error"].doc_md
+    assert "is also defined in zz_copy.yaml" in bag.dags["churn__config_error"].doc_md
 
 
 def test_broken_defaults_make_every_pipeline_a_visible_error(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 parse them: a DagBag over the corpus plus one good pipeline, and `airflow-mlops validate`.
 
 Every file must give a clear error naming file and line (each fixture's header says which
-message and line), none may execute code (python tags would create marker files), none may
-hide the good pipeline, and parsing the whole corpus stays bounded in memory (measured in a
-subprocess with resource.getrusage; the time is recorded, never asserted).
+message and line, `# class:` which class of mistake it stands for, and `# hidden:` a secret the
+error must never show), none may execute code (python tags would create marker files), none
+may hide the good pipeline, and parsing the whole corpus stays bounded in memory (measured in
+a subprocess with resource.getrusage; the time is recorded, never asserted).
 """
 
 from __future__ import annotations
@@ -31,11 +32,31 @@ GOOD_DAGS = {"churn__training", "churn__monitoring", "churn__rollback", "churn__
 FIXTURES = sorted(p.name for p in CORPUS.glob("*.yaml"))
 
 
+def header(path: Path) -> dict[str, str]:
+    """The fixture's leading `# key: value` lines (bad, expect, line, class, hidden)."""
+    fields = {}
+    for raw in path.read_bytes().split(b"\n", 6)[:6]:
+        line = raw.decode("utf-8", "replace")
+        if not line.startswith("# ") or ": " not in line:
+            break
+        key, value = line[2:].split(": ", 1)
+        fields[key] = value
+    return fields
+
+
 def expectation(path: Path) -> tuple[str, int]:
     """(message fragment, line) from the fixture's `# expect:` and `# line:` header."""
-    header = path.read_bytes().split(b"\n", 3)[:3]
-    fields = dict(line.decode().lstrip("# ").split(": ", 1) for line in header[1:])
+    fields = header(path)
     return fields["expect"], int(fields["line"])
+
+
+def classes() -> dict[str, int]:
+    """Fixtures per class of mistake (`# class:`; the first corpus's files have none)."""
+    counts: dict[str, int] = {}
+    for name in FIXTURES:
+        klass = header(CORPUS / name).get("class", "structure, types and rules")
+        counts[klass] = counts.get(klass, 0) + 1
+    return counts
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +89,9 @@ def dagbag(dags_folder: Path):
 
 
 def test_corpus_is_large_and_varied() -> None:
-    assert len(FIXTURES) >= 40
+    assert len(FIXTURES) >= 90
     assert all(expectation(CORPUS / name)[0] for name in FIXTURES)
+    assert len(classes()) >= 8
 
 
 @pytest.mark.parametrize("name", [*FIXTURES, BIG])
@@ -79,6 +101,8 @@ def test_each_bad_file_becomes_its_config_error_dag(name: str, dagbag, dags_fold
     assert f"{dags_folder / name}:{line}:" in dag.doc_md, dag.doc_md
     assert expect in dag.doc_md, dag.doc_md
     assert name in dag.description and dag.tags == {"mlops", "config-error"}
+    hidden = header(dags_folder / name).get("hidden")
+    assert hidden is None or (hidden not in dag.doc_md and hidden not in dag.description)
 
 
 def test_bad_files_hide_nothing_and_run_nothing(dagbag, dags_folder: Path) -> None:
@@ -99,6 +123,8 @@ def test_validate_cli_reports_every_file(
     for name in [*FIXTURES, BIG]:
         expect, line = expectation(dags_folder / name)
         assert f"{dags_folder / name}:{line}:" in text and expect in text, name
+        hidden = header(dags_folder / name).get("hidden")
+        assert hidden is None or hidden not in text, name
     assert list((dags_folder.parent / "markers").iterdir()) == []
 
 
@@ -108,12 +134,10 @@ def test_an_unforeseen_build_failure_stays_in_its_file(
     """Defence in depth: should a valid spec ever fail to build (a bug, an Airflow limit the
     spec does not know), only that file's DAGs become a config error. The failure is injected
     because no valid input is known to cause one (the tag-length case is now validated)."""
-    for name in ("churn.yaml", "zz_name_collision.yaml"):
+    for name in ("churn.yaml", "zz_twin_a.yaml"):
         shutil.copy(dags_folder / name, tmp_path / name)
-    text = (tmp_path / "zz_name_collision.yaml").read_text()
-    (tmp_path / "zz_name_collision.yaml").write_text(
-        text.replace("pipeline: churn", "pipeline: boom")
-    )
+    text = (tmp_path / "zz_twin_a.yaml").read_text()
+    (tmp_path / "zz_twin_a.yaml").write_text(text.replace("pipeline: twin", "pipeline: boom"))
     real = factory_loader.build_dags
 
     def build(spec, *args, **kwargs):
@@ -123,9 +147,9 @@ def test_an_unforeseen_build_failure_stays_in_its_file(
 
     monkeypatch.setattr(factory_loader, "build_dags", build)
     dags = {d.dag_id: d for d in load_pipelines({}, tmp_path)}
-    assert set(dags) == GOOD_DAGS | {"zz_name_collision__config_error"}
+    assert set(dags) == GOOD_DAGS | {"zz_twin_a__config_error"}
     assert "building the DAGs failed: RuntimeError: simulated builder bug" in (
-        dags["zz_name_collision__config_error"].doc_md
+        dags["zz_twin_a__config_error"].doc_md
     )
 
 
@@ -133,7 +157,7 @@ MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
 from airflow_mlops_provider.factory.loader import load_pipelines
-from airflow_mlops_provider.spec.loader import load_pipeline_file, pipeline_files
+from airflow_mlops_provider.spec import load_pipeline_file, pipeline_files
 folder = Path(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
@@ -170,6 +194,8 @@ def test_parsing_the_corpus_is_bounded(dags_folder: Path, request: pytest.Fixtur
         test=request.node.nodeid,
         outcome={
             "bad files": files,
+            "classes of mistake": len(classes()),
+            "files per class": classes(),
             "config_error DAGs": len(FIXTURES) + 1,
             "good pipeline DAGs": len(GOOD_DAGS),
             "import errors": 0,

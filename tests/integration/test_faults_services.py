@@ -341,7 +341,7 @@ def test_training_recovers_from_s3_trainer_and_mlflow_faults(
     # Attempt 3 started while the server was down (the conductor waited for it) and its
     # MLflow client's retries rode out the restart: it is the attempt that succeeded.
     assert tis["retrain"].start_date < conductor["server_up_at"]
-    assert "MLflow run" in log and "resumed (a retry of an unfinished training)" in log
+    assert "MLflow run" in log and "resuming the unfinished training of an earlier try" in log
     counts = _counts(stack)
     assert counts == {"mlflow runs": 1, "model versions": 1, "champion": "1", "snapshots": 1}
     run = _client(stack).get_run(_client(stack).get_model_version(PIPELINE, "1").run_id)

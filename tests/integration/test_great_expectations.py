@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from airflow_mlops_provider.core.contract import ValidationResult, checks_from_contract
-from airflow_mlops_provider.spec.models import (
+from airflow_mlops_provider.spec import (
     ColumnRule,
     ContractSpec,
     FreshnessRule,

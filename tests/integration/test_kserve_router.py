@@ -27,7 +27,7 @@ from airflow_mlops_provider.adapters.routers.kserve import (
 )
 from airflow_mlops_provider.adapters.storage import Storage
 from airflow_mlops_provider.services.rollout import Rollout
-from airflow_mlops_provider.spec.models import CanarySpec, InferenceLogsMetrics
+from airflow_mlops_provider.spec import CanarySpec, InferenceLogsMetrics
 
 from .canary_fixtures import reset_aliases, store_fixture  # noqa: F401 - provides `store`
 

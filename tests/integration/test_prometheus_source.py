@@ -25,7 +25,7 @@ from airflow_mlops_provider.adapters.metric_sources.prometheus import (
     render,
 )
 from airflow_mlops_provider.core import canary
-from airflow_mlops_provider.spec.models import PrometheusSpec
+from airflow_mlops_provider.spec import PrometheusSpec
 
 pytestmark = [
     pytest.mark.integration,
@@ -147,6 +147,6 @@ def test_no_series_is_no_data_and_a_bad_query_is_an_error(prometheus_url: str) -
 
 
 def canary_rule(**bounds):
-    from airflow_mlops_provider.spec.models import CanaryMetricRule
+    from airflow_mlops_provider.spec import CanaryMetricRule
 
     return CanaryMetricRule.model_validate(bounds, strict=False)

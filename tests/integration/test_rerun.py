@@ -60,6 +60,6 @@ def test_rerunning_each_task_duplicates_nothing(project: Path, airflow_db: None)
         assert aliases(client)["champion"] == "1"
 
     log = rerun(project, "retrain")  # a cleared retrain trains anew: exactly one new version
-    assert "the task was cleared: training anew" in log
+    assert "new run, training starts" in log
     assert counts(project) == {**before, "versions": 2, "runs": 2}
     assert aliases(client)["champion"] == "1"  # nothing promoted until the gate runs again

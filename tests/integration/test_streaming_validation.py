@@ -19,7 +19,7 @@ from airflow_mlops_provider.adapters.reader import open_batch
 from airflow_mlops_provider.adapters.storage import Storage
 from airflow_mlops_provider.core.contract import checks_from_contract
 from airflow_mlops_provider.core.validation_parts import ValidationPart
-from airflow_mlops_provider.spec.models import ContractSpec
+from airflow_mlops_provider.spec import ContractSpec
 
 pytestmark = pytest.mark.integration
 

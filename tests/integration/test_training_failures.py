@@ -36,6 +36,16 @@ def test_non_zero_exit_shows_the_tail(tmp_path: Path) -> None:
     assert len(lines) == 100  # every line reached the task log
 
 
+def test_missing_trainer_script_is_named_before_starting(tmp_path: Path) -> None:
+    lines: list[str] = []
+    with pytest.raises(TrainingError) as info:
+        run_trainer(
+            ["python", "include/trainer/train.py"], {}, cwd=tmp_path, timeout_s=60, log=lines.append
+        )
+    assert "include/trainer/train.py is not a file under" in str(info.value)
+    assert "point training.command at your trainer" in str(info.value) and lines == []
+
+
 def test_silent_hang_hits_the_timeout(tmp_path: Path) -> None:
     script = tmp_path / "hang.py"
     script.write_text("import time\nprint('starting', flush=True)\ntime.sleep(60)\n")

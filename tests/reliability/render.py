@@ -25,6 +25,7 @@ ORDER = [  # the document's order; unknown keys follow, sorted
     "faults-mlflow-outage",
     "bad-yaml",
     "bad-data",
+    "dags-folder",
     "bad-serving-data",
     "security-secrets",
     "pods",

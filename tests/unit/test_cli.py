@@ -29,7 +29,10 @@ def test_validate_rejects_duplicate_pipeline_names(tmp_path: Path, capsys) -> No
     for name in ("one.yaml", "two.yaml"):
         (tmp_path / name).write_text((ROOT / "dags" / "churn.yaml").read_text())
     assert main(["validate", str(tmp_path)]) == 1
-    assert "already defined in" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'one.yaml'}:3:1: pipeline: 'churn' is also defined in two.yaml" in err
+    assert f"{tmp_path / 'two.yaml'}:3:1: pipeline: 'churn' is also defined in one.yaml" in err
+    assert "2 file(s) checked, 2 with errors" in err
 
 
 def test_validate_with_nothing_to_check_fails(tmp_path: Path) -> None:
@@ -41,3 +44,14 @@ def test_schema_is_json_schema_with_every_section(capsys) -> None:
     schema = json.loads(capsys.readouterr().out)
     assert {"data", "contract", "evaluation", "monitoring", "training"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
+
+
+def test_demo_outside_a_checkout_says_what_is_missing(tmp_path: Path, capsys) -> None:
+    """The wheel ships the `demo` command but not the example project it runs."""
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "churn.yaml").write_text("pipeline: churn\n")
+    assert main(["demo", "--project", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "include/demo/generate.py, include/trainer/train.py" in err
+    assert "dags/churn.yaml" not in err.split("lacks", 1)[1].split("(")[0]
+    assert "make demo" in err and not (tmp_path / ".mlops").exists()

@@ -68,6 +68,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops_provider.core.column_stats import describe_columns
 from airflow_mlops_provider.core.contract import (
     VALUE_RULES,
     Check,
@@ -145,10 +146,12 @@ def frame_part(
         parts[index] = _check_part(checks[index], gx_result, frame, dtypes, now)
     # Fail closed should GX ever return fewer results than it was given expectations.
     missing = CheckPart(state="error", success=False, reason="no result from GX")
+    columns = list(dict.fromkeys(c.column for c in checks if c.column))
     return ValidationPart(
         rows=len(frame),
         checks=tuple(parts.get(i, missing) for i in range(len(checks))),
         order=order,
+        columns=describe_columns(frame, columns),
     )
 
 

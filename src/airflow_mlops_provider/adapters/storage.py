@@ -209,6 +209,27 @@ class Storage:
         with open(target, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
+    def read_lines(self, location: str, limit: int | None = None) -> list[str]:
+        """The lines `append_line` wrote, oldest first (at most the newest `limit`); none when
+        nothing was appended yet. On S3 each line is an object under the prefix, ordered by
+        the time it was written."""
+        target = self.resolve(location)
+        if not target.startswith("s3://"):
+            path = Path(target)
+            lines = path.read_text("utf-8").splitlines() if path.is_file() else []
+            return [line for line in lines if line.strip()][-(limit or 0) :]
+        bucket, key = _split_s3(target)
+        pages = (
+            self._client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket, Prefix=key.rstrip("/") + "/")
+        )
+        found = sorted(
+            (o["LastModified"], o["Key"]) for page in pages for o in page.get("Contents", [])
+        )
+        keys = [k for _, k in found][-(limit or 0) :]
+        return [self.read_text(f"s3://{bucket}/{k}").strip() for k in keys]
+
     def _client(self) -> Any:
         if self._s3 is None:
             self._s3 = self._s3_factory() if self._s3_factory else s3_client()
@@ -233,6 +254,29 @@ def s3_client(
         retries={"total_max_attempts": deadline.attempts, "mode": "standard"},
     )
     return boto3.client("s3", config=config, **options)
+
+
+def s3_client_from_connection(conn: Any | None) -> Any:
+    """An S3 client from an Airflow AWS connection: login/password as the access key pair,
+    extras `endpoint_url`, `region_name`, `connect_timeout` / `read_timeout` (seconds, default:
+    core/deadlines.py's policy);
+    None: boto3's own credential chain. The tasks (hooks/storage.py) and the plugin share it."""
+    if conn is None:
+        return s3_client()
+    extra = conn.extra_dejson
+    return s3_client(
+        aws_access_key_id=conn.login or None,
+        aws_secret_access_key=conn.password or None,
+        endpoint_url=extra.get("endpoint_url"),
+        region_name=extra.get("region_name"),
+        connect_timeout=_seconds(extra.get("connect_timeout")),
+        read_timeout=_seconds(extra.get("read_timeout")),
+    )
+
+
+def _seconds(value: Any) -> float | None:
+    """A connection extra in seconds; None (unset): the I/O deadline policy's."""
+    return None if value in (None, "") else float(value)
 
 
 def _split_s3(uri: str) -> tuple[str, str]:

@@ -72,14 +72,16 @@ TAG_LIMIT = 5000  # MLflow's model-version tag value limit
 
 def version_tag(line: str) -> tuple[str, str, str] | None:
     """(version, tag key, tag value) mirroring one audit line on its model version, or None
-    for decisions about data rather than a model (validated, retrain requested, ...)."""
+    for decisions about data rather than a model (validated, retrain requested, ...).
+
+    The value is one sentence a person reads in MLflow's registry table — when, who, which
+    run, what was decided; the details stay in the audit log and the run's artifacts."""
+    from airflow_mlops_provider.core.audit_text import describe
+
     entry = json.loads(line)
     key = _VERSION_KEYS.get(entry["event"])
     version = entry["details"].get(key) if key else None
     if version in (None, ""):
         return None
-    summary = {k: entry[k] for k in ("time", "actor", "dag_id", "run_id", "task_id")}
-    value = json.dumps({**summary, "details": entry["details"]}, sort_keys=True, default=str)
-    if len(value) > TAG_LIMIT:
-        value = json.dumps(summary | {"details": "see audit.jsonl"}, sort_keys=True)
-    return str(version), TAG_PREFIX + entry["event"], value
+    value = f"{entry['time']} {entry['dag_id']} {entry['run_id']}: {describe(entry)}"
+    return str(version), TAG_PREFIX + entry["event"], value[:TAG_LIMIT]

@@ -22,8 +22,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
-# Which way is better for the metrics the platform knows; others must say (`direction`).
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "latency_p95_ms", "error_rate"})
+from airflow_mlops_provider.core.vocabulary import better_direction
 
 PROGRESSING, PAUSED, ROLLING_BACK = "progressing", "paused", "rolling_back"
 PROMOTED, ROLLED_BACK = "promoted", "rolled_back"
@@ -209,7 +208,9 @@ def judge(
 
 
 def direction(name: str, rule: Rule) -> str:
-    return rule.direction or ("lower" if name in LOWER_IS_BETTER else "higher")
+    """Which way is better: the rule's own `direction` (a Prometheus query says it), else the
+    vocabulary's."""
+    return better_direction(name, rule.direction)
 
 
 def _violations(name: str, rule: Rule, value: float, base: float | None) -> list[str]:

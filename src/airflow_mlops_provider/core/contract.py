@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # core does not depend on spec at run time; any object of this shape works
-    from airflow_mlops_provider.spec.models import ContractSpec
+    from airflow_mlops_provider.spec import ContractSpec
 
 RULES = (
     "column_exists",
@@ -201,8 +201,11 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class ValidationResult:
+    """`columns`: what each contract column looked like (core/column_stats.ColumnStats)."""
+
     results: tuple[CheckResult, ...]
     row_count: int
+    columns: tuple[Any, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -251,6 +254,7 @@ class ValidationResult:
             "not_run": len(self.skipped()),
             "summary": self.summary(),
             "results": [r.to_dict() for r in self.results],
+            "columns": [c.to_dict() for c in self.columns],
         }
 
 
@@ -373,7 +377,8 @@ def render_validation_html(result: ValidationResult, *, title: str, source: str)
 body{{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}}
 table{{border-collapse:collapse;width:100%}}
 th,td{{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}}
-th{{background:#f4f4f4}} pre{{background:#f8f8f8;padding:.5rem;white-space:pre-wrap}}
+th{{background:#f4f4f4}} td.num{{text-align:right}}
+pre{{background:#f8f8f8;padding:.5rem;white-space:pre-wrap}}
 .verdict-passed{{color:#176f2c}} .verdict-failed{{color:#b00020}}
 tr.failed td:first-child{{color:#b00020;font-weight:bold}}
 tr.not-run td:first-child,tr.warning td:first-child{{color:#a15c00}}
@@ -383,6 +388,8 @@ tr.passed td:first-child{{color:#176f2c}}
 <p>Source: <code>{_e(source)}</code> &middot; {_e(_rows_text(result.row_count))} &middot;
 <strong class="verdict-{verdict}">{verdict}</strong></p>
 <pre>{_e(summary)}</pre>
+{_observed_table(result)}
+<h2>Checks</h2>
 <table><thead><tr><th>status</th><th>column</th><th>rule</th><th>check</th><th>observed</th>
 <th>unexpected</th><th>examples</th></tr></thead>
 <tbody>
@@ -390,6 +397,38 @@ tr.passed td:first-child{{color:#176f2c}}
 </tbody></table>
 </body></html>
 """
+
+
+def _observed_table(result: ValidationResult) -> str:
+    """Observed per column (null share, min, max, mean, distinct) beside its check verdicts."""
+    if not result.columns:
+        return ""
+    failed: dict[str, int] = {}
+    for r in result.failures():
+        failed[r.check.column or ""] = failed.get(r.check.column or "", 0) + 1
+    rows = []
+    for c in result.columns:
+        cells = [_percent(c.null_share), *(_observed(v) for v in (c.min, c.max, c.mean))]
+        distinct = "" if c.distinct is None else f"{c.distinct:,}"
+        cells.append(f"≥ {distinct}" if distinct and c.distinct_is_lower_bound else distinct)
+        rows.append(
+            f"<tr><td>{_e(c.column)}</td><td>{_e(c.dtype)}</td>"
+            + "".join(f'<td class="num">{_e(v)}</td>' for v in cells)
+            + f'<td class="num">{failed.get(c.column, 0) or ""}</td></tr>'
+        )
+    return (
+        "<h2>Observed per column</h2>\n<table><thead><tr><th>column</th><th>type</th>"
+        "<th>null share</th><th>min</th><th>max</th><th>mean</th><th>distinct</th>"
+        "<th>failed checks</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+    )
+
+
+def _observed(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def _e(text: str) -> str:

@@ -63,13 +63,18 @@ import pandas as pd
 from airflow_mlops_provider.core import drift_stats as st
 from airflow_mlops_provider.core.drift_features import (
     EVIDENCE,
-    TESTS_BY_KIND,
     Measured,
     Share,
     measure,
     resolve_test,
 )
 from airflow_mlops_provider.core.drift_profile import DriftProfile, fit_profile
+from airflow_mlops_provider.core.vocabulary import (
+    CORRECTIONS,
+    DEFAULT_MIN_EFFECT,
+    DRIFT_DEFAULTS,
+    TESTS_BY_KIND,
+)
 
 __all__ = [
     "DriftReport",
@@ -81,19 +86,6 @@ __all__ = [
 
 #: Version of the ``DriftReport.to_dict`` layout; bump on incompatible changes.
 REPORT_FORMAT_VERSION = 3
-CORRECTIONS = ("bonferroni", "benjamini_hochberg", "none")
-#: The minimum effect of each test, and the minimum change of the share signals (missing:
-#: ``missing_rate_change``). One place; the YAML's ``drift.min_effect`` overrides entries.
-DEFAULT_MIN_EFFECT = {
-    "ks": 0.025,
-    "chi2": 0.05,
-    "psi": 0.1,
-    "jensenshannon": 0.1,
-    "wasserstein": 0.1,
-    "linf": 0.1,
-    "nonfinite_share": 0.05,
-    "unseen_share": 0.1,
-}
 #: A batch too small for its evidence test to detect a shift this large (KS D, Cramér's V) is
 #: "not enough evidence" (see the module docstring).
 LARGE_EFFECT = 0.3
@@ -360,12 +352,12 @@ def compare_profile(
     profile: DriftProfile,
     current: Any,
     *,
-    test: str = "auto",
+    test: str = DRIFT_DEFAULTS.test,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    alpha: float = 0.01,
-    correction: str = "bonferroni",
-    drift_share: float = 0.25,
-    missing_rate_change: float = 0.05,
+    alpha: float = DRIFT_DEFAULTS.alpha,
+    correction: str = DRIFT_DEFAULTS.correction,
+    drift_share: float = DRIFT_DEFAULTS.drift_share,
+    missing_rate_change: float = DRIFT_DEFAULTS.missing_rate_change,
     min_effect: Mapping[str, float] | None = None,
     prediction_column: str | None = "prediction",
 ) -> DriftReport:

@@ -38,11 +38,8 @@ from airflow_mlops_provider.core.drift_profile import (
     scan_categorical,
     scan_numeric,
 )
+from airflow_mlops_provider.core.vocabulary import unfit_test_reason
 
-TESTS_BY_KIND = {
-    "numeric": ("ks", "psi", "jensenshannon", "wasserstein"),
-    "categorical": ("chi2", "psi", "jensenshannon", "linf"),
-}
 EVIDENCE = {"numeric": "ks", "categorical": "chi2"}
 HISTOGRAM_BINS = 20
 TOP_CATEGORIES = 10
@@ -96,11 +93,9 @@ def resolve_test(kind: str, test: str) -> str:
     """The concrete effect test: `auto` is `ks` for numeric, `chi2` for categorical features."""
     if test == "auto":
         return EVIDENCE[kind]
-    if test not in TESTS_BY_KIND[kind]:
-        raise ValueError(
-            f"test {test!r} does not apply to {kind} features; use auto or one of "
-            f"{', '.join(TESTS_BY_KIND[kind])}"
-        )
+    reason = unfit_test_reason(kind, test)
+    if reason:
+        raise ValueError(f"test {test!r} {reason}")
     return test
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_mlops_provider.core.drift import DriftReport, FeatureDrift
@@ -48,12 +49,17 @@ _STATUS = {
 }
 
 
-def render_html(report: DriftReport, *, title: str) -> str:
+def render_html(
+    report: DriftReport, *, title: str, compared: Mapping[str, str] | None = None
+) -> str:
+    """`compared`: what was compared, as label → text (the current batch or window, the
+    reference and its model version, the run), shown first."""
     esc = html.escape
     rows = list(report.features)
     n_drifted = sum(f.drifted for f in rows)
     verdict = _VERDICT.get(report.verdict, esc(report.verdict))
     summary = [
+        *(compared or {}).items(),
         ("Drifted features", f"{n_drifted} of {len(rows)}"),
         (
             "Drifted share",

@@ -34,7 +34,8 @@ from airflow_mlops_provider.core import risk
 from airflow_mlops_provider.core.bounds import Margin, describe, margins
 from airflow_mlops_provider.core.estimates import MetricEstimate
 from airflow_mlops_provider.core.intervals import holm, normal_p_values, wilson, z_of
-from airflow_mlops_provider.core.metrics import LOWER_IS_BETTER, to_scores
+from airflow_mlops_provider.core.metrics import to_scores
+from airflow_mlops_provider.core.vocabulary import LOWER_IS_BETTER
 
 #: Default error rate of the gate's tests (the YAML's `evaluation.alpha`): as the drift check's
 #: and the canary's, so a challenger worse by its whole margin is auto-promoted in at most about

@@ -12,7 +12,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops_provider.core.metrics import LOWER_IS_BETTER, compute
+from airflow_mlops_provider.core.metrics import compute
+from airflow_mlops_provider.core.vocabulary import LOWER_IS_BETTER
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
 RANK_METRICS = frozenset({"roc_auc"})
 
 

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from airflow_mlops_provider.core.column_stats import ColumnStats, merge_stats
 from airflow_mlops_provider.core.contract import (
     MAX_EXAMPLES,
     Check,
@@ -102,6 +103,7 @@ class ValidationPart:
     checks: tuple[CheckPart, ...]
     order: tuple[int, ...] = (0,)
     spills: Mapping[str, list[str]] = field(default_factory=dict)
+    columns: tuple[ColumnStats, ...] = ()  # what the contract's columns looked like
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +112,7 @@ class ValidationPart:
             "order": list(self.order),
             "checks": [c.to_dict() for c in self.checks],
             "spills": {k: list(v) for k, v in self.spills.items()},
+            "columns": [c.to_dict() for c in self.columns],
         }
 
     @classmethod
@@ -121,6 +124,7 @@ class ValidationPart:
             checks=tuple(CheckPart.from_dict(c) for c in d["checks"]),
             order=tuple(int(x) for x in d["order"]),
             spills={str(k): [str(x) for x in v] for k, v in (d.get("spills") or {}).items()},
+            columns=tuple(ColumnStats(**c) for c in d.get("columns") or ()),
         )
 
 
@@ -153,7 +157,11 @@ def merge(parts: Sequence[ValidationPart]) -> ValidationPart:
         for key, folders in part.spills.items():
             spills.setdefault(key, []).extend(folders)
     return ValidationPart(
-        rows=sum(p.rows for p in ordered), checks=checks, order=ordered[0].order, spills=spills
+        rows=sum(p.rows for p in ordered),
+        checks=checks,
+        order=ordered[0].order,
+        spills=spills,
+        columns=merge_stats([p.columns for p in ordered]),
     )
 
 
@@ -216,7 +224,7 @@ def finish(
             count, head = resolved[index]
             check_part = replace(check_part, success=count == 0, count=count, head=tuple(head))
         results.append(_result(check, check_part, part.rows))
-    return ValidationResult(results=tuple(results), row_count=part.rows)
+    return ValidationResult(results=tuple(results), row_count=part.rows, columns=part.columns)
 
 
 def _result(check: Check, part: CheckPart, rows: int) -> CheckResult:

@@ -82,7 +82,10 @@ def run_trainer(
     log: Callable[[str], None],
 ) -> None:
     """Run command to completion; raise TrainingError with the log tail on any failure."""
-    argv = [sys.executable, *command[1:]] if command[0] in ("python", "python3") else command
+    python = command[0] in ("python", "python3")
+    if python and len(command) > 1 and not command[1].startswith("-"):
+        _check_script(command[1], cwd)
+    argv = [sys.executable, *command[1:]] if python else command
     full_env = {k: v for k, v in os.environ.items() if k in INHERITED} | env
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
@@ -115,6 +118,17 @@ def run_trainer(
     if process.returncode != 0:
         raise TrainingError(
             f"trainer exited with code {process.returncode}; last lines:\n" + "\n".join(tail)
+        )
+
+
+def _check_script(script: str, cwd: Path) -> None:
+    """A missing trainer script is a setup problem worth naming: the default command points
+    at the repository's reference trainer, which the installed package does not ship."""
+    if not (cwd / script).is_file():
+        raise TrainingError(
+            f"training.command's script {script} is not a file under {cwd}; the reference "
+            "trainer is in the repository's include/trainer/ (the package does not ship it): "
+            "copy it into the project or point training.command at your trainer"
         )
 
 

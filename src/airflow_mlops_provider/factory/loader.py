@@ -8,6 +8,7 @@ pipeline's DAG is built.
 from __future__ import annotations
 
 import gc
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,19 @@ from typing import Any
 from airflow.sdk import get_parsing_context
 
 from airflow_mlops_provider.factory.builders import build_config_error, build_dags
-from airflow_mlops_provider.spec.loader import (
-    DEFAULTS_FILE,
+from airflow_mlops_provider.spec import (
+    PipelineSpec,
     SpecError,
     YamlDoc,
+    duplicate_names,
     load_defaults,
     load_spec,
-    pipeline_files,
+    pipeline_of_dag_id,
+    scan_folder,
 )
-from airflow_mlops_provider.spec.models import PipelineSpec, pipeline_of_dag_id
+from airflow_mlops_provider.spec.folder import DEFAULTS_FILE
+
+log = logging.getLogger(__name__)
 
 
 def load_pipelines(namespace: dict[str, Any], folder: str | Path | None = None) -> list[Any]:
@@ -46,20 +51,24 @@ def load_pipelines(namespace: dict[str, Any], folder: str | Path | None = None) 
 
 
 def _build_all(folder: Path) -> list[Any]:
-    """Every DAG of the folder's pipelines (or only the one a task run wants)."""
+    """Every DAG of the folder's pipelines (or only the one a task run wants). Every file is
+    loaded even for one wanted DAG: a duplicate name must stop both files' DAGs."""
     wanted = get_parsing_context().dag_id
     only_pipeline = pipeline_of_dag_id(wanted) if wanted else None
+    scan = scan_folder(folder)
+    for path, reason in scan.skipped:
+        log.info("airflow-mlops: skipped %s: %s", path, reason)
     defaults, defaults_error = _defaults(folder)
-    seen: dict[str, Path] = {}
+    loaded = {path: _load(path, defaults, defaults_error) for path in scan.pipelines}
+    clashes = duplicate_names({p: spec.pipeline for p, (spec, _, _) in loaded.items() if spec})
     dags: list[Any] = []
     error_ids: set[str] = set()
-    for path in pipeline_files(folder):
-        spec, error = _load(path, defaults, defaults_error, seen)
-        if spec is not None:
-            seen[spec.pipeline] = path
+    for path, (spec, error, notes) in loaded.items():
+        error = clashes.get(path, error)
+        if spec is not None and path not in clashes:
             if only_pipeline not in (None, spec.pipeline):
                 continue
-            built, error = _build(spec, folder, path, wanted)
+            built, error = _build(spec, folder, path, wanted, notes)
             dags.extend(built)
         if error is not None:
             error_id = _error_id(path, error_ids)
@@ -69,13 +78,14 @@ def _build_all(folder: Path) -> list[Any]:
 
 
 def _build(
-    spec: PipelineSpec, folder: Path, path: Path, wanted: str | None
+    spec: PipelineSpec, folder: Path, path: Path, wanted: str | None, notes: list[str]
 ) -> tuple[list, str | None]:
     """The pipeline's DAGs, or the error that stopped them: a validated spec should always
     build, but if it does not, only this file's DAGs are lost, never the folder's."""
     try:
         text = path.read_text("utf-8")
-        return build_dags(spec, str(folder.parent), text, path.name, only=wanted), None
+        project = str(folder.parent)
+        return build_dags(spec, project, text, path.name, only=wanted, notes=notes), None
     except Exception as exc:  # isolation is the point
         return [], f"{path}:1:1: building the DAGs failed: {type(exc).__name__}: {exc}"
 
@@ -101,24 +111,19 @@ def _defaults(folder: Path) -> tuple[YamlDoc | None, str | None]:
 
 
 def _load(
-    path: Path, defaults: YamlDoc | None, defaults_error: str | None, seen: dict[str, Path]
-) -> tuple[PipelineSpec | None, str | None]:
-    """(spec, None), or (None, the error the config-error DAG shows)."""
+    path: Path, defaults: YamlDoc | None, defaults_error: str | None
+) -> tuple[PipelineSpec | None, str | None, list[str]]:
+    """(spec, None, warnings), or (None, the error the config-error DAG shows, [])."""
     if defaults_error:
-        return None, defaults_error
+        return None, defaults_error, []
+    warnings: list = []
     try:
-        spec = load_spec(path, defaults)
+        spec = load_spec(path, defaults, warnings=warnings)
     except SpecError as exc:
-        return None, str(exc)
+        return None, str(exc), []
     except Exception as exc:  # a loader bug must not hide the others
-        return None, f"{path}:1:1: cannot load: {type(exc).__name__}: {exc}"
-
-    if spec.pipeline in seen:
-        return None, (
-            f"{path}:1:1: pipeline: '{spec.pipeline}' is already defined in "
-            f"{seen[spec.pipeline].name}; pipeline names must be unique"
-        )
-    return spec, None
+        return None, f"{path}:1:1: cannot load: {type(exc).__name__}: {exc}", []
+    return spec, None, [str(w) for w in warnings]
 
 
 def _safe_id(stem: str) -> str:

@@ -8,7 +8,11 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_mlops_provider.adapters.storage import Storage, allowed_roots, s3_client
+from airflow_mlops_provider.adapters.storage import (
+    Storage,
+    allowed_roots,
+    s3_client_from_connection,
+)
 from airflow_mlops_provider.hooks.base import optional_connection
 
 log = logging.getLogger(__name__)
@@ -56,17 +60,4 @@ class StorageHook(BaseHook):
                 "S3: no Airflow connection %r, so boto3's default credentials are used",
                 self.aws_conn_id,
             )
-            return s3_client()
-        extra = conn.extra_dejson
-        return s3_client(
-            aws_access_key_id=conn.login or None,
-            aws_secret_access_key=conn.password or None,
-            endpoint_url=extra.get("endpoint_url"),
-            region_name=extra.get("region_name"),
-            connect_timeout=_seconds(extra.get("connect_timeout")),
-            read_timeout=_seconds(extra.get("read_timeout")),
-        )
-
-
-def _seconds(value: Any) -> float | None:
-    return None if value in (None, "") else float(value)
+        return s3_client_from_connection(conn)

@@ -58,14 +58,18 @@ class GateApprovalOperator(ApprovalOperator):
         self.gate_task_id = gate_task_id
 
     def execute(self, context: Context) -> Any:
+        from airflow_mlops_provider.links import report_url
         from airflow_mlops_provider.operators.runtime import build_runtime
         from airflow_mlops_provider.services.approval import request_approval
 
+        gate = self._gate(context)
+        report = gate.get("report")
         request = request_approval(
             build_runtime(self.pipeline, context),
-            gate=self._gate(context),
+            gate=gate,
             approval=self.approval,
             url=self._approval_url(context),
+            report_link=report_url(self.pipeline.pipeline, report) if report else None,
         )
         self.subject, self.body = request.subject, request.body
         return super().execute(context)

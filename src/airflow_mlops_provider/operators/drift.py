@@ -75,6 +75,7 @@ class DriftBranchOperator(BaseBranchOperator):
             routes=DriftRoutes(self.drift_branch, self.stable_branch, self.no_champion_branch),
             prediction_column=self.prediction_column,
             forced_reason=forced_reason(context),
+            data_interval=(context.get("data_interval_start"), context.get("data_interval_end")),
         )
         context["ti"].xcom_push(key="drift", value=decision.to_xcom())
         return decision.route

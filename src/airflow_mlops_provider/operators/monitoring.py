@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseBranchOperator, BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_mlops_provider.operators.run_note import note_decision
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
 from airflow_mlops_provider.spec import DataSpec, EvaluationSpec, Features, MonitoringSpec
 
@@ -209,7 +210,9 @@ class MonitoringDecisionOperator(BaseBranchOperator):
             window=window_end(context),
             requested_since=self._requests(context) if self.inlets else None,
         )
-        ti.xcom_push(key="decision", value=decision.to_xcom())
+        outcome = decision.to_xcom()
+        ti.xcom_push(key="decision", value=outcome)
+        note_decision(context, f"Monitoring: {outcome['status']} — {outcome['reason']}")
         return decision.route
 
     def _requests(self, context: Context) -> Any:
@@ -294,7 +297,9 @@ class HealthReportOperator(BaseOperator):
         from airflow_mlops_provider.operators.runtime import build_runtime
         from airflow_mlops_provider.services.health import health_report
 
-        return health_report(build_runtime(self.pipeline, context))
+        report = health_report(build_runtime(self.pipeline, context))
+        note_decision(context, *report["text"].splitlines()[1:])  # below the headline
+        return report
 
 
 class NotifyOperator(BaseOperator):
@@ -329,9 +334,11 @@ class NotifyOperator(BaseOperator):
         for label, source in self.summary_from.items():
             task_id, _, key = source.partition(":")
             results[label] = context["ti"].xcom_pull(task_ids=task_id, key=key or "return_value")
-        return send_summary(
+        summary = send_summary(
             build_runtime(self.pipeline, context), headline=self.headline, results=results
         )
+        note_decision(context, *summary["text"].splitlines()[1:])  # below the headline
+        return summary
 
 
 def window_end(context: Context) -> str:

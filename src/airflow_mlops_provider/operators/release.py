@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_mlops_provider.operators.run_note import note_decision
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
 from airflow_mlops_provider.spec import CanarySpec, DataSpec, EvaluationSpec
 
@@ -121,6 +122,7 @@ class CanaryPromoteOperator(BaseOperator):
         try:
             step = step_of(build_runtime(self.pipeline, context), self._plan(context))
         except RolloutFailed as exc:
+            note_decision(context, exc.decision)
             raise AirflowFailException(str(exc)) from None
         if step.kind == WAIT:
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
@@ -227,9 +229,12 @@ class RollbackOperator(BaseOperator):
         from airflow_mlops_provider.services.release import rollback
 
         wanted = context["params"].get("version")
-        return rollback(
+        moved = rollback(
             build_runtime(self.pipeline, context),
             canary=self.canary,
             kubernetes_conn_id=self.pipeline.connections.kubernetes,
             version=str(wanted) if wanted else None,
         )
+        changed = "moved" if moved["changed"] else "unchanged"
+        note_decision(context, f"Champion is v{moved['champion']} ({changed})")
+        return moved

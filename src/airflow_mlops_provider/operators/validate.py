@@ -73,6 +73,7 @@ class DataValidateOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_mlops_provider.exceptions import PathNotAllowedError
+        from airflow_mlops_provider.operators.run_note import note_decision
         from airflow_mlops_provider.operators.runtime import build_runtime
         from airflow_mlops_provider.services import validation
 
@@ -93,6 +94,7 @@ class DataValidateOperator(BaseOperator):
                 rt, source=self.source, data=self.data, contract=self.contract, now=now
             )
         except validation.DataRejected as exc:
+            note_decision(context, exc.decision)
             raise BatchRejected(str(exc)) from None
         except PathNotAllowedError as exc:  # configuration, not data: a retry cannot help
             raise AirflowFailException(str(exc)) from None

@@ -27,13 +27,20 @@ class ApprovalRequest:
 
 
 def request_approval(
-    rt: Runtime, *, gate: dict[str, Any], approval: ApprovalSpec, url: str
+    rt: Runtime,
+    *,
+    gate: dict[str, Any],
+    approval: ApprovalSpec,
+    url: str,
+    report_link: str | None = None,
 ) -> ApprovalRequest:
-    """Announce the request (Slack, or the log) and audit it; returns what to ask."""
+    """Announce the request (Slack, or the log) and audit it; returns what to ask.
+    `url`: where to answer; `report_link`: where people read the gate report (else its
+    storage location is named)."""
     from airflow_mlops_provider.core.gate_report import summary_markdown
 
     model, version, score = rt.registry.model_name, gate["challenger"], gate["risk"]["score"]
-    body = summary_markdown(gate, report_url=gate.get("report")) + (
+    body = summary_markdown(gate, report_url=report_link or gate.get("report")) + (
         f"\n\nNo answer within {approval.timeout_hours:g} h: **{approval.on_timeout}**."
     )
     status = rt.notify(

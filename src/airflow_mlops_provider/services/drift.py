@@ -13,10 +13,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops_provider.services.layout import safe_run_id
+from airflow_mlops_provider.core.layout import safe_run_id
+from airflow_mlops_provider.core.text import human_value
 from airflow_mlops_provider.services.runtime import DRIFT_REPORT_LINK
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from airflow_mlops_provider.adapters.mlflow_registry import Version
     from airflow_mlops_provider.adapters.reader import Batch
     from airflow_mlops_provider.core.drift import DriftReport
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Route = str | list[str]
+Interval = tuple["datetime | None", "datetime | None"]  # a run's data interval
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,16 @@ def check_drift(
     routes: DriftRoutes,
     prediction_column: str | None = None,
     forced_reason: str | None = None,
+    data_interval: Interval | None = None,
 ) -> DriftDecision:
-    """Compare the batch at `current_uri` with the champion's reference and decide."""
+    """Compare the batch at `current_uri` with the champion's reference and decide;
+    `data_interval` (the run's) is named in the report, with what was compared."""
     from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION
 
     champion = rt.registry.by_alias(CHAMPION)
     if champion is None:
         return _decide(rt, DriftDecision(routes.no_champion, "no champion yet", None))
-    summary = _compare(rt, current_uri, drift, features, prediction_column, champion)
+    summary = _compare(rt, current_uri, drift, features, prediction_column, champion, data_interval)
     if summary["dataset_drift"]:
         reason = f"drift in {', '.join(summary['drifted_features'])}"
         return _decide(rt, DriftDecision(routes.drift, reason, summary))
@@ -96,6 +102,7 @@ def _compare(
     features: Features,
     prediction_column: str | None,
     champion: Version,
+    data_interval: Interval | None,
 ) -> dict[str, Any]:
     from airflow_mlops_provider.adapters.reader import open_batch
     from airflow_mlops_provider.services.references import reference_of, save_report
@@ -108,6 +115,7 @@ def _compare(
         title=f"{rt.pipeline}: drift vs champion v{champion.version}",
         run_id=champion.run_id,
         artifact_path=_artifact_path(rt),
+        compared=_compared(rt, current_uri, reference_uri, champion.version, data_interval),
     )
     rt.publish(DRIFT_REPORT_LINK, uris["drift.html"])
     for feature in report.features:
@@ -135,9 +143,29 @@ def _compare(
 
 
 def _decide(rt: Runtime, decision: DriftDecision) -> DriftDecision:
-    log.info("Decision: %s (%s)", decision.route, decision.reason)
+    log.info("Decision: %s (%s)", human_value(decision.route), decision.reason)
     rt.audit("drift_checked", decision.to_xcom())
     return decision
+
+
+def _compared(
+    rt: Runtime,
+    current: str,
+    reference: str,
+    version: str,
+    data_interval: Interval | None,
+) -> dict[str, str]:
+    """What the drift report compared, for the people reading it."""
+    window = "n/a"
+    if data_interval and all(data_interval):
+        start, end = data_interval
+        window = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+    return {
+        "Run": f"{rt.task.dag_id} {rt.task.run_id}",
+        "Data interval": window,
+        "Current data": current,
+        "Reference": f"champion v{version}'s training data ({reference})",
+    }
 
 
 def _artifact_path(rt: Runtime) -> str:

@@ -75,6 +75,7 @@ def evaluate_challenger(
 
 def _holdout(rt: Runtime, uri: str, data: DataSpec, evaluation: EvaluationSpec) -> pd.DataFrame:
     """The scored rows; a golden set must carry the features, target and group columns."""
+    from airflow_mlops_provider.core.text import human_list
     from airflow_mlops_provider.exceptions import MlopsConfigError
 
     fmt = "csv" if uri.endswith(".csv") else "parquet"
@@ -84,7 +85,7 @@ def _holdout(rt: Runtime, uri: str, data: DataSpec, evaluation: EvaluationSpec) 
     missing = [c for c in needed if c not in frame.columns]
     if missing or frame.empty:
         raise MlopsConfigError(
-            f"evaluation holdout {uri} has no rows or lacks column(s) {missing}; "
+            f"evaluation holdout {uri} has no rows or lacks column(s) {human_list(missing)}; "
             "a golden set (evaluation.holdout) needs the features, the target and the "
             "fairness group columns"
         )

@@ -9,16 +9,24 @@
         audit.jsonl                       append-only decisions (one object per line on S3)
 
 Run ids are made path-safe: `manual__2026-11-01T00:00:00+00:00` becomes
-`manual__2026-11-01T00_00_00_00_00`.
+`manual__2026-11-01T00_00_00_00_00`. The names themselves are core/layout.py's, which the
+Airflow plugin reads the same folders with.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 
 from airflow_mlops_provider.adapters.storage import Storage
+from airflow_mlops_provider.core.layout import (
+    AUDIT,
+    CANARY,
+    MONITORING_LATEST,
+    PIPELINES,
+    run_parts,
+    safe_run_id,
+)
 
 
 @dataclass(frozen=True)
@@ -42,14 +50,14 @@ class Layout:
 
     @cached_property
     def root(self) -> str:
-        return self.storage.join(self.storage_root, "pipelines", self.pipeline)
+        return self.storage.join(self.storage_root, PIPELINES, self.pipeline)
 
     def snapshot(self, snapshot_id: str) -> str:
         return self.storage.join(self.root, "snapshots", snapshot_id)
 
     def task_folder(self, task: TaskRef, *parts: str) -> str:
         return self.storage.join(
-            self.root, "runs", task.dag_id, safe_run_id(task.run_id), task.task_id, *parts
+            self.root, *run_parts(task.dag_id, task.run_id), task.task_id, *parts
         )
 
     def quarantine(self, task: TaskRef) -> str:
@@ -57,16 +65,12 @@ class Layout:
 
     @property
     def canary(self) -> str:
-        return self.storage.join(self.root, "canary")
+        return self.storage.join(self.root, CANARY)
 
     @property
     def monitoring_status(self) -> str:
-        return self.storage.join(self.root, "monitoring", "latest.json")
+        return self.storage.join(self.root, *MONITORING_LATEST)
 
     @property
     def audit_log(self) -> str:
-        return self.storage.join(self.root, "audit.jsonl")
-
-
-def safe_run_id(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+        return self.storage.join(self.root, AUDIT)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops_provider.core.text import human_list, human_value
 from airflow_mlops_provider.services.health import write_status
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def _with_predictions(
     champion = rt.registry.by_alias(CHAMPION)
     absent = [f for f in features if f not in frame.columns]
     if champion is None or absent:
-        why = f"features {absent} are missing" if absent else "there is no champion yet"
+        why = f"features {human_list(absent)} are missing" if absent else "there is no champion yet"
         log.warning(
             "The logs carry no %r column and %s: no prediction drift or live performance "
             "for this window",
@@ -285,7 +286,11 @@ def decide(
     }
     log.info("Top drifted features: %s", "; ".join(top_drifted(drift)) or "none")
     log.info(performance_line(performance))
-    log.info("Decision: %s (%s)", route, "; ".join(filter(None, [decision["reason"], cooldown])))
+    log.info(
+        "Decision: %s (%s)",
+        human_value(route),
+        "; ".join(filter(None, [decision["reason"], cooldown])),
+    )
     write_status(rt, decision, window=window)
     audited = ("status", "branch", "causes", "reason", "cooldown", "report")
     rt.audit("monitoring_decided", {k: decision[k] for k in audited})

@@ -77,15 +77,22 @@ def reference_of(rt: Runtime, features: Features, version: Version) -> tuple[Dri
 
 
 def save_report(
-    rt: Runtime, report: DriftReport, *, title: str, run_id: str, artifact_path: str
+    rt: Runtime,
+    report: DriftReport,
+    *,
+    title: str,
+    run_id: str,
+    artifact_path: str,
+    compared: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """drift.json and drift.html in this task's folder and on the MLflow run; returns
-    {file name: URI}."""
+    {file name: URI}. `compared` names the data compared (label → text, both reports)."""
     from airflow_mlops_provider.core.drift_html import render_html
 
+    document = {"compared": compared or {}, **report.to_dict()}
     texts = {
-        "drift.json": json.dumps(report.to_dict(), indent=2, allow_nan=False),
-        "drift.html": render_html(report, title=title),
+        "drift.json": json.dumps(document, indent=2, allow_nan=False),
+        "drift.html": render_html(report, title=title, compared=compared),
     }
     uris = {name: rt.storage.write_text(rt.task_folder(name), text) for name, text in texts.items()}
     rt.registry.log_texts(run_id, texts, artifact_path=artifact_path)

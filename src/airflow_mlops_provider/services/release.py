@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops_provider.core.text import human_value
 from airflow_mlops_provider.exceptions import MlopsError
 from airflow_mlops_provider.services.rollout import RolloutSources
 
@@ -27,7 +28,11 @@ PAUSE_OPTIONS = ["continue", "promote", "rollback"]
 
 class RolloutFailed(MlopsError):
     """The canary's analysis failed: traffic is back on the champion, `champion` unchanged.
-    Retrying cannot help; a new challenger must be trained."""
+    Retrying cannot help; a new challenger must be trained. `decision`: it in one line."""
+
+    def __init__(self, message: str, *, decision: str) -> None:
+        super().__init__(message)
+        self.decision = decision
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ def rollback(
         "Champion is version %s (%s); router: %s",
         moved["champion"],
         "moved" if moved["changed"] else "already there; nothing moved",
-        traffic,
+        human_value(traffic),
     )
     return {**moved, "traffic": traffic}
 
@@ -144,7 +149,8 @@ def _advance(rt: Runtime, rollout: Rollout) -> ReleaseStep:
         raise RolloutFailed(
             f"Canary of version {state.challenger} rolled back: {state.reason}. Traffic and "
             f"`champion` stay on version {state.champion}. Clearing this task changes "
-            "nothing; train again to try a new challenger."
+            "nothing; train again to try a new challenger.",
+            decision=f"Canary of v{state.challenger} rolled back: {state.reason}",
         )
     return ReleaseStep(
         DONE,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.core import canary
+from airflow_mlops_provider.core.text import human_mapping
 
 if TYPE_CHECKING:
     from airflow_mlops_provider.adapters.mlflow_registry import Registry
@@ -107,7 +108,7 @@ class Rollout:
                 state.step,
                 state.weight,
                 state.phase,
-                self.router.current(),
+                human_mapping(self.router.current()),
             )
             return state
         return canary.start(self.challenger, self.champion)
@@ -164,7 +165,11 @@ class Rollout:
             self.router.promote(self.challenger)
             moved = self.registry.promote(self.challenger)
             self.registry.tag_version(self.challenger, {"mlops.decision": "promoted"})
-            log.info("Canary passed every step: promoting version %s (%s)", self.challenger, moved)
+            log.info(
+                "Canary passed every step: version %s is champion (%s)",
+                self.challenger,
+                human_mapping(moved),
+            )
         elif kind == canary.ROLLBACK:
             self.router.rollback(self.champion)
             self.registry.tag_version(

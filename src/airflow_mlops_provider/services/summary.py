@@ -33,8 +33,8 @@ def send_summary(rt: Runtime, *, headline: str, results: dict[str, Any]) -> dict
 
 def brief(value: Any) -> str:
     """A result in one line: its decision-bearing keys, for people, not a Python repr."""
+    from airflow_mlops_provider.core.text import human_mapping, human_value
+
     if isinstance(value, dict):
-        return ", ".join(
-            f"{k}={value[k]}" for k in BRIEF_KEYS if value.get(k) not in (None, [], "")
-        )
-    return str(value)
+        return human_mapping({k: value.get(k) for k in BRIEF_KEYS})
+    return human_value(value)

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACTIONS = {
-    "new": "created (first attempt, or the task was cleared: training anew)",
-    "resume": "resumed (a retry of an unfinished training)",
-    "register": "finished earlier without a version: registering it, no retraining",
+    "new": "new run, training starts",
+    "resume": "resuming the unfinished training of an earlier try",
+    "register": "trained by an earlier try; registering its model without training again",
 }
 
 
@@ -65,7 +65,7 @@ def train_and_register(
     training: TrainingSpec,
     data: DataSpec,
     experiment: str,
-    ui_url: str,
+    ui_url: str | None,
     trainer: Trainer,
 ) -> TrainedModel:
     """Train on the snapshot (`snapshot_id`, `train_uri`, `holdout_uri`: a validated
@@ -84,9 +84,7 @@ def train_and_register(
         tags=lineage,
     )
     log.info("MLflow run %s: %s", run_id, ACTIONS[action])
-    url = f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
-    rt.publish(MLFLOW_RUN_LINK, url)  # before training: a failed training links its run
-    log.info("MLflow run: %s", url)
+    _publish_run_link(rt, mlflow_ui_base(ui_url, registry.tracking.uri), experiment_id, run_id)
     if action != REGISTER:
         _train(rt, run_id, snapshot, training, data, lineage, trainer)
     run = _finished_run(rt, run_id)
@@ -110,6 +108,25 @@ def train_and_register(
     )
     rt.audit("trained", trained.to_xcom())
     return trained
+
+
+def mlflow_ui_base(ui_url: str | None, tracking_uri: str) -> str | None:
+    """Where people open MLflow: `mlflow.ui_url`, else the tracking server (an http(s)
+    tracking URI: the YAML's or the `connections.mlflow` host); None for the embedded store,
+    which has no server to open."""
+    if ui_url:
+        return ui_url.rstrip("/")
+    return tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) else None
+
+
+def _publish_run_link(rt: Runtime, ui_base: str | None, experiment_id: str, run_id: str) -> None:
+    """The "MLflow run" link, published before training: a failed training links its run."""
+    if ui_base is None:
+        log.info("MLflow run %s (no link: set mlflow.ui_url to show one)", run_id)
+        return
+    url = f"{ui_base}/#/experiments/{experiment_id}/runs/{run_id}"
+    rt.publish(MLFLOW_RUN_LINK, url)
+    log.info("MLflow run: %s", url)
 
 
 def _train(

@@ -33,7 +33,11 @@ log = logging.getLogger(__name__)
 
 class DataRejected(DataValidationError):
     """The batch was unreadable or broke its contract; it is quarantined and nothing
-    downstream may run on it."""
+    downstream may run on it. `decision`: the rejection in one line, for people."""
+
+    def __init__(self, message: str, *, decision: str) -> None:
+        super().__init__(message)
+        self.decision = decision
 
 
 class UnreadableBatch(DataValidationError):
@@ -165,7 +169,8 @@ def _gate(
         rt.audit("rejected_data", {"source": location, "failed": [reason]})
         rt.notify(f":no_entry: {rt.pipeline}: batch {location} rejected: {reason}")
         raise DataRejected(
-            f"batch {location} rejected; nothing downstream runs.\n{reason}"
+            f"batch {location} rejected; nothing downstream runs.\n{reason}",
+            decision=f"Batch {location} rejected: {reason}",
         ) from None
     report = _write_report(rt, result, location)
     rt.publish(VALIDATION_REPORT_LINK, report)
@@ -180,7 +185,8 @@ def _gate(
         )
         raise DataRejected(
             f"batch {location} failed its contract; nothing downstream "
-            f"runs.\n{result.summary()}\nReport: {report}"
+            f"runs.\n{result.summary()}\nReport: {report}",
+            decision=f"Batch {location} rejected: {result.summary()}",
         )
     rt.audit("validated", {"source": location, "rows": result.row_count})
     return batch, result.row_count, report

@@ -8,6 +8,7 @@ Every node's position is kept so a pydantic error can name the line a person has
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -18,7 +19,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from airflow_mlops_provider.exceptions import MlopsConfigError
-from airflow_mlops_provider.spec.models import PipelineSpec
+from airflow_mlops_provider.spec.base import RULE_ERROR
+from airflow_mlops_provider.spec.folder import DEFAULTS_FILE
+from airflow_mlops_provider.spec.pipeline import PipelineSpec
+from airflow_mlops_provider.spec.secrets import MASK, find_secrets, mask_text, secret_kind
+from airflow_mlops_provider.spec.templates import check_templates
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -27,7 +32,6 @@ _TOO_DEEP = f"settings nest more than {MAX_DEPTH} levels deep"
 MAX_INT_DIGITS = 100  # Python refuses to convert >4300 digits; nothing here needs 100
 INT_TAG = "tag:yaml.org,2002:int"
 NESTING_SCAN_MARKERS = 1_000  # fewer `[ { - ?` than this cannot nest deep enough to matter
-DEFAULTS_FILE = "defaults.yaml"
 
 Loc = tuple[str | int, ...]
 
@@ -41,7 +45,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.path or '(document)'}: {self.message}"
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}:{self.column}: {where}{self.message}"
 
 
 class SpecError(MlopsConfigError):
@@ -260,18 +265,15 @@ def _deep_merge(base: dict, top: dict) -> dict:
     return merged
 
 
-def pipeline_files(folder: Path) -> list[Path]:
-    """Pipeline YAMLs in folder, sorted; defaults.yaml is not a pipeline."""
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix in (".yaml", ".yml") and p.name != DEFAULTS_FILE and p.is_file()
-    )
-
-
 def load_defaults(folder: Path) -> YamlDoc | None:
+    """The folder's defaults.yaml, if there is one. A defaults file that exists but cannot be
+    read (a dangling symlink, no permission) is an error, never silently no defaults."""
     path = folder / DEFAULTS_FILE
-    return read_yaml(path) if path.is_file() else None
+    try:
+        present = path.is_file() or path.is_symlink()
+    except OSError:
+        present = True  # cannot even tell: reading it names the problem
+    return read_yaml(path) if present else None
 
 
 def load_pipeline_file(path: Path) -> PipelineSpec:
@@ -279,23 +281,49 @@ def load_pipeline_file(path: Path) -> PipelineSpec:
     return load_spec(path, load_defaults(path.parent))
 
 
-def load_spec(path: Path, defaults: YamlDoc | None = None) -> PipelineSpec:
-    """Read, merge defaults and validate one pipeline file."""
+def load_spec(
+    path: Path, defaults: YamlDoc | None = None, *, warnings: list[Problem] | None = None
+) -> PipelineSpec:
+    """Read, merge defaults and validate one pipeline file: the models, the secrets policy
+    (spec/secrets.py) and the templates (spec/templates.py). Warnings — problems only some
+    runs would meet — are appended to `warnings` when a list is given."""
     from airflow_mlops_provider.spec.odcs import resolve_contract_file  # imports this module
 
+    name = str(path)
     doc = resolve_contract_file(merge_defaults(defaults, read_yaml(path)), path)
+    findings = list(find_secrets(doc.data))
+    secrets = [_at(doc, f.loc, name, f.message()) for f in findings]
     try:
-        return PipelineSpec.model_validate(doc.data)
+        spec = PipelineSpec.model_validate(doc.data)
     except ValidationError as exc:
-        raise SpecError(
-            str(path), [_problem(err, doc, str(path)) for err in exc.errors()]
-        ) from None
+        hidden = {f.loc for f in findings}
+        problems = [_problem(err, doc, name, hidden) for err in exc.errors()]
+        raise SpecError(name, secrets + problems) from None
+    issues = check_templates(spec)
+    errors = secrets + [_at(doc, i.loc, name, i.message) for i in issues if not i.warning]
+    if errors:
+        raise SpecError(name, errors)
+    if warnings is not None:
+        warnings.extend(_at(doc, i.loc, name, i.message) for i in issues if i.warning)
+    return spec
 
 
-def _problem(err: dict, doc: YamlDoc, name: str) -> Problem:
-    loc: Loc = tuple(err["loc"])
+def _at(doc: YamlDoc, loc: Loc, name: str, message: str) -> Problem:
     file, line, col = position(loc, doc, name)
-    return Problem(file, line, col, dotted(loc), _explain(err, loc))
+    return Problem(file, line, col, dotted(loc), message)
+
+
+def _problem(err: dict, doc: YamlDoc, name: str, hidden: set[Loc]) -> Problem:
+    """A pydantic error as a Problem; the value is not repeated when it holds a secret."""
+    loc: Loc = tuple(err["loc"])
+    found = err.get("input")
+    secret = any(loc[: len(h)] == h for h in hidden) or (
+        isinstance(found, str) and secret_kind(found) is not None
+    )
+    message = _explain(err, loc, show_value=not secret)
+    if secret and isinstance(found, str):  # a validator may have quoted the value
+        message = mask_text(message.replace(found, MASK))
+    return _at(doc, loc, name, message)
 
 
 def position(loc: Loc, doc: YamlDoc, name: str) -> tuple[str, int, int]:
@@ -307,7 +335,7 @@ def position(loc: Loc, doc: YamlDoc, name: str) -> tuple[str, int, int]:
     return name, 1, 1
 
 
-def _explain(err: dict, loc: Loc) -> str:
+def _explain(err: dict, loc: Loc, *, show_value: bool = True) -> str:
     kind, found = err["type"], err.get("input")
     if kind == "missing":
         return f"required setting is missing; add '{loc[-1]}:' here"
@@ -316,11 +344,33 @@ def _explain(err: dict, loc: Loc) -> str:
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return f"unknown key '{loc[-1]}'; {hint}allowed here: {', '.join(allowed)}"
-    message = err["msg"].removeprefix("Value error, ")
+    message = err["msg"].removeprefix("Value error, ") + _yaml_hint(kind, found)
+    if not show_value:
+        return f"{message} (the value is not shown: it looks like a secret)"
+    if isinstance(found, dict) or (found is None and kind == RULE_ERROR):
+        return message  # a mapping is at its line: no dump of it; a rule says what it found
     return f"{message}; found {_show(found)}"
 
 
+NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+def _yaml_hint(kind: str, found: Any) -> str:
+    """What YAML did to a value that has the wrong type: YAML 1.1 reads unquoted no/yes/
+    on/off as booleans and ~ or nothing as null; a quoted number is a string."""
+    if kind == "string_type" and (isinstance(found, bool) or found is None):
+        return (
+            " (YAML reads unquoted yes/no/on/off/true/false as booleans and ~, null or "
+            "nothing as null: quote the value, e.g. 'no')"
+        )
+    if kind in ("int_type", "float_type") and isinstance(found, str) and NUMBER.fullmatch(found):
+        return " (a quoted number is a string: write it without quotes)"
+    return ""
+
+
 def _show(value: Any) -> str:
+    if value is None:
+        return "null (an empty value)"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 

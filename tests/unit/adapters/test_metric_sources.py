@@ -14,7 +14,7 @@ from airflow_mlops_provider.adapters.metric_sources.replay import ReplaySource
 from airflow_mlops_provider.adapters.routers.local import in_canary, window
 from airflow_mlops_provider.adapters.storage import Storage
 from airflow_mlops_provider.exceptions import MlopsConfigError
-from airflow_mlops_provider.spec.models import InferenceLogsMetrics
+from airflow_mlops_provider.spec import InferenceLogsMetrics
 
 NAMES = ["roc_auc", "error_rate", "latency_p95_ms"]
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from airflow_mlops_provider.core import canary
-from airflow_mlops_provider.spec.models import CanarySpec
+from airflow_mlops_provider.spec import CanarySpec
 
 
 def spec_steps(analysis: dict | None = None, steps: list | None = None) -> list:

@@ -13,7 +13,7 @@ from airflow_mlops_provider.core import canary_judge as cj
 from airflow_mlops_provider.core.canary import FAIL, INCONCLUSIVE, PASS
 from airflow_mlops_provider.core.estimates import ArmEstimate
 from airflow_mlops_provider.core.sequential import half_width
-from airflow_mlops_provider.spec.models import CanaryMetricRule
+from airflow_mlops_provider.spec import CanaryMetricRule
 
 RULES = {
     "roc_auc": CanaryMetricRule(max_regression=0.02),

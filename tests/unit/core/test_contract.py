@@ -18,7 +18,7 @@ from airflow_mlops_provider.core.contract import (
     render_validation_html,
     skip_result,
 )
-from airflow_mlops_provider.spec.models import ColumnRule, ContractSpec
+from airflow_mlops_provider.spec import ColumnRule, ContractSpec
 
 
 def _contract(**overrides) -> ContractSpec:

@@ -17,7 +17,7 @@ from airflow_mlops_provider.core.contract import (
     checks_from_contract,
     render_validation_html,
 )
-from airflow_mlops_provider.spec.models import ColumnRule, ContractSpec
+from airflow_mlops_provider.spec import ColumnRule, ContractSpec
 
 
 def _contract(**overrides) -> ContractSpec:
@@ -191,7 +191,10 @@ def test_column_rule_rejects(rule, message):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"unique_keys": [{"columns": ["plan", "tier"]}]}, r"unique_keys \['tier'\]"),
+        (
+            {"unique_keys": [{"columns": ["plan", "tier"]}]},
+            r"unique_keys.0.columns\n  \['tier'\] must name",
+        ),
         ({"unique_keys": [{"columns": ["plan"]}]}, "at least 2 items"),
         ({"freshness": {"column": "plan", "max_age_hours": 1}}, "of type datetime"),
         ({"freshness": {"column": "event_time", "max_age_hours": 0}}, "greater than 0"),

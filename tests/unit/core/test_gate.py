@@ -18,7 +18,7 @@ from airflow_mlops_provider.core.gate import (
     metric_checks,
     settle,
 )
-from airflow_mlops_provider.spec.models import MetricRule
+from airflow_mlops_provider.spec import MetricRule
 
 
 def rules(**kwargs: dict) -> dict[str, MetricRule]:

@@ -20,7 +20,7 @@ from airflow_mlops_provider.core.gate import (
     metric_checks,
     proportion_interval,
 )
-from airflow_mlops_provider.spec.models import MetricRule
+from airflow_mlops_provider.spec import MetricRule
 
 RULES = {"roc_auc": MetricRule(min=0.6, max_regression=0.02)}
 

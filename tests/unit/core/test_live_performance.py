@@ -14,7 +14,7 @@ from airflow_mlops_provider.core.live_performance import (
     assess,
     join_labels,
 )
-from airflow_mlops_provider.spec.models import PerformanceSpec
+from airflow_mlops_provider.spec import PerformanceSpec
 
 WINDOW = pd.DataFrame(
     {

@@ -24,6 +24,7 @@ from airflow_mlops_provider.operators.monitoring import (
 )
 from airflow_mlops_provider.operators.release import CanaryPromoteOperator, RollbackOperator
 from airflow_mlops_provider.operators.retrain import RetrainOperator
+from airflow_mlops_provider.operators.run_note import NOTE_KEY
 from airflow_mlops_provider.operators.validate import BatchRejected, DataValidateOperator
 from airflow_mlops_provider.services import (
     drift,
@@ -84,10 +85,18 @@ def test_validation_returns_the_snapshot_and_tags_the_asset_event(pipeline, call
 
 
 def test_a_rejected_batch_fails_without_retries(pipeline, calls) -> None:
-    calls(validation, "validate_batch", raises=validation.DataRejected("batch x failed"))
+    calls(
+        validation,
+        "validate_batch",
+        raises=validation.DataRejected(
+            "batch x failed", decision="Batch x rejected: 1 check failed"
+        ),
+    )
+    ti = FakeTI()
     with pytest.raises(BatchRejected, match="batch x failed") as caught:
-        validate_op(pipeline, source="lake").execute(make_context(FakeTI()))
+        validate_op(pipeline, source="lake").execute(make_context(ti))
     assert isinstance(caught.value, AirflowFailException)  # Airflow skips the retries
+    assert ti.pushed[NOTE_KEY] == ["Batch x rejected: 1 check failed"]  # the DAG run's note
 
 
 def test_serving_validation_reads_the_window_from_xcom(pipeline, calls) -> None:
@@ -256,18 +265,28 @@ def test_a_paused_canary_waits_for_a_person(pipeline, calls, monkeypatch) -> Non
 
 
 def test_a_rolled_back_canary_fails_without_retries(pipeline, calls) -> None:
-    calls(release, "release", raises=release.RolloutFailed("rolled back: error_rate"))
+    calls(
+        release,
+        "release",
+        raises=release.RolloutFailed(
+            "rolled back: error_rate", decision="Canary of v2 rolled back: error_rate"
+        ),
+    )
+    ti = canary_ti()
     with pytest.raises(AirflowFailException, match="rolled back: error_rate"):
-        canary_op(pipeline).execute(make_context(canary_ti()))
+        canary_op(pipeline).execute(make_context(ti))
+    assert ti.pushed[NOTE_KEY] == ["Canary of v2 rolled back: error_rate"]
 
 
 def test_rollback_takes_the_version_param(pipeline, calls) -> None:
-    recorded = calls(release, "rollback", returns={"champion": "1"})
+    recorded = calls(release, "rollback", returns={"champion": "1", "changed": True})
     op = RollbackOperator(task_id="rollback", pipeline=pipeline, canary={"enabled": False})
-    op.execute(make_context(FakeTI(), params={"version": 1}))
+    ti = FakeTI()
+    op.execute(make_context(ti, params={"version": 1}))
     assert (
         recorded[0]["version"] == "1" and recorded[0]["kubernetes_conn_id"] == "kubernetes_default"
     )
+    assert ti.pushed[NOTE_KEY] == ["Champion is v1 (moved)"]  # the DAG run's note
 
 
 def test_collect_window_renders_every_day_and_skips_an_empty_window(pipeline, calls) -> None:
@@ -310,7 +329,9 @@ def test_live_performance_pushes_its_summary_even_when_skipped(pipeline, calls) 
 def test_decide_reads_both_inputs_and_the_retrain_requests(pipeline, calls) -> None:
     from airflow.sdk import Asset
 
-    decision = monitoring.MonitoringDecision({"branch": "alert", "status": "cooldown"})
+    decision = monitoring.MonitoringDecision(
+        {"branch": "alert", "status": "cooldown", "reason": "drift in tenure"}
+    )
     recorded = calls(monitoring, "decide", returns=decision)
     asset = Asset("mlops://p/retrain-request")
     op = MonitoringDecisionOperator(
@@ -350,6 +371,7 @@ def test_decide_reads_both_inputs_and_the_retrain_requests(pipeline, calls) -> N
     since = datetime(2026, 11, 1, tzinfo=UTC)
     assert call["requested_since"](since) == "2026-11-01T03:00:00+00:00"
     assert seen == [since.isoformat()] and ti.pushed["decision"] == decision.decision
+    assert ti.pushed[NOTE_KEY] == ["Monitoring: cooldown — drift in tenure"]
 
 
 def test_retrain_request_goes_on_the_asset_event(pipeline, calls) -> None:
@@ -369,7 +391,8 @@ def test_retrain_request_goes_on_the_asset_event(pipeline, calls) -> None:
 
 
 def test_notify_collects_each_result_named_in_summary_from(pipeline, calls) -> None:
-    recorded = calls(summary, "send_summary", returns={"status": "logged"})
+    text = "Training — p (manual__1)\n• data: rows 4000"
+    recorded = calls(summary, "send_summary", returns={"status": "logged", "text": text})
     op = NotifyOperator(
         task_id="notify",
         pipeline=pipeline,
@@ -379,3 +402,4 @@ def test_notify_collects_each_result_named_in_summary_from(pipeline, calls) -> N
     ti = FakeTI({("validate_data", "return_value"): SNAPSHOT, ("evaluate", "gate"): {"d": 1}})
     op.execute(make_context(ti))
     assert recorded[0]["results"] == {"data": SNAPSHOT, "gate": {"d": 1}, "approval": None}
+    assert ti.pushed[NOTE_KEY] == ["• data: rows 4000"]  # the run's note: below the headline

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from airflow_mlops_provider.adapters import mlflow_auth
 from airflow_mlops_provider.adapters.mlflow_registry import Registry, Tracking
-from airflow_mlops_provider.services.layout import safe_run_id
+from airflow_mlops_provider.core.layout import safe_run_id
 
 
 def test_fake_registry_matches(registry) -> None:

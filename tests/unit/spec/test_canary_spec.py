@@ -61,30 +61,30 @@ canary:
     [
         (
             "canary: {enabled: true, steps: [{set_weight: 50}, {set_weight: 20}]}",
-            "canary",
-            "set_weight values must increase step by step; found [50, 20]",
+            "canary.steps[1].set_weight",
+            "set_weight values must increase step by step; 20 follows 50",
         ),
         (
             "canary: {enabled: true, steps: [{set_weight: 10}, "
             "{analysis: {metrics: {recall_at_k: {min: 0.1}}}}]}",
-            "canary",
-            "canary analysis metrics ['recall_at_k'] are not measured by metric_source replay",
+            "canary.steps[1].analysis.metrics.recall_at_k",
+            "'recall_at_k' is not measured by metric_source replay",
         ),
         (
             "canary: {enabled: true, router: kserve, metric_source: inference_logs, "
             "inference_logs: {source: logs/}, steps: [{set_weight: 10}]}",
-            "canary",
+            "canary.router",
             "router: kserve needs kserve: {namespace: ..., name: <InferenceService>}",
         ),
         (
             "canary: {enabled: true, router: kserve, kserve: {name: churn}, "
             "steps: [{set_weight: 10}]}",
-            "canary",
+            "canary.metric_source",
             "with router: kserve use inference_logs or prometheus",
         ),
         (
             "canary: {enabled: true, steps: [{analysis: {metrics: {roc_auc: {min: 0.5}}}}]}",
-            "canary",
+            "canary.steps[0].analysis",
             "put a {set_weight: N} step before it",
         ),
         (
@@ -97,12 +97,12 @@ canary:
             "canary.steps[0].pause.duration",
             "'soon' is not a duration; write e.g. 30s, 5m, 1h or 500ms",
         ),
-        ("canary: {enabled: true}", "canary", "canary.enabled needs steps"),
+        ("canary: {enabled: true}", "canary.enabled", "canary.enabled needs steps"),
         (
             "canary: {enabled: true, metric_source: prometheus, steps: [{set_weight: 10}, "
             "{analysis: {metrics: {p99: {max: 0.3}}}}], "
             "prometheus: {url: 'http://127.0.0.1:9090', queries: {p99: 'x'}}}",
-            "canary",
+            "canary.steps[1].analysis.metrics.p99",
             "say which way is better with direction: higher or direction: lower",
         ),
         (

@@ -58,7 +58,7 @@ def test_min_effects_and_a_bare_threshold_load(tmp_path: Path) -> None:
     [
         (
             "drift:\n  features:\n    monthly_charge: {test: psi}\n",
-            "drift.features ['monthly_charge'] are not declared features",
+            "drift.features.monthly_charge: 'monthly_charge' is not a declared feature",
         ),
         (
             "drift:\n  features:\n    contract: {test: ks}\n",

@@ -29,7 +29,12 @@ def test_group_column_shorthand(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "path", "message"),
     [
-        (FAIRNESS, "    group_columns: [gender]\n", "", "['gender'] must be contract columns"),
+        (
+            FAIRNESS,
+            "    group_columns: [gender]\n",
+            "evaluation.fairness.group_columns",
+            "['gender'] must be contract columns",
+        ),
         (
             "    max_demographic_parity_difference: 0.4\n"
             "    max_equal_opportunity_difference: 0.6\n",
@@ -37,7 +42,12 @@ def test_group_column_shorthand(tmp_path: Path) -> None:
             "evaluation.fairness",
             "give max_demographic_parity_difference and/or",
         ),
-        ("approve_above: 0.3", "approve_above: 0.8", "approval", "must not exceed reject_above"),
+        (
+            "approve_above: 0.3",
+            "approve_above: 0.8",
+            "approval.approve_above",
+            "must not exceed reject_above",
+        ),
         ("mode: risk", "mode: sometimes", "approval.mode", "'risk', 'always' or 'never'"),
         ("on_timeout: reject", "on_timeout: wait", "approval.on_timeout", "'reject' or 'promote'"),
         ("disagreement: {max: 0.5}", "disagreement: {max: 0}", "evaluation.disagreement.max", ""),

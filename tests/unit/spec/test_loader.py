@@ -111,7 +111,9 @@ def test_empty_gate_and_wrong_task_metric(tmp_path: Path) -> None:
     )
     assert "evaluation.metrics" in str(error_of(write(tmp_path, empty, "e.yaml")))
     wrong = example_with("accuracy: {min: 0.6}", "rmse: {max: 3}")
-    assert "do not apply to binary_classification" in str(error_of(write(tmp_path, wrong)))
+    problem = error_of(write(tmp_path, wrong)).problems[0]
+    assert problem.path == "evaluation.metrics.rmse" and problem.line == line_of(wrong, "rmse:")
+    assert "rmse does not apply to binary_classification; use roc_auc" in problem.message
 
 
 def test_defaults_merge_under_pipeline(tmp_path: Path) -> None:
@@ -149,13 +151,18 @@ def test_pod_settings_are_rejected_for_local_compute(tmp_path: Path) -> None:
 
 def test_training_env_cannot_override_the_contract(tmp_path: Path) -> None:
     text = example_with("  params:", "  env: {MLFLOW_RUN_ID: x, LOG_LEVEL: debug}\n  params:")
-    assert "['MLFLOW_RUN_ID'] are set by the platform" in str(error_of(write(tmp_path, text)))
+    problem = error_of(write(tmp_path, text)).problems[0]
+    assert problem.path == "training.env.MLFLOW_RUN_ID" and "set by the platform" in problem.message
+    assert problem.line == line_of(text, "MLFLOW_RUN_ID")
 
 
 def test_gpu_is_rejected_for_local_compute(tmp_path: Path) -> None:
     text = example_with("  params:", "  resources: {gpu: 1}\n  params:")
     problem = error_of(write(tmp_path, text)).problems[0]
-    assert problem.path == "training" and "compute: kubernetes only" in problem.message
+    assert (
+        problem.path == "training.resources.gpu" and "compute: kubernetes only" in problem.message
+    )
+    assert problem.line == line_of(text, "resources: {gpu: 1}")
 
 
 # -- contract: {file: ...} in ODCS v3 ---------------------------------------------------------
@@ -302,7 +309,7 @@ def test_odcs_values_are_validated_with_positions_in_the_odcs_file(tmp_path: Pat
     odcs = ODCS.replace("{minimum: 0, maximum: 72}", "{minimum: 80, maximum: 72}")
     problem = error_of(odcs_project(tmp_path, odcs)).problems[0]
     assert problem.file.endswith("churn.odcs.yaml")
-    assert problem.line == line_of(odcs, "name: tenure_months")  # the property at fault
+    assert problem.line == line_of(odcs, "minimum: 80")  # the key at fault
     assert "min (80.0) is greater than max (72.0)" in problem.message
 
 
