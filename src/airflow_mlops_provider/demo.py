@@ -1,9 +1,11 @@
-"""`airflow-mlops demo`: the continuous-training loop on the embedded default.
+"""`airflow-mlops demo`: the continuous-training loop on the embedded default, through a
+real scheduler.
 
-Airflow on SQLite (`airflow dags test`), a local MLflow store and local files, all under
-`<project>/.mlops/`. `airflow dags test` runs no scheduler, so the Asset event emitted by the
-monitoring DAG does not start training by itself: the demo runs the training DAG next and
-says so (with `make ui`, the scheduler does it).
+`airflow standalone` (scheduler, dag-processor, triggerer, API server; SQLite) runs in the
+background with the state under `<project>/.mlops/` (local MLflow store, local files). The
+demo triggers runs the way a person does in the UI (REST API, the batch's date as logical
+date) and waits for them; the retraining that monitoring requests is started by the scheduler
+from the Asset event. Afterwards `make ui` opens the same Airflow, with every run and task log.
 """
 
 from __future__ import annotations
@@ -15,14 +17,24 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow_mlops_provider.core.audit_text import describe
 from airflow_mlops_provider.core.text import wrap
 
+if TYPE_CHECKING:
+    from airflow_mlops_provider.local_airflow import LocalAirflow
+
 PIPELINE = "churn"
+TRAINING, MONITORING, HEALTH = (
+    f"{PIPELINE}__{kind}" for kind in ("training", "monitoring", "health")
+)
 SEEDS = (0, 1)  # release trials: seeds of the deliberately worse challenger
 FIRST, SECOND = "2026-11-01", "2026-11-08"
-STEP_TIMEOUT_S = 1800  # a step waiting for a person would never end under `dags test`
+RUN_TIMEOUT_S = 1200  # a run that waits for a person would never end: the demo's gate does not
+ASSET_RUN_TIMEOUT_S = 180  # monitoring end -> the scheduler's asset-triggered training run
+STEP_TIMEOUT_S = 600
+
 # The demo runs the repository's own example project; the wheel ships none of it.
 CHECKOUT_FILES = ("dags/churn.yaml", "include/demo/generate.py", "include/trainer/train.py")
 
@@ -32,6 +44,9 @@ def missing_checkout_files(project: Path) -> list[str]:
 
 
 def run_demo(project: Path) -> int:
+    from airflow_mlops_provider.local_airflow import AirflowUnavailable, LocalAirflow
+    from airflow_mlops_provider.ui_server import choose_port, ui_env
+
     missing = missing_checkout_files(project)
     if missing:
         print(
@@ -48,64 +63,101 @@ def run_demo(project: Path) -> int:
         shutil.rmtree(state)
     else:
         print(f"No previous demo state: starting fresh in {state}.")
-    env = airflow_env(project)
-    _step(
-        "Generating the seeded demo data (include/demo/data)",
-        [sys.executable, "include/demo/generate.py", "--out", "include/demo/data"],
-        project,
-        env,
+    generate = [sys.executable, "include/demo/generate.py", "--out", "include/demo/data"]
+    if code := _step("Generating the seeded demo data (include/demo/data)", generate, project):
+        return code
+    port, _ = choose_port(None)
+    env = ui_env(project, port)
+    log = state / "demo-logs" / "airflow-standalone.log"
+    print(
+        "\n== Starting Airflow (scheduler, dag-processor, triggerer, API server) on "
+        + env["AIRFLOW__API__BASE_URL"]
     )
-    _step(
-        "Creating the Airflow metadata database (SQLite)",
-        [_airflow(), "db", "migrate"],
-        project,
-        env,
-    )
+    started = time.monotonic()
+    try:
+        with LocalAirflow(env, _airflow(), log) as airflow:
+            airflow.wait_ready([TRAINING, MONITORING, HEALTH])
+            print(
+                f"   ready in {time.monotonic() - started:.0f}s; "
+                f"its log: {log.relative_to(project)}"
+            )
+            for dag_id in (TRAINING, MONITORING, HEALTH):
+                airflow.unpause(dag_id)
+            if not _loop(airflow, project):
+                return 1
+    except AirflowUnavailable as exc:
+        print(f"   Airflow did not do what the demo waited for: {exc}")
+        return 1
+    print_summary(project, state)
+    return 0
+
+
+def _loop(airflow: LocalAirflow, project: Path) -> bool:
+    """The loop's steps; False (after saying why) as soon as one fails."""
     steps = [
         (
             f"1. Training on the {FIRST} batch: no champion yet, so train v1 and promote it",
-            f"{PIPELINE}__training",
+            TRAINING,
             FIRST,
         ),
         (
             f"2. Monitoring the {FIRST} inference logs (scored by v1) and the labels that "
             "arrived: expect no drift and a live accuracy above the bound",
-            f"{PIPELINE}__monitoring",
+            MONITORING,
             FIRST,
         ),
         (
             f"3. Monitoring the {SECOND} inference logs: expect drift, live accuracy below the "
             "bound, and one retrain-request event",
-            f"{PIPELINE}__monitoring",
-            SECOND,
-        ),
-        (
-            f"4. Training on the {SECOND} batch (in `make ui` the retrain-request Asset schedules "
-            "this; `airflow dags test` has no scheduler, so the demo runs it)",
-            f"{PIPELINE}__training",
+            MONITORING,
             SECOND,
         ),
     ]
-    health = (
-        "6. The daily health report (churn__health): latest monitoring decision, live "
-        "metric, champion, last training",
-        f"{PIPELINE}__health",
-        SECOND,
-    )
+    known = {r["dag_run_id"] for r in airflow.runs(TRAINING)}
     for title, dag_id, day in steps:
-        if code := _run_dag(title, dag_id, day, project, env):
-            return code
-    print_release_trials(project, state)
-    if code := _run_dag(*health, project, env):
-        return code
-    print_summary(project, state)
-    return 0
-
-
-def _run_dag(title: str, dag_id: str, day: str, project: Path, env: dict[str, str]) -> int:
-    return _step(
-        title, [_airflow(), "dags", "test", dag_id, day], project, env, log_name=f"{dag_id}-{day}"
+        if not _run(airflow, project, title, dag_id, airflow.trigger(dag_id, day)):
+            return False
+    print(
+        "\n== 4. Retraining, started by the scheduler from monitoring's retrain-request Asset event"
     )
+    run_id = airflow.wait_new_run(TRAINING, "asset_triggered", known, ASSET_RUN_TIMEOUT_S)
+    if not _run(airflow, project, None, TRAINING, run_id):
+        return False
+    print_release_trials(project, project / ".mlops")
+    title = (
+        "6. The daily health report (churn__health): latest monitoring decision, live "
+        "metric, champion, last training"
+    )
+    return _run(airflow, project, title, HEALTH, airflow.trigger(HEALTH, SECOND))
+
+
+def _run(airflow: LocalAirflow, project: Path, title: str | None, dag_id: str, run_id: str) -> bool:
+    if title:
+        print(f"\n== {title}")
+    started = time.monotonic()
+    state = airflow.wait_run(dag_id, run_id, RUN_TIMEOUT_S)
+    tasks = airflow.task_states(dag_id, run_id)
+    print(f"   {dag_id} run {run_id}: {state} in {time.monotonic() - started:.0f}s")
+    logs = airflow.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+    for line in _highlights(_task_messages(logs)):
+        print(f"   {line}")
+    if state != "success":
+        failed = sorted(t for t, s in tasks.items() if s in ("failed", "upstream_failed"))
+        print(f"   failed tasks: {', '.join(failed) or 'none'}; task logs: {logs}")
+    return state == "success"
+
+
+def _task_messages(folder: Path) -> str:
+    """The messages of a run's task logs (Airflow 3 writes JSON lines), oldest task first."""
+    files = sorted(folder.glob("task_id=*/attempt=*.log"), key=lambda p: p.stat().st_mtime)
+    lines = []
+    for path in files:
+        for raw in path.read_text(errors="replace").splitlines():
+            try:
+                lines.append(str(json.loads(raw).get("event", "")))
+            except (ValueError, AttributeError):
+                lines.append(raw)
+    return "\n".join(lines)
 
 
 def print_release_trials(project: Path, state: Path) -> None:
@@ -113,12 +165,13 @@ def print_release_trials(project: Path, state: Path) -> None:
     rejected for every seed, and an unfair one is sent to a person.
 
     In-process, through the same `core.evaluation.evaluate` the `evaluate` task calls (the
-    challengers are trained with the reference trainer's own code and label knobs), because
-    `airflow dags test` cannot answer an approval: a run whose gate asks a person would wait
-    forever. `make ui` shows the real `approve` task."""
+    challengers are trained with the reference trainer's own code and label knobs): three
+    more training runs would add minutes, and a run whose gate asks a person waits for one.
+    `make ui` shows the real `approve` task."""
+    import mlflow
     import pandas as pd
 
-    from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION, Registry, Tracking
+    from airflow_mlops_provider.adapters import mlflow_registry as registry
     from airflow_mlops_provider.core.evaluation import evaluate
     from airflow_mlops_provider.spec import load_spec
 
@@ -132,13 +185,13 @@ def print_release_trials(project: Path, state: Path) -> None:
 
     spec = load_spec(project / "dags" / f"{PIPELINE}.yaml")
     data = spec.data
-    registry = Registry(PIPELINE, Tracking(f"sqlite:///{state / 'mlflow.db'}"))
-    champion = registry.by_alias(CHAMPION)
+    client = registry.client(f"sqlite:///{state / 'mlflow.db'}")
+    champion = registry.by_alias(client, PIPELINE, registry.CHAMPION)
     assert champion is not None, "the demo's training steps promote a champion"
     train = pd.read_parquet(champion.tags["mlops.train_data"])
     holdout = pd.read_parquet(champion.tags["mlops.holdout_data"])
     model_spec = {**data.features.model_dump(), "target": data.target, "task": data.task}
-    champion_model = registry.load_model(champion.uri)
+    champion_model = mlflow.pyfunc.load_model(champion.uri)
 
     def trial(title: str, params: dict, against: object | None) -> str:
         params = {**trainer.DEFAULT_PARAMS, **params}
@@ -177,7 +230,7 @@ def print_release_trials(project: Path, state: Path) -> None:
             "   -> the unfair model needs a person: in a DAG run it waits in the `approve` task "
             "(awaiting_input: no worker slot held) until someone answers or "
             f"{spec.approval.timeout_hours:g} h pass (then: {spec.approval.on_timeout}). Not run "
-            "as a DAG here: `airflow dags test` cannot answer an approval."
+            "as a DAG here: the demo does not answer approvals for you."
         )
     else:
         print(f"   -> the unfair model's decision is {unfair} (expected: approval)")
@@ -200,41 +253,22 @@ def _airflow() -> str:
     return str(Path(sys.executable).parent / "airflow")
 
 
-def _step(
-    title: str, argv: list[str], project: Path, env: dict[str, str], log_name: str | None = None
-) -> int:
-    logs = project / ".mlops" / "demo-logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log_file = logs / f"{log_name or Path(argv[1]).stem}.log"
+def _step(title: str, argv: list[str], project: Path) -> int:
     print(f"\n== {title}")
     started = time.monotonic()
-    with open(log_file, "w") as out:
-        try:
-            code = subprocess.run(
-                argv,
-                cwd=project,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                check=False,
-                timeout=STEP_TIMEOUT_S,
-            ).returncode
-        except subprocess.TimeoutExpired:
-            code = 1
-            print(
-                f"   no end after {STEP_TIMEOUT_S // 60} min: `airflow dags test` cannot answer "
-                "a human approval (if the gate asked for one, `make ui` shows the `approve` task)"
-            )
-    text = log_file.read_text(errors="replace")
+    try:
+        result = subprocess.run(
+            argv, cwd=project, capture_output=True, text=True, check=False, timeout=STEP_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        print(f"   no end after {STEP_TIMEOUT_S} s")
+        return 1
     print(
-        f"   {'done' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f}s; "
-        f"log: {log_file.relative_to(project)}"
+        f"   {'done' if result.returncode == 0 else 'FAILED'} in {time.monotonic() - started:.0f}s"
     )
-    for line in _highlights(text):
-        print(f"   {line}")
-    if code != 0:
-        print("   last lines of the log:\n" + "\n".join(text.splitlines()[-30:]))
-    return code
+    if result.returncode:
+        print("   last lines:\n" + "\n".join((result.stdout + result.stderr).splitlines()[-30:]))
+    return result.returncode
 
 
 def _highlights(text: str) -> list[str]:
@@ -270,16 +304,16 @@ def _highlights(text: str) -> list[str]:
 
 
 def print_summary(project: Path, state: Path) -> None:
-    from airflow_mlops_provider.adapters.mlflow_registry import Registry, Tracking
+    from airflow_mlops_provider.adapters import mlflow_registry as registry
 
     uri = f"sqlite:///{state / 'mlflow.db'}"
-    registry = Registry(PIPELINE, Tracking(uri))
+    client = registry.client(uri)
     print("\n== Summary")
     by_version: dict[str, list[str]] = {}
-    for alias, number in registry.aliases().items():
-        by_version.setdefault(number, []).append(alias)
-    for version in registry.versions():
-        aliases = ", ".join(sorted(by_version.get(version.version, []))) or "-"
+    for alias, number in client.get_registered_model(PIPELINE).aliases.items():
+        by_version.setdefault(str(number), []).append(alias)
+    for version in client.search_model_versions(f"name='{PIPELINE}'"):
+        aliases = ", ".join(sorted(by_version.get(str(version.version), []))) or "-"
         tags = version.tags
         print(
             f"   {PIPELINE} v{version.version}: aliases [{aliases}] gate={tags.get('mlops.gate')} "
