@@ -191,8 +191,9 @@ def print_release_trials(project: Path, state: Path) -> None:
 
     spec = load_spec(project / "dags" / f"{PIPELINE}.yaml")
     data = spec.data
-    client = registry.client(f"sqlite:///{state / 'mlflow.db'}")
-    champion = registry.by_alias(client, PIPELINE, registry.CHAMPION)
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    registry.client(uri)  # the process's tracking URI, for loading the champion below
+    champion = registry.Registry(PIPELINE, registry.Tracking(uri)).by_alias(registry.CHAMPION)
     assert champion is not None, "the demo's training steps promote a champion"
     train = pd.read_parquet(champion.tags["mlops.train_data"])
     holdout = pd.read_parquet(champion.tags["mlops.holdout_data"])
@@ -294,14 +295,20 @@ def _highlights(text: str) -> list[str]:
         "Requested retraining",
         "rejected:",
         "already is the champion",
+        "Canary ",
         "MLflow run ",
     )
+    own_line = ("MLflow run ", "Canary ")  # only where the line starts with them
     found = []
     for line in text.splitlines():
         if "Decision: decide " in line:  # detect_drift handing over to monitoring's decide
             continue
         for key in keys:
-            if key in line:
+            if (
+                key in line
+                and (key not in own_line or line.startswith(key))
+                and "(no link" not in line
+            ):
                 message = wrap(line[line.index(key) :].split(" [airflow")[0], 110, "     ")
                 if message not in found:  # the alert repeats the decision's lines
                     found.append(message)
@@ -340,4 +347,4 @@ def print_summary(project: Path, state: Path) -> None:
                                       password is kept; reports and the MLOps pipelines view
                                       are in the UI)
      MLflow UI:   .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000
-     Task logs:   .mlops/demo-logs/ and .mlops/airflow/logs/""")
+     Task logs:   .mlops/airflow/logs/ (Airflow itself: .mlops/demo-logs/airflow-standalone.log)""")
