@@ -52,15 +52,17 @@ from .project import build as build_project
 from .record import Record
 from .stack import S3, Airflow, Mlflow, Postgres, postgres_bindir
 
-pytestmark = [pytest.mark.system, pytest.mark.timeout(1800)]
-# The findings of issue 13 that remain (part A's — run identity, waiting, connections, the
-# trainer's S3 credentials — are fixed; bench/BENCHMARKS.md, "System test"); part B fixes
-# them and removes this marker (strict: a pass fails).
+pytestmark = [pytest.mark.system, pytest.mark.timeout(2400)]  # a deadline: 1,632 s seen at load 7
+# The findings of issue 13 that remain (run identity, waiting, connections, the trainer's S3
+# credentials, ungated promotions and log noise are fixed; bench/BENCHMARKS.md, "System
+# test"); the fix of what remains removes this marker (strict: a pass fails).
 KNOWN_FAILURES = pytest.mark.xfail(
     strict=True,
     raises=AssertionError,  # the findings; a broken harness or a dead service still fails
-    reason="issue 13 part B (release invariants): cleared retrain + canary_promote, retry vs "
-    "clear after a scheduler kill (300 s heartbeat recovery), deferral race",
+    reason="issue 13, still open (run of 2026-12-01 on the merged main, bench/BENCHMARKS.md "
+    "'System test'): the cleared retrain + canary_promote run stays queued past the clear's "
+    "600 s and is unfinished at the end; canary_promote's log lacks the decision after a "
+    "person's approval (decision_buried)",
 )
 
 OUTPUT = ROOT / "test-output" / "system"
