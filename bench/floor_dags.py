@@ -36,6 +36,7 @@ from airflow_mlops_provider.operators.release import (
     RollbackOperator,
 )
 from airflow_mlops_provider.operators.retrain import RetrainOperator
+from airflow_mlops_provider.operators.retrain_request import ReleaseRetrainRequestOperator
 from airflow_mlops_provider.operators.validate import DataValidateOperator
 from airflow_mlops_provider.sensors.batch import BatchSensor
 from airflow_mlops_provider.services.config import PipelineConfig
@@ -155,7 +156,15 @@ def training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DAG:
                 "rejected": "reject",
             },
         )
+        release = ReleaseRetrainRequestOperator(
+            task_id="release_retrain_request",
+            pipeline=pipeline,
+            outlets=[Asset(f"mlops://{name}/retrain-request-released")],
+            trigger_rule=TriggerRule.ONE_FAILED,
+            retries=0,
+        )
         wait >> validate >> drift >> [retrain, skip]
+        [wait, validate, drift] >> release
         retrain >> evaluate >> [promote, reject]
         evaluate >> approve >> promote
         [promote, reject, skip] >> notify
