@@ -116,7 +116,7 @@ class CanaryPromoteOperator(BaseOperator):
         try:
             step = step_of(build_runtime(self.pipeline, context), self._plan(context))
         except (RolloutFailed, ReleaseRefused) as exc:
-            note_decision(context, getattr(exc, "decision", None) or str(exc).splitlines()[0])
+            note_decision(context, exc.decision)
             raise AirflowFailException(str(exc)) from None
         if step.kind == WAIT:
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger

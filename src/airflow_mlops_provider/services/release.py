@@ -35,6 +35,11 @@ class ReleaseRefused(MlopsError):
     """The version is not the one the gate (or a person) approved against the current
     champion: nothing moved. Retrying cannot help; the message says what to clear."""
 
+    @property
+    def decision(self) -> str:
+        """It in one line (the run's note), like `RolloutFailed.decision`."""
+        return str(self).splitlines()[0]
+
 
 class RolloutFailed(MlopsError):
     """The canary's analysis failed: traffic is back on the champion, `champion` unchanged.
