@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import shutil
 import signal
@@ -216,13 +217,32 @@ def _day(day: str) -> datetime:
 def _run(
     state: Stack, dag: Any, day: str, capfd: pytest.CaptureFixture[str], conf: dict | None = None
 ) -> Any:
-    """dag.test() one logical date; keep its whole log for the secret search."""
+    """dag.test() one logical date; keep its whole log for the assertions and the secret
+    search: the processes' output (capfd: trainers, Airflow) and the provider's own log
+    records, taken from its logger, since Airflow's log setup may hold a stream an earlier
+    test module captured (in the whole suite, those lines missed capfd)."""
+    records = _Records()
+    package = logging.getLogger("airflow_mlops_provider")
+    package.addHandler(records)
     try:
         return dag.test(logical_date=_day(day), run_conf=conf)
     finally:
+        package.removeHandler(records)
         out = capfd.readouterr()
-        state.logs.append(out.out + out.err)
+        state.logs.append(out.out + out.err + "\n".join(records.lines))
         (state.root / f"run-{len(state.logs)}.log").write_text(state.logs[-1])  # to debug
+
+
+class _Records(logging.Handler):
+    """Every record of the provider's loggers, formatted with its traceback, if any."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
 
 
 def _client(state: Stack):
