@@ -7,7 +7,11 @@ VENV=${VENV:-.venv}
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 bash tests/system_packages.sh
 "$VENV/bin/ruff" check src tests include dags bench || exit 1
-"$VENV/bin/python" -m pytest tests -p no:cacheprovider "$@"
+# Two worker processes (CI has two cores; TEST_WORKERS=0 runs in one process), whole files
+# per worker in the order tests/conftest.py gives (the longest first); --durations shows
+# where the time goes.
+"$VENV/bin/python" -m pytest tests -p no:cacheprovider -n "${TEST_WORKERS:-2}" \
+  --dist loadfile --no-loadscope-reorder --durations=25 "$@"
 code=$?
 if [ "$code" -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi
 exit "$code"

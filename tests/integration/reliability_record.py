@@ -7,6 +7,7 @@ from that file, so the document shows the numbers of the last run, not adjective
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from datetime import UTC, datetime
@@ -18,16 +19,19 @@ OUTPUT = ROOT / "test-output" / "reliability.json"
 
 
 def record(key: str, *, scenario: str, test: str, outcome: dict[str, Any]) -> None:
-    """Merge one scenario's outcome into the JSON (read-modify-write; tests run serially)."""
+    """Merge one scenario's outcome into the JSON: read-modify-write under a file lock, as
+    the suite's worker processes (pytest-xdist) record side by side."""
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(OUTPUT.read_text()) if OUTPUT.exists() else {}
-    data[key] = {
-        "scenario": scenario,
-        "test": test,
-        "outcome": outcome,
-        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} cpu",
-    }
-    temp = OUTPUT.with_suffix(".tmp")
-    temp.write_text(json.dumps(data, indent=2) + "\n")  # outcomes keep the test's order
-    temp.replace(OUTPUT)
+    with OUTPUT.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(OUTPUT.read_text()) if OUTPUT.exists() else {}
+        data[key] = {
+            "scenario": scenario,
+            "test": test,
+            "outcome": outcome,
+            "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{os.cpu_count()} cpu",
+        }
+        temp = OUTPUT.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(json.dumps(data, indent=2) + "\n")
+        temp.replace(OUTPUT)
