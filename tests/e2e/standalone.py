@@ -211,6 +211,10 @@ class AirflowStandalone(Service):
             AIRFLOW__API__BASE_URL=self.url,
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.url}/execution/",
             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
+            # The log servers' fixed 8793/8794 would collide with another Airflow here (the
+            # suite runs two test files at once).
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
         )
         super().__init__(
             "airflow standalone", [str(BIN / "airflow"), "standalone"], env, home / "standalone.log"

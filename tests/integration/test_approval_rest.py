@@ -86,6 +86,9 @@ def airflow_server(tmp_path: Path, demo_data: Path) -> Iterator[dict[str, Any]]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
         "GX_ANALYTICS_ENABLED": "false",
+        # not the fixed 8793/8794: the suite runs another Airflow beside this one
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
     }
     log = (tmp_path / "standalone.log").open("w")
     process = subprocess.Popen(
