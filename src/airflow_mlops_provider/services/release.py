@@ -216,6 +216,11 @@ def _released(rt: Runtime, plan: ReleasePlan, check: ReleaseCheck) -> ReleaseSte
     if plan.canary.enabled and check.champion is not None:
         rollout = _rollout(rt, plan, check.version, check.champion)
         state = rollout.recorded()
+        if state is not None and state.phase == canary.PROMOTED:  # a re-run after the end
+            log.info(
+                "Version %s already is the champion (promoted by its canary); nothing to release",
+                check.version,
+            )
         if state is not None and state.phase != canary.ROLLED_BACK:
             return _advance(rt, rollout)
     log.info("Version %s already is the champion; nothing to release", check.version)

@@ -203,7 +203,7 @@ class Rollout:
             self.router.promote(self.challenger)
             self.registry.tag_version(self.challenger, {"mlops.decision": "promoted"})
             log.info(
-                "Canary passed every step: version %s is champion (%s)",
+                "Canary passed every step: promoted version %s to champion (%s)",
                 self.challenger,
                 human_mapping(moved),
             )

@@ -148,6 +148,26 @@ def test_a_paused_canary_asks_a_person_and_goes_on_with_the_answer(
     assert answered[0]["actor"] == "alice" and answered[0]["details"]["choice"] == "promote"
 
 
+def test_a_rerun_after_the_canary_promoted_says_so_and_moves_nothing(
+    rt, registry, audit, caplog
+) -> None:
+    """`canary_promote` cleared after its canary finished (in the system test: cleared with
+    `retrain`, it runs while `retrain` trains): the decision is on the first screen."""
+    two_versions(rt, registry)
+    canary = plan(PAUSED)
+    release.release(rt, canary, gate=GATE)
+    release.answer_pause(rt, canary, gate=GATE, choice="promote", actor="alice")
+    promotions = [line["event"] for line in audit(rt)].count("promoted")
+
+    with caplog.at_level("INFO", logger="airflow_mlops_provider"):
+        again = release.release(rt, canary, gate=GATE)
+
+    assert again.kind == release.DONE and again.result["decision"] == "promoted"
+    assert "Version 2 already is the champion (promoted by its canary)" in caplog.text
+    assert registry.aliases() == {CHAMPION: "2", PREVIOUS: "1"}
+    assert [line["event"] for line in audit(rt)].count("promoted") == promotions
+
+
 def test_a_champion_moved_during_the_canary_stops_its_promotion(rt, registry) -> None:
     """A person answers `promote` after another release made v5 the champion: the gate's
     comparison with v1 no longer holds, nothing moves."""
