@@ -152,6 +152,25 @@ def stop_everything() -> list[str]:
 atexit.register(stop_everything)
 
 
+def kill_strays(base: Path) -> int:
+    """SIGKILL every process working under `base` (task runners, trainers: their cwd is the
+    project there); returns how many. Airflow puts each task runner in a process group of
+    its own, so a task still running when its scheduler stops outlives the scheduler's group,
+    trainer and all; nothing else finds them."""
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if not Path(os.readlink(entry / "cwd")).is_relative_to(base):
+                continue
+            os.kill(int(entry.name), signal.SIGKILL)
+            killed += 1
+        except OSError:
+            continue  # gone meanwhile, or not ours to look at
+    return killed
+
+
 def sigterm_exits() -> Any:
     """Make SIGTERM (a CI job cancelled, `timeout`) raise SystemExit, so the finalizers and
     atexit still stop every process; returns the previous handler to restore."""

@@ -5,8 +5,8 @@ pipeline's demo data (include/demo/generate.py, its own seed) uploaded to S3.
 | pipeline | schedule            | what it exercises                                          |
 |----------|---------------------|------------------------------------------------------------|
 | alpha    | @weekly + Asset     | unpausing starts the latest weekly tick (no data for it);  |
+|          |                     | the scheduler SIGKILLed during its first `retrain`;        |
 |          |                     | `retrain` + `canary_promote` cleared together at the end   |
-| beta     | Asset               | the scheduler SIGKILLed during its first `retrain`         |
 | gamma    | Asset               | `approval.mode: always`: every promotion answered over REST|
 | delta    | Asset               | an `mlflow` connection that cannot be read: must fail loud |
 """
@@ -42,7 +42,6 @@ class Pipeline:
 
 PIPELINES = (
     Pipeline("alpha", seed=7, weekly=True),
-    Pipeline("beta", seed=8),
     Pipeline("gamma", seed=9, approval_always=True),
 )
 BROKEN = Pipeline("delta", seed=10, mlflow_connection=UNREADABLE_CONNECTION)

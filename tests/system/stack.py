@@ -304,6 +304,9 @@ class Airflow:
             # A task whose worker died is failed (and retried) after this many seconds without
             # a heartbeat; the default 300 s would make the scheduler kill cost 5 minutes.
             AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="60",
+            # A restarted scheduler purges only its own silent tasks; a dead scheduler's are
+            # reset by the orphan check, every 300 s by default (the 585 s kill recovery seen).
+            AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL="60",
             **{f"AIRFLOW_CONN_{k.upper()}": v for k, v in connections.items()},
         )
         self.components = {

@@ -1,12 +1,12 @@
 """The continuous-training loop under a real scheduler, in a production-shaped deployment
 (tests/system/stack.py): PostgreSQL, Airflow's scheduler, dag-processor, triggerer and
 api-server as separate processes, an MLflow server on PostgreSQL with artifacts on S3, moto
-as S3. Three pipelines (tests/system/project.py) are driven by the scheduler alone; the test
-only does what a person or a CI job does over the REST API — unpause, trigger, approve,
-clear — and kills the scheduler once:
+as S3. Two pipelines and a broken one (tests/system/project.py) are driven by the scheduler
+alone; the test only does what a person or a CI job does over the REST API — unpause,
+trigger, approve, clear — and kills the scheduler once:
 
 1. first training of every pipeline, triggered for the first batch (gamma's promotion is
-   approved over REST; the scheduler's process group is SIGKILLed during beta's `retrain`
+   approved over REST; the scheduler's process group is SIGKILLed during alpha's `retrain`
    and started again);
 2. monitoring of the drifted window → the retrain-request Asset event;
 3. the asset-triggered training run the scheduler creates → gate → canary → promotion of v2;
@@ -36,7 +36,7 @@ import pytest
 
 from . import invariants
 from .driver import TERMINAL, UNFINISHED_TASK, Driver
-from .processes import sigterm_exits, stop_everything
+from .processes import kill_strays, sigterm_exits, stop_everything
 from .project import (
     ARTIFACT_BUCKET,
     BROKEN,
@@ -52,29 +52,18 @@ from .project import build as build_project
 from .record import Record
 from .stack import S3, Airflow, Mlflow, Postgres, postgres_bindir
 
-pytestmark = [pytest.mark.system, pytest.mark.timeout(2400)]  # a deadline: 1,632 s seen at load 7
-# The findings of issue 13 that remain (run identity, waiting, connections, the trainer's S3
-# credentials, ungated promotions and log noise are fixed; bench/BENCHMARKS.md, "System
-# test"); the fix of what remains removes this marker (strict: a pass fails).
-KNOWN_FAILURES = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # the findings; a broken harness or a dead service still fails
-    reason="issue 13, still open (run of 2026-12-01 on the merged main, bench/BENCHMARKS.md "
-    "'System test'): the cleared retrain + canary_promote run stays queued past the clear's "
-    "600 s and is unfinished at the end; canary_promote's log lacks the decision after a "
-    "person's approval (decision_buried)",
-)
-
+# A deadline against hangs, not a performance bound: 1,632 s seen at load 7, 1,727 s at 11-16.
+pytestmark = [pytest.mark.system, pytest.mark.timeout(3000)]
 OUTPUT = ROOT / "test-output" / "system"
 RESULTS = OUTPUT / "results.json"
 # Deadlines guard against hanging; they are not performance thresholds (measured: bench/).
 # Each step gets its own, within one budget for the whole scenario.
 FIRST_RUNS_S, MONITORING_S, RETRAIN_S, CLEAR_S, BROKEN_S = 900, 600, 900, 600, 300
-SCENARIO_S = 1500
+SCENARIO_S = 2400
 ASSET_RUN_APPEARS_S = 180
 KILL_DOWN_S = 5  # how long the scheduler stays dead
 LOG_FIRST_SCREEN = 50  # lines: where the decision must be found in a task log
-KILLED = PIPELINES[1]  # beta
+KILLED = PIPELINES[0]  # alpha
 CLEARED = PIPELINES[0]  # alpha
 FIRST_RUN, DRIFTED_RUN = f"first__{FIRST_BATCH}", f"monitoring__{DRIFTED_BATCH}"
 
@@ -130,6 +119,7 @@ def deployment() -> Iterator[Deployment]:
         yield Deployment(base, airflow, mlflow, s3, record, Driver(airflow, record))
     finally:
         survivors = stop_everything()
+        record.metrics["stray_task_processes_killed"] = kill_strays(base)
         postgres.remove_data()
         record.write()
         keep_logs(base)
@@ -147,7 +137,6 @@ def keep_logs(base: Path) -> None:
             shutil.copytree(base / folder, logs / folder.replace("airflow-home/", "airflow-"))
 
 
-@KNOWN_FAILURES
 def test_the_loop_under_a_real_scheduler(deployment: Deployment) -> None:
     d = deployment
     try:
@@ -176,7 +165,7 @@ def unpause(d: Deployment) -> None:
 
 
 def first_training(d: Deployment) -> list[Pipeline]:
-    """Trigger the first batch's training everywhere, kill the scheduler during beta's
+    """Trigger the first batch's training everywhere, kill the scheduler during alpha's
     `retrain`; returns the pipelines whose first model became champion."""
     runs = {p: (p.dag("training"), FIRST_RUN) for p in PIPELINES}
     for dag_id, run_id in runs.values():
@@ -189,6 +178,8 @@ def first_training(d: Deployment) -> list[Pipeline]:
     if d.killed_at and states[runs[KILLED]] == "success":
         end = _seconds(d.driver.run(*runs[KILLED])["end_date"])
         d.record.metrics["scheduler_kill_to_run_success_s"] = round(end - d.killed_at, 1)
+        retry = _seconds(d.driver.tasks(*runs[KILLED])["retrain"]["start_date"])
+        d.record.metrics["scheduler_kill_to_retrain_restart_s"] = round(retry - d.killed_at, 1)
     return [p for p, key in runs.items() if expect_success(d, key, states[key], "first_training")]
 
 
@@ -274,13 +265,16 @@ def clear_retrain_and_promote(d: Deployment) -> None:
     before = _aliases(d, CLEARED.name)
     d.driver.clear(*key, ["retrain", "canary_promote"])
     d.allowed_versions[key[1]] += 1
+    waited = time.monotonic()
     states = d.driver.drive([key], d.left(CLEAR_S))
+    waited = round(time.monotonic() - waited)
     after = _aliases(d, CLEARED.name)
-    d.record.event("cleared run ended", state=states[key], aliases=after)
+    d.record.event("cleared run ended", state=states[key], aliases=after, waited_s=waited)
     d.record.expect(
         states[key] in TERMINAL,
         "clear_hangs",
-        f"{key}: still {states[key]} {CLEAR_S} s after the clear",
+        f"{key}: still {states[key]} {waited} s after the clear (step deadline {CLEAR_S} s, "
+        "or what was left of the scenario's)",
         json.dumps(d.driver.states(*key)),
     )
     d.record.expect(
@@ -350,18 +344,23 @@ def check_nothing_unfinished(d: Deployment) -> None:
 def check_task_logs(d: Deployment) -> None:
     """The decision on the first screen of the task log, no warning floods, no ERROR lines
     for normal events — on every successful `retrain`, `evaluate` and `canary_promote`."""
-    decision = {"retrain": "MLflow run ", "evaluate": "Gate: ", "canary_promote": "promot"}
+    decision = {
+        "retrain": ("MLflow run ",),
+        "evaluate": ("Gate: ",),
+        # promoted after its canary, directly (no canary / no champion yet), or a re-run
+        "canary_promote": ("promoted version", "promoting version", "already is the champion"),
+    }
     counts: dict[str, dict[str, int]] = {}
     for pipeline in PIPELINES:
         dag_id = pipeline.dag("training")
         for run in d.driver.runs(dag_id):
             tasks = d.driver.tasks(dag_id, run["dag_run_id"])
-            for task_id, marker in decision.items():
+            for task_id, markers in decision.items():
                 ti = tasks.get(task_id)
                 if not ti or ti["state"] != "success":
                     continue
                 lines = d.driver.log_lines(dag_id, run["dag_run_id"], task_id, ti["try_number"])
-                counts[f"{dag_id}/{run['dag_run_id']}/{task_id}"] = _log_counts(lines, marker)
+                counts[f"{dag_id}/{run['dag_run_id']}/{task_id}"] = _log_counts(lines, markers)
     d.record.metrics["task_logs"] = counts
     for where, c in counts.items():
         d.record.expect(
@@ -487,14 +486,16 @@ def _canary_log_excerpt(d: Deployment, dag_id: str, run_id: str) -> str:
     return "\n".join(lines[:12])
 
 
-def _log_counts(lines: list[dict[str, Any]], marker: str) -> dict[str, int]:
+def _log_counts(lines: list[dict[str, Any]], markers: tuple[str, ...]) -> dict[str, int]:
     events = [str(line.get("event", "")) for line in lines]
     return {
         "lines": len(lines),
         "warnings": sum(line.get("level") == "warning" for line in lines),
         "deprecated_import": sum("DeprecatedImportWarning" in e for e in events),
         "errors": sum(line.get("level") in ("error", "critical") for line in lines),
-        "decision_line": next((i for i, e in enumerate(events) if marker in e), -1),
+        "decision_line": next(
+            (i for i, e in enumerate(events) if any(m in e for m in markers)), -1
+        ),
     }
 
 
