@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops_provider.core import canary, canary_judge
+from airflow_mlops_provider.core import canary
 from airflow_mlops_provider.core.text import human_mapping
 
 if TYPE_CHECKING:
@@ -226,6 +226,8 @@ class Rollout:
         return None
 
     def _measure(self, state: canary.RolloutState) -> canary.Measurement:
+        from airflow_mlops_provider.core import canary_judge  # numpy: at run time only
+
         analysis = self.steps[state.step].analysis
         if self.replay is not None:
             self.replay.run(self.steps, state)
