@@ -113,6 +113,14 @@ canary:
             "give point values, which need the arm's request count: set samples",
         ),
         (
+            "canary: {enabled: true, metric_source: prometheus, steps: [{set_weight: 10}, "
+            "{analysis: {metrics: {error_rate: {max: 0.3}}}}], "
+            "prometheus: {url: 'http://127.0.0.1:9090', queries: {error_rate: "
+            "{events: 'e{v=\"{{ version }}\"}[{{ span }}]', requests: 'r'}}}}",
+            "canary.prometheus.queries.error_rate.events",
+            "only {{ version }}, {{ arm }}, {{ window }} are filled in a query; span would reach",
+        ),
+        (
             "canary: {enabled: true, steps: [{set_weight: 10}, "
             "{analysis: {metrics: {error_rate: {max: 0.3}}, min_samples: 100}}]}",
             "canary.steps[1].analysis.min_samples",
