@@ -21,7 +21,8 @@ Canary (`roc_auc: {max_regression: 0.02}`; 20% then 50% of the traffic, 5 measur
 step over cumulative traffic; total traffic 10k, 50k, 200k requests; every request labelled):
   - `before`: the point-estimate judge and state machine as on main (min_samples 100,
     failure_limit 0: a point regression beyond the margin rolls back);
-  - `after`: the sequential judge (core/canary_judge.py), alpha 0.01, early finish;
+  - `after`: the live rollout's state machine (core/canary.py) with the sequential judge
+    (core/canary_judge.py), alpha 0.01, early finish;
   - `fixed`: a fixed-sample test with the same error rate, one look at the end of each step
     (rollback when the one-sided 99% bound of the regression exceeds the margin, pass when
     it is inside, else a person).
@@ -249,30 +250,46 @@ def cumulative(windows: list[dict[str, Any]], upto: int) -> dict[str, tuple[Any,
 
 
 def canary_after(steps: list[list[dict[str, Any]]]) -> tuple[str, int]:
+    """The live rollout's decisions: the state machine (core/canary.py) with the sequential
+    judge on each arm's estimates, as services/rollout.py runs them (without the I/O)."""
+    from airflow_mlops_provider.core import canary
     from airflow_mlops_provider.core import canary_judge as cj
+    from airflow_mlops_provider.spec import CanaryStep
 
-    rules, used = canary_rules(), 0
-    for windows in steps:
-        statuses: list[str] = []
-        for look in range(LOOKS):
-            arms = cumulative(windows, look)
-            mine = {"roc_auc": cj.arm_estimate("roc_auc", *arms["canary"], 0.5)}
-            theirs = {"roc_auc": cj.arm_estimate("roc_auc", *arms["champion"], 0.5)}
-            statuses.append(cj.judge(rules, mine, theirs, alpha=0.01).status)
-            outcome = cj.step_outcome(statuses, count=LOOKS, failure_limit=0)
-            if outcome == cj.MEASURE:
-                continue
-            used += sum(arms[a][0].size for a in arms)
-            if outcome in (cj.ROLLBACK, cj.PAUSE):
-                return ("rollback" if outcome == cj.ROLLBACK else "pause"), used
+    plan = [
+        CanaryStep.model_validate(s, strict=False)
+        for w in WEIGHTS
+        for s in ({"set_weight": w}, {"analysis": {"metrics": {"roc_auc": {
+            "max_regression": CANARY_MARGIN}}, "count": LOOKS, "interval": 1}})
+    ]  # fmt: skip
+    state, used, now = canary.start("2", "1"), 0, 0.0
+    while True:
+        action = canary.next_action(plan, state, now)
+        if action.kind in (canary.PAUSE, canary.PROMOTE, canary.ROLLBACK):
             break
-    return "promote", used
+        if action.kind == canary.WAIT:
+            now = action.until or now
+            state = canary.after(plan, state, action, now)
+            continue
+        measurement = None
+        if action.kind == canary.ANALYSE:
+            arms = cumulative(steps[state.step // 2], len(state.measurements))
+            found = {a: {"roc_auc": cj.arm_estimate("roc_auc", *arms[a], 0.5)} for a in arms}
+            measurement = cj.judge(plan[state.step].analysis.metrics, found["canary"],
+                                   found["champion"], alpha=0.01)  # fmt: skip
+            looked = sum(arms[a][0].size for a in arms)
+        state = canary.after(plan, state, action, now, measurement)
+        if action.kind == canary.ANALYSE and not state.measurements:  # the step finished
+            used += looked
+    if action.kind != canary.PROMOTE:
+        used += looked
+    return {"promote": "promote", "pause": "pause", "rollback": "rollback"}[action.kind], used
 
 
 def canary_before(steps: list[list[dict[str, Any]]]) -> tuple[str, int]:
-    from airflow_mlops_provider.core import canary
     from airflow_mlops_provider.core.metrics import compute
 
+    canary = load_before("canary")  # the point-estimate judge as it was on main at BEFORE
     rules, used = canary_rules(), 0
     for windows in steps:
         statuses = []

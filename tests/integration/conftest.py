@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .canary_fixtures import small_replay_bounds
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,6 +46,7 @@ def project(tmp_path: Path, demo_data: Path) -> Path:
     bound = "min: 0.74, min_labelled_rows"
     assert bound in text
     text = text.replace(bound, "min: 0.72, min_labelled_rows")
+    text = small_replay_bounds(text)
     (tmp_path / "dags" / "churn.yaml").write_text(text)
     shutil.copytree(ROOT / "include" / "trainer", tmp_path / "include" / "trainer")
     return tmp_path

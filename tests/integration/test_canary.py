@@ -3,9 +3,9 @@ store, the local router replaying the snapshot holdout through both models. Noth
 
 The gate is deliberately loose (roc_auc >= 0.5 only) so a weak challenger — the reference
 trainer with `min_samples_leaf` above the row count, i.e. a constant score — passes it; the
-canary's analysis compares it with the champion on replayed traffic and must roll it back in
-every seeded trial (one demo dataset per seed), while a proper model after a weak champion is
-promoted through every step.
+canary's sequential judge compares it with the champion on replayed traffic and must roll it
+back on evidence in every seeded trial (one demo dataset per seed), while a proper model after
+a weak champion is promoted through every step.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from .airflow_helpers import aliases, load_dags, registry, run
+from .canary_fixtures import small_replay_bounds
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,7 @@ def write_yaml(project: Path, data: Path, params: str) -> None:
     ):
         assert old in text, old
         text = text.replace(old, new)
+    text = small_replay_bounds(text)
     # No retries: a failure other than the canary's own would otherwise wait out retry_delay.
     (project / "dags" / "churn.yaml").write_text(text + "\nretries: 0\n")
 
@@ -99,7 +101,8 @@ def assert_rolled_back(project: Path, client, version: str, champion: str) -> No
     assert aliases(client)["champion"] == champion
     tags = client.get_model_version("churn", version).tags
     assert tags["mlops.decision"] == "rolled_back_canary"
-    assert "worse than the champion arm" in tags["mlops.canary_reason"]
+    assert "found evidence of harm" in tags["mlops.canary_reason"]
+    assert "roc_auc regression" in tags["mlops.canary_reason"]
     assert tags["mlops.canary_phase"] == "rolled_back"
     assert router_state(project) | {"updated": None} == {
         "stable": champion,

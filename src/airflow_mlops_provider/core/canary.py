@@ -7,22 +7,19 @@ idempotent (a weight set twice, a promotion done twice change nothing), so a pro
 between the two simply repeats the last action on resume, and no step is lost or counted
 twice. No Airflow, MLflow or Kubernetes import: this module is tested on its own.
 
-Measurements (`judge`): each analysis metric of the canary arm gets value bounds (`min`,
-`max`) and a signed change bound against the champion arm on the same traffic window
-(`max_regression`, absolute or relative, direction-aware). A measurement with fewer than
-`min_samples` requests in either arm, or a metric that could not be computed yet, is
-inconclusive — neither a pass nor a failure. More than `failure_limit` failed measurements
-roll back; an analysis whose last measurement is still inconclusive after `count` of them
-pauses for a person.
+Measurements come from the sequential judge (core/canary_judge.py): pass (enough evidence
+that every bound holds), fail (evidence of harm) or inconclusive (not enough evidence yet).
+Each one is kept in the state with its evidence (estimates, confidence sequence, requests),
+so a resumed rollout continues the same analysis. `step_outcome` turns an analysis step's
+measurements into what happens next: more than `failure_limit` failures roll back, a pass
+finishes the step at once (the confidence sequence is valid at every look, so stopping early
+costs no error rate), and `count` measurements without a pass pause for a person.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
-
-from airflow_mlops_provider.core.vocabulary import better_direction
 
 PROGRESSING, PAUSED, ROLLING_BACK = "progressing", "paused", "rolling_back"
 PROMOTED, ROLLED_BACK = "promoted", "rolled_back"
@@ -32,6 +29,13 @@ SET_WEIGHT, WAIT, NEXT, ANALYSE, PAUSE = "set_weight", "wait", "next", "analyse"
 PROMOTE, ROLLBACK, DONE = "promote", "rollback", "done"
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 CHOICES = ("continue", "promote", "rollback")
+MEASURE, ADVANCE = "measure", "advance"  # step outcomes besides PAUSE and ROLLBACK
+#: A measurement's status in words, for logs, audit lines and notices.
+IN_WORDS = {
+    PASS: "enough evidence that every bound holds",
+    FAIL: "evidence of harm",
+    INCONCLUSIVE: "not enough evidence yet",
+}
 
 
 class Rule(Protocol):
@@ -44,7 +48,7 @@ class Rule(Protocol):
 
 class Analysis(Protocol):
     metrics: dict[str, Rule]
-    min_samples: int
+    alpha: float
     count: int
     failure_limit: int
 
@@ -99,15 +103,24 @@ class Action:
 
 @dataclass(frozen=True)
 class Measurement:
+    """One look of the judge: its verdict, the reasons in words and the evidence."""
+
     status: str  # pass | fail | inconclusive
     reasons: tuple[str, ...]
-    samples: dict[str, int]
+    samples: dict[str, int]  # requests seen per arm
     canary: dict[str, float]
     champion: dict[str, float]
     checks: tuple[dict[str, Any], ...] = ()  # per bound (core/canary_judge.py): interval, verdict
 
+    @property
+    def decision(self) -> str:
+        return IN_WORDS[self.status]
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-shaped (lists, not tuples), so a state read back equals the one saved."""
+        data = asdict(self)
+        return {**data, "reasons": list(self.reasons), "checks": list(data["checks"]),
+                "decision": self.decision}  # fmt: skip
 
 
 def start(challenger: str, champion: str | None) -> RolloutState:
@@ -174,68 +187,15 @@ def answer(steps: list[Step], state: RolloutState, choice: str, now: float) -> R
     return _advance(resumed, now, "pause (continued by a person)")
 
 
-def judge(
-    rules: dict[str, Rule],
-    canary: dict[str, float],
-    champion: dict[str, float],
-    samples: dict[str, int],
-    min_samples: int,
-) -> Measurement:
-    """One measurement: canary arm vs bounds and vs the champion arm on the same window."""
-    short = {arm: n for arm, n in samples.items() if n < min_samples}
-    if short:
-        return Measurement(
-            INCONCLUSIVE,
-            (f"not enough samples {short} (min_samples {min_samples})",),
-            samples,
-            canary,
-            champion,
-        )
-    failures: list[str] = []
-    unknown: list[str] = []
-    for name, rule in rules.items():
-        value, base = canary.get(name), champion.get(name)
-        if _missing(value) or (rule.max_regression is not None and _missing(base)):
-            unknown.append(name)
-            continue
-        failures.extend(_violations(name, rule, float(value), base))  # type: ignore[arg-type]
-    if failures:
-        return Measurement(FAIL, tuple(failures), samples, canary, champion)
-    if unknown:
-        reason = f"{', '.join(unknown)} could not be computed yet"
-        return Measurement(INCONCLUSIVE, (reason,), samples, canary, champion)
-    return Measurement(PASS, ("every metric within its bounds",), samples, canary, champion)
-
-
-def direction(name: str, rule: Rule) -> str:
-    """Which way is better: the rule's own `direction` (a Prometheus query says it), else the
-    vocabulary's."""
-    return better_direction(name, rule.direction)
-
-
-def _violations(name: str, rule: Rule, value: float, base: float | None) -> list[str]:
-    reasons = []
-    if rule.min is not None and value < rule.min:
-        reasons.append(f"{name} {value:.4f} is below min {rule.min}")
-    if rule.max is not None and value > rule.max:
-        reasons.append(f"{name} {value:.4f} is above max {rule.max}")
-    if rule.max_regression is not None and base is not None:
-        worse = (value - base) if direction(name, rule) == "lower" else (base - value)
-        unit = ""
-        if rule.relative:
-            if base == 0:
-                return [*reasons, f"{name}: relative change undefined, champion arm is 0"]
-            worse, unit = worse / abs(base), " (relative)"
-        if worse > rule.max_regression:
-            reasons.append(
-                f"{name} {value:.4f} is {worse:.4f}{unit} worse than the champion arm "
-                f"{base:.4f}; max_regression {rule.max_regression}"
-            )
-    return reasons
-
-
-def _missing(value: float | None) -> bool:
-    return value is None or math.isnan(value)
+def step_outcome(statuses: list[str], *, count: int, failure_limit: int) -> str:
+    """What one analysis step does after its latest measurement (statuses oldest first)."""
+    if sum(s == FAIL for s in statuses) > failure_limit:
+        return ROLLBACK
+    if statuses and statuses[-1] == PASS:
+        return ADVANCE  # the sequence is valid at every look: stop as soon as it decides
+    if len(statuses) < count:
+        return MEASURE
+    return PAUSE  # `count` measurements without a pass: a person decides
 
 
 def _measured(
@@ -244,20 +204,21 @@ def _measured(
     analysis = steps[state.step].analysis
     assert analysis is not None
     done = (*state.measurements, {**measurement.to_dict(), "at": now})
-    failed = [m for m in done if m["status"] == FAIL]
-    if len(failed) > analysis.failure_limit:
+    statuses = [m["status"] for m in done]
+    outcome = step_outcome(statuses, count=analysis.count, failure_limit=analysis.failure_limit)
+    where = f"analysis at steps[{state.step}] (weight {state.weight}%)"
+    if outcome == ROLLBACK:
         reason = (
-            f"analysis at steps[{state.step}] (weight {state.weight}%) failed "
-            f"{len(failed)} time(s), failure_limit {analysis.failure_limit}: "
-            + "; ".join(measurement.reasons)
+            f"{where} found evidence of harm in {statuses.count(FAIL)} measurement(s), "
+            f"failure_limit {analysis.failure_limit}: " + "; ".join(measurement.reasons)
         )
         return replace(state, measurements=done, phase=ROLLING_BACK, reason=reason)
-    if len(done) < analysis.count:
+    if outcome == MEASURE:
         return replace(state, measurements=done, wait_until=now + analysis.interval_seconds)
-    if measurement.status == INCONCLUSIVE:
+    if outcome == PAUSE:
         reason = (
-            f"analysis at steps[{state.step}] (weight {state.weight}%) is inconclusive after "
-            f"{analysis.count} measurement(s): {'; '.join(measurement.reasons)}"
+            f"{where} has not enough evidence either way after {len(done)} measurement(s): "
+            + "; ".join(measurement.reasons)
         )
         return replace(state, measurements=done, phase=PAUSED, reason=reason, wait_until=None)
     return _advance(replace(state, measurements=done), now, ANALYSE)
@@ -286,49 +247,3 @@ def _finish(state: RolloutState, phase: str, weight: int, reason: str, now: floa
         wait_until=None,
         history=(*state.history, entry),
     )
-
-
-def arm_metrics(
-    frame: Any,
-    names: list[str],
-    *,
-    label: str | None,
-    prediction: str = "prediction",
-    latency: str | None = "latency_ms",
-    error: str | None = "error",
-    threshold: float = 0.5,
-) -> tuple[dict[str, float], int]:
-    """Metrics of one arm's scored requests, and its sample count.
-
-    Label metrics use the labelled rows that were scored without error (a failed prediction
-    has no score to judge; it counts in `error_rate`). The sample count is the labelled rows
-    when a label metric is asked for, else all requests of the arm.
-    """
-    import numpy as np
-
-    from airflow_mlops_provider.core.metrics import compute
-
-    rows = len(frame)
-    errors = frame[error].astype(bool) if error and error in frame else np.zeros(rows, bool)
-    values: dict[str, float] = {}
-    label_names = [n for n in names if n not in ("latency_p95_ms", "error_rate")]
-    samples = rows
-    if label_names:
-        scored = frame[~np.asarray(errors)]
-        if label and label in scored:
-            scored = scored[scored[label].notna()]
-            samples = len(scored)
-            values.update(
-                compute(label_names, scored[label], scored[prediction], threshold=threshold)
-                if samples
-                else dict.fromkeys(label_names, math.nan)
-            )
-        else:
-            samples = 0
-            values.update(dict.fromkeys(label_names, math.nan))
-    if "error_rate" in names:
-        values["error_rate"] = float(np.mean(errors)) if rows else math.nan
-    if "latency_p95_ms" in names:
-        lat = frame[latency].dropna() if latency and latency in frame else []
-        values["latency_p95_ms"] = float(np.percentile(lat, 95)) if len(lat) else math.nan
-    return values, samples

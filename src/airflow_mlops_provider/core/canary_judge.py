@@ -23,14 +23,17 @@ traffic of the analysis step so far through a normal-mixture confidence sequence
   every bound does: an intersection-union test, no correction needed);
 * otherwise it is **inconclusive**, and so is a metric an arm has too little data for.
 
-`step_outcome` turns the measurements of one analysis step into what happens next: a
-failure beyond `failure_limit` rolls back, a pass finishes the step early (enough evidence of
-non-inferiority), `count` measurements without a pass pause for a person. `min_samples` is
-not needed: each metric's own minimum above is what the normal approximation needs, and an
+`core.canary.step_outcome` turns the measurements of one analysis step into what happens
+next: a failure beyond `failure_limit` rolls back, a pass finishes the step early (enough
+evidence of non-inferiority), `count` measurements without a pass pause for a person. No
+`min_samples`: each metric's own minimum above is what the normal approximation needs, and an
 inconclusive bound says how many requests per arm would likely decide it.
 
-A metric source without per-request data (Prometheus) gives values without variance: they are
-compared as points (at least 30 requests per arm) and the reason says so.
+A metric source without per-request data (a plain Prometheus query) gives values without
+variance: they are compared as points (at least 30 requests per arm) and the reason says so;
+a point inside its bound passes, one outside is inconclusive — no evidence of harm, so no
+rollback: a person decides.
+Prometheus counters (events out of requests) give a share with its binomial variance.
 
 A shadow stage scores every request with both models: `shadow_estimates` gives the paired
 covariance and the same judge then tests the paired difference (as the gate does on its
@@ -43,14 +46,7 @@ import math
 from typing import Any
 
 from airflow_mlops_provider.core.bounds import Margin, describe, margins
-from airflow_mlops_provider.core.canary import (
-    FAIL,
-    INCONCLUSIVE,
-    PASS,
-    Measurement,
-    Rule,
-    direction,
-)
+from airflow_mlops_provider.core.canary import FAIL, INCONCLUSIVE, PASS, Measurement, Rule
 from airflow_mlops_provider.core.estimates import (
     MIN_REQUESTS,
     ArmEstimate,
@@ -59,9 +55,9 @@ from airflow_mlops_provider.core.estimates import (
     quantile_estimate,
 )
 from airflow_mlops_provider.core.sequential import half_width, variance_to_decide
+from airflow_mlops_provider.core.vocabulary import better_direction
 
 BUILTIN_METRICS = ("latency_p95_ms", "error_rate")  # measured on every request, no label
-ROLLBACK, ADVANCE, MEASURE, PAUSE = "rollback", "advance", "measure", "pause"
 
 
 def judge(
@@ -99,6 +95,12 @@ def judge(
         return Measurement(INCONCLUSIVE, tuple(open_), samples, *points, tuple(settled))
     reason = "every bound holds: " + "; ".join(c["reason"] for c in settled)
     return Measurement(PASS, (reason,), samples, *points, tuple(settled))
+
+
+def direction(name: str, rule: Rule) -> str:
+    """Which way is better: the rule's own `direction` (a Prometheus query says it), else the
+    vocabulary's."""
+    return better_direction(name, rule.direction)
 
 
 def _values(arm: dict[str, ArmEstimate]) -> dict[str, float]:
@@ -168,10 +170,15 @@ def _settle(check: dict[str, Any], alpha: float, family: int) -> dict[str, Any]:
     bound = describe(_as_margin(check))
     what = {"max_regression": "regression"}.get(check["bound"], "value")
     measured = f"{check['metric']} {what} {check['measured']:.4f}"
-    if variance is None:  # a point value: no interval to judge with
-        verdict = PASS if margin >= 0 else FAIL
-        text = f"{measured} vs {bound} (point value: the source gives no per-request data)"
-        return {**check, "lower": None, "upper": None, "verdict": verdict, "reason": text}
+    if variance is None:  # a point value: no interval, so no evidence of harm
+        if margin >= 0:
+            text = f"{measured} vs {bound}: within (a point value, no per-request data)"
+            return {**check, "lower": None, "upper": None, "verdict": PASS, "reason": text}
+        text = (
+            f"{measured} vs {bound}: outside as a point value, but without per-request data "
+            "that is no evidence of harm; a person decides (give the metric as counters)"
+        )
+        return {**check, "lower": None, "upper": None, "verdict": INCONCLUSIVE, "reason": text}
     inside = half_width(variance, alpha, check["tau"])
     outside = half_width(variance, alpha / family, check["tau"])
     m = _as_margin(check)
@@ -226,17 +233,6 @@ def shadow_estimates(
     return mine, theirs, cov
 
 
-def step_outcome(statuses: list[str], *, count: int, failure_limit: int) -> str:
-    """What one analysis step does after its latest measurement (statuses oldest first)."""
-    if sum(s == FAIL for s in statuses) > failure_limit:
-        return ROLLBACK
-    if statuses and statuses[-1] == PASS:
-        return ADVANCE  # the sequence is valid at every look: stop as soon as it decides
-    if len(statuses) < count:
-        return MEASURE
-    return PAUSE  # `count` measurements without a pass: a person decides
-
-
 def arm_metrics(
     frame: Any,
     names: list[str],
@@ -246,15 +242,14 @@ def arm_metrics(
     latency: str | None = "latency_ms",
     error: str | None = "error",
     threshold: float = 0.5,
-) -> tuple[dict[str, ArmEstimate], int]:
-    """Metrics of one arm's scored requests, each with its variance, and the sample count.
+) -> dict[str, ArmEstimate]:
+    """Metrics of one arm's scored requests, each with its variance and requests.
 
     Per-request statistics: label metrics use the labelled rows that were scored without
     error (a failed prediction has no score to judge; it counts in `error_rate`) — roc_auc
     by DeLong, the others by the delta method on their per-row components; `error_rate` is
     the share of failed requests; `latency_p95_ms` the 95th percentile of per-request
-    latency, with distinct timings as its sample size. The sample count is the labelled rows
-    when a label metric is asked for, else all requests of the arm.
+    latency, with distinct timings as its sample size.
     """
     import numpy as np
 
@@ -262,21 +257,18 @@ def arm_metrics(
     errors = frame[error].astype(bool) if error and error in frame else np.zeros(rows, bool)
     values: dict[str, ArmEstimate] = {}
     label_names = [n for n in names if n not in BUILTIN_METRICS]
-    samples = rows
     if label_names:
         scored = frame[~np.asarray(errors)]
         if label and label in scored:
             scored = scored[scored[label].notna()]
             y = scored[label].to_numpy(dtype=float)
             s = scored[prediction].to_numpy(dtype=float)
-            samples = len(scored)
             values.update({n: arm_estimate(n, y, s, threshold) for n in label_names})
         else:
-            samples = 0
             values.update({n: ArmEstimate(math.nan, None, 0) for n in label_names})
     if "error_rate" in names:
         values["error_rate"] = proportion_estimate(float(np.sum(errors)), rows)
     if "latency_p95_ms" in names:
         lat = frame[latency].dropna().to_numpy() if latency and latency in frame else []
         values["latency_p95_ms"] = quantile_estimate(np.asarray(lat, dtype=float), 0.95)
-    return values, samples
+    return values

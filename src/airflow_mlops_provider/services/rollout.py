@@ -10,6 +10,11 @@ worker killed at any point repeats at most the last action when the task runs ag
 never skips one. The promotion moves `champion` only from the champion the rollout compares
 with (the gate's), then the traffic.
 
+Each measurement is judged by the sequential judge (core/canary_judge.py) on all the traffic
+of its analysis step so far; the measurement with its evidence (estimates, confidence
+sequence, requests per arm) goes into the saved state, so a resumed rollout continues the
+same analysis, and into the log and the audit line in words.
+
 `advance()` runs actions until the rollout must wait (a pause or an analysis interval: the
 operator defers), needs a person (inconclusive analysis or `pause: {}`), or is finished.
 `build()` assembles a rollout from the YAML's `canary` block: its router (adapters/routers),
@@ -221,22 +226,31 @@ class Rollout:
         return None
 
     def _measure(self, state: canary.RolloutState) -> canary.Measurement:
+        from airflow_mlops_provider.core import canary_judge  # numpy: at run time only
+
         analysis = self.steps[state.step].analysis
         if self.replay is not None:
             self.replay.run(self.steps, state)
-        names = list(analysis.metrics)
-        canary_arm, champion_arm, samples = self.source.measure(
-            names, challenger=self.challenger, champion=self.champion, step=state.step
+        began = state.history[-1]["at"] if state.history else self.clock()
+        canary_arm, champion_arm = self.source.measure(
+            list(analysis.metrics),
+            challenger=self.challenger,
+            champion=self.champion,
+            step=state.step,
+            window_seconds=self.clock() - began,
         )
-        measurement = canary.judge(
-            analysis.metrics, canary_arm, champion_arm, samples, analysis.min_samples
+        measurement = canary_judge.judge(
+            analysis.metrics, canary_arm, champion_arm, alpha=analysis.alpha
         )
         log.info(
-            "Canary measurement %d/%d at weight %d%%: %s — %s",
+            "Canary measurement %d of at most %d at weight %d%% (%s canary / %s champion "
+            "requests): %s — %s",
             len(state.measurements) + 1,
             analysis.count,
             state.weight,
-            measurement.status.upper(),
+            f"{measurement.samples['canary']:,}",
+            f"{measurement.samples['champion']:,}",
+            measurement.decision.upper(),
             "; ".join(measurement.reasons),
         )
         return measurement
@@ -262,11 +276,13 @@ class Rollout:
                     **base,
                     "weight": before.weight,
                     "analysis": measurement.status,
+                    "decision": measurement.decision,
                     "measurement": len(before.measurements) + 1,
                     "reasons": list(measurement.reasons),
                     "samples": measurement.samples,
                     "canary": measurement.canary,
                     "champion_arm": measurement.champion,
+                    "evidence": [_evidence(c) for c in measurement.checks],
                 },
                 "airflow",
             )
@@ -279,6 +295,13 @@ class Rollout:
             )
             self.notify(text)
             self.audit("canary_failed", {**base, "reason": before.reason}, "airflow")
+
+
+def _evidence(check: dict[str, Any]) -> dict[str, Any]:
+    """One bound's evidence for the audit line: what was measured, its confidence sequence,
+    on how many canary requests, and the verdict."""
+    keys = ("metric", "bound", "limit", "measured", "lower", "upper", "requests", "verdict")
+    return {k: check[k] for k in keys if k in check}
 
 
 @dataclass(frozen=True)

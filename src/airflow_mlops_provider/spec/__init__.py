@@ -15,6 +15,7 @@ from airflow_mlops_provider.spec.canary import (
     InferenceLogsMetrics,
     KServeTarget,
     PauseSpec,
+    PrometheusCounts,
     PrometheusSpec,
     ReplaySpec,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "PerformanceSpec",
     "PipelineSpec",
     "Problem",
+    "PrometheusCounts",
     "PrometheusSpec",
     "ReplaySpec",
     "Resources",

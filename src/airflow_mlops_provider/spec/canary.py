@@ -20,6 +20,8 @@ from airflow_mlops_provider.spec.base import (
 )
 
 STEP_KINDS = ("set_weight", "pause", "analysis")
+#: What the platform fills in a PromQL template, per arm and measurement.
+PROMQL_PLACEHOLDERS = ("version", "arm", "window")
 
 
 class CanaryMetricRule(StrictModel):
@@ -45,21 +47,41 @@ class CanaryMetricRule(StrictModel):
 
 
 class AnalysisSpec(StrictModel):
-    """One analysis run (Argo's AnalysisRun): `count` measurements, `interval` apart."""
+    """One analysis run (Argo's AnalysisRun): up to `count` measurements, `interval` apart,
+    each judged on a confidence sequence (docs/decisions.md): it finishes as soon as the
+    evidence decides, and pauses for a person when `count` measurements could not."""
 
     metrics: dict[str, CanaryMetricRule] = Field(
         min_length=1, description="metric name → bounds for the canary arm"
     )
-    min_samples: int = Field(
-        100, ge=1, description="requests per arm a measurement needs to count (else inconclusive)"
+    alpha: float = Field(
+        0.01,
+        gt=0,
+        lt=0.5,
+        description="error rate of the judge: the chance of rolling back a canary within its "
+        "bounds, or of passing one outside them, however many measurements are taken",
     )
     interval: Duration = Field("1m", description="time between measurements (30s, 5m, 1h)")
-    count: int = Field(3, ge=1, description="measurements to take")
+    count: int = Field(
+        3, ge=1, description="measurements at most; without a decision by then, a person decides"
+    )
     failure_limit: int = Field(
         0, ge=0, description="failed measurements tolerated; one more rolls back"
     )
 
     _interval = field_validator("interval")(check_duration)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_min_samples(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "min_samples" in data:
+            fail(
+                "AnalysisSpec",
+                ("min_samples",),
+                "min_samples is gone: the sequential judge needs no fixed sample size (each "
+                "measurement says how many requests would likely decide it); remove the key",
+            )
+        return data
 
     @property
     def interval_seconds(self) -> float:
@@ -150,18 +172,37 @@ class InferenceLogsMetrics(StrictModel):
     )
 
 
+class PrometheusCounts(StrictModel):
+    """A metric counted by Prometheus: `events` out of `requests` during the analysis step
+    (failed requests, requests slower than a histogram bucket, wrong answers...). A count
+    gives the judge the share's binomial variance, so the decision rests on evidence."""
+
+    events: str = Field(
+        description="PromQL: the arm's events during the step, e.g. "
+        'sum(increase(requests_failed_total{version="{{ version }}"}[{{ window }}]))'
+    )
+    requests: str = Field(
+        description="PromQL: the arm's requests during the step, e.g. "
+        'sum(increase(requests_total{version="{{ version }}"}[{{ window }}]))'
+    )
+
+
 class PrometheusSpec(StrictModel):
-    """Canary metrics from PromQL queries, evaluated once per arm."""
+    """Canary metrics from PromQL, evaluated once per arm: counters (events out of requests)
+    for metrics judged on evidence, plain queries for point values."""
 
     url: str | None = Field(None, pattern=r"^https?://", description="Prometheus base URL")
     url_connection: str | None = Field(None, description="Airflow connection with the URL")
-    queries: dict[str, str] = Field(
+    queries: dict[str, str | PrometheusCounts] = Field(
         min_length=1,
-        description="metric name → PromQL with {{ version }} / {{ arm }} placeholders, "
-        "evaluated once per arm",
+        description="metric name → {events, requests} counters (a share, judged with its "
+        "variance) or one PromQL value (a point value, no variance); placeholders "
+        "{{ version }}, {{ arm }} and {{ window }} (the analysis step's age, e.g. 300s)",
     )
     samples: str | None = Field(
-        None, description="PromQL counting an arm's requests (for min_samples); null: no check"
+        None,
+        description="PromQL: an arm's requests during the step; needed by plain (point-value) "
+        "queries, which are judged only from 30 requests per arm",
     )
     timeout_seconds: float = Field(10, gt=0, description="deadline of one query")
 
@@ -170,6 +211,14 @@ class PrometheusSpec(StrictModel):
         if (self.url is None) == (self.url_connection is None):
             fail(
                 "PrometheusSpec", (), "give exactly one of url (http://host:9090) or url_connection"
+            )
+        points = [name for name, q in self.queries.items() if isinstance(q, str)]
+        if points and self.samples is None:
+            fail(
+                "PrometheusSpec",
+                ("samples",),
+                f"queries {points} give point values, which need the arm's request count: set "
+                "samples (PromQL), or give them as {events: ..., requests: ...} counters",
             )
         return self
 

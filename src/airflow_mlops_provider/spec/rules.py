@@ -244,25 +244,32 @@ def _path_error(
 
 
 def prometheus_placeholders(spec: PipelineSpec) -> Problems:
-    """A query may name `{{ version }}` and `{{ arm }}`; any other `{{ x }}` would reach
-    Prometheus as written (the platform fills only these two)."""
+    """A query may name `{{ version }}`, `{{ arm }}` and `{{ window }}`; any other `{{ x }}`
+    would reach Prometheus as written (the platform fills only these)."""
+    from airflow_mlops_provider.spec.canary import PROMQL_PLACEHOLDERS, PrometheusCounts
+
     prometheus = spec.canary.prometheus
     if prometheus is None:
         return []
     base = ("canary", "prometheus")
-    queries: list[tuple[Loc, str]] = [
-        ((*base, "queries", name), query) for name, query in prometheus.queries.items()
-    ]
+    queries: list[tuple[Loc, str]] = []
+    for name, query in prometheus.queries.items():
+        if isinstance(query, PrometheusCounts):
+            for part in ("events", "requests"):
+                queries.append(((*base, "queries", name, part), getattr(query, part)))
+        else:
+            queries.append(((*base, "queries", name), query))
     if prometheus.samples is not None:
         queries.append(((*base, "samples"), prometheus.samples))
+    filled = ", ".join(f"{{{{ {p} }}}}" for p in PROMQL_PLACEHOLDERS)
     found = []
     for loc, query in queries:
-        unknown = sorted(set(re.findall(r"\{\{\s*(.*?)\s*\}\}", query)) - {"version", "arm"})
+        unknown = sorted(set(re.findall(r"\{\{\s*(.*?)\s*\}\}", query)) - set(PROMQL_PLACEHOLDERS))
         if unknown or "{%" in query:
             found.append(
                 problem(
                     loc,
-                    "only {{ version }} and {{ arm }} are filled in a query; "
+                    f"only {filled} are filled in a query; "
                     f"{', '.join(unknown) or '{% %}'} would reach Prometheus as written",
                 )
             )

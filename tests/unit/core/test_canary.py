@@ -1,20 +1,21 @@
-"""The canary state machine on its own: steps, waits, measurements, pauses, answers."""
+"""The canary state machine on its own: steps, waits, measurements (from the sequential
+judge), early finishes, pauses, answers, and the state's JSON round trip."""
 
 from __future__ import annotations
 
-import math
+import json
 
-import pandas as pd
 import pytest
+from pydantic import ValidationError
 
-from airflow_mlops_provider.core import canary
+from airflow_mlops_provider.core import canary, canary_judge
+from airflow_mlops_provider.core.estimates import ArmEstimate
 from airflow_mlops_provider.spec import CanarySpec
 
 
 def spec_steps(analysis: dict | None = None, steps: list | None = None) -> list:
     analysis = analysis or {
         "metrics": {"roc_auc": {"max_regression": 0.02}, "error_rate": {"max": 0.01}},
-        "min_samples": 50,
         "interval": "30s",
         "count": 2,
         "failure_limit": 0,
@@ -33,14 +34,26 @@ def spec_steps(analysis: dict | None = None, steps: list | None = None) -> list:
     )
 
 
-def good(samples: int = 100) -> canary.Measurement:
-    return measure({"roc_auc": 0.80, "error_rate": 0.0}, samples)
+def good() -> canary.Measurement:
+    return measure({"roc_auc": 0.80, "error_rate": 0.0})
 
 
-def measure(values: dict, samples: int = 100, steps: list | None = None) -> canary.Measurement:
+def thin() -> canary.Measurement:
+    """Equal arms on ~200 requests: far too noisy to say either way."""
+    return measure({"roc_auc": 0.80, "error_rate": 0.0}, n=200, se=0.03)
+
+
+def measure(
+    values: dict, n: int = 20_000, se: float = 0.002, steps: list | None = None
+) -> canary.Measurement:
+    """The sequential judge on arms of n requests with standard error `se` each."""
     rules = (steps or spec_steps())[2].analysis.metrics
-    champion = {"roc_auc": 0.80, "error_rate": 0.0}
-    return canary.judge(rules, values, champion, {"canary": samples, "champion": samples}, 50)
+
+    def arm(found: dict) -> dict[str, ArmEstimate]:
+        return {k: ArmEstimate(v, se * se if k == "roc_auc" else 1e-8, n) for k, v in found.items()}
+
+    champion = arm({"roc_auc": 0.80, "error_rate": 0.0})
+    return canary_judge.judge(rules, arm(values), champion, alpha=0.01)
 
 
 def drive(steps: list, measurements: list, now: float = 0.0) -> canary.RolloutState:
@@ -61,8 +74,9 @@ def drive(steps: list, measurements: list, now: float = 0.0) -> canary.RolloutSt
 
 
 def test_passing_rollout_walks_every_step_once_then_promotes() -> None:
+    """Each analysis step finishes at its first conclusive pass (valid at every look)."""
     steps = spec_steps()
-    state = drive(steps, [good(), good(), good(), good()])
+    state = drive(steps, [good(), good()])
     assert state.phase == canary.PROMOTED and state.weight == 100
     kinds = [(h["step"], h["kind"], h["weight"]) for h in state.history]
     assert kinds == [
@@ -73,6 +87,12 @@ def test_passing_rollout_walks_every_step_once_then_promotes() -> None:
         (4, "analyse", 50),
         (5, "promoted", 100),
     ]
+    assert [h.get("measurements") for h in state.history if h["kind"] == "analyse"] == [1, 1]
+
+
+def test_not_enough_evidence_measures_again_until_it_is_enough() -> None:
+    state = drive(spec_steps(), [thin(), good(), thin(), good()])
+    assert state.phase == canary.PROMOTED
     assert [h.get("measurements") for h in state.history if h["kind"] == "analyse"] == [2, 2]
 
 
@@ -89,13 +109,16 @@ def test_waits_are_explicit_and_resumable() -> None:
     assert canary.RolloutState.from_dict(state.to_dict()) == state
 
 
-def test_failed_analysis_rolls_back_with_the_reason() -> None:
+def test_failed_analysis_rolls_back_with_the_evidence_in_words() -> None:
     worse = measure({"roc_auc": 0.70, "error_rate": 0.0})
-    assert worse.status == canary.FAIL
-    assert "roc_auc 0.7000 is 0.1000 worse than the champion arm 0.8000" in worse.reasons[0]
+    assert worse.status == canary.FAIL and worse.decision == "evidence of harm"
+    assert worse.reasons[0].startswith("roc_auc regression 0.1000 (sequence 0.0")
     state = drive(spec_steps(), [worse])
     assert state.phase == canary.ROLLED_BACK and state.weight == 0
-    assert "steps[2] (weight 20%) failed 1 time(s), failure_limit 0" in state.reason
+    assert state.reason.startswith(
+        "analysis at steps[2] (weight 20%) found evidence of harm in 1 measurement(s), "
+        "failure_limit 0: roc_auc regression 0.1000"
+    )
     assert state.history[-1]["kind"] == "rolled_back"
     assert all(h["weight"] <= 20 for h in state.history[:-1])  # never reached 50%
 
@@ -103,17 +126,18 @@ def test_failed_analysis_rolls_back_with_the_reason() -> None:
 def test_failure_limit_tolerates_that_many_failed_measurements() -> None:
     steps = spec_steps({**_analysis(), "failure_limit": 1, "count": 3})
     bad = measure({"roc_auc": 0.70, "error_rate": 0.0}, steps=steps)
-    ok = good()
-    assert drive(steps, [bad, ok, ok, ok, ok, ok]).phase == canary.PROMOTED
-    assert drive(steps, [bad, ok, bad]).phase == canary.ROLLED_BACK
+    assert drive(steps, [bad, good(), good()]).phase == canary.PROMOTED
+    assert drive(steps, [bad, thin(), bad]).phase == canary.ROLLED_BACK
 
 
-def test_too_few_samples_after_count_measurements_pauses_for_a_person() -> None:
-    thin = good(samples=10)
-    assert thin.status == canary.INCONCLUSIVE and "min_samples 50" in thin.reasons[0]
+def test_not_enough_evidence_after_count_measurements_pauses_for_a_person() -> None:
+    assert thin().status == canary.INCONCLUSIVE
+    assert thin().decision == "not enough evidence yet"
+    assert "requests per arm would likely decide it" in thin().reasons[0]
     steps = spec_steps()
-    state = drive(steps, [thin, thin])
-    assert state.phase == canary.PAUSED and "inconclusive after 2 measurement(s)" in state.reason
+    state = drive(steps, [thin(), thin()])
+    assert state.phase == canary.PAUSED
+    assert "has not enough evidence either way after 2 measurement(s)" in state.reason
     assert canary.next_action(steps, state, 1e9).kind == canary.PAUSE
     # A person answers: continue goes to the next step, rollback reverts, promote finishes.
     resumed = canary.answer(steps, state, "continue", 1e9)
@@ -129,9 +153,44 @@ def test_too_few_samples_after_count_measurements_pauses_for_a_person() -> None:
         canary.answer(steps, state, "maybe", 0)
 
 
-def test_inconclusive_then_enough_samples_passes() -> None:
-    state = drive(spec_steps(), [good(samples=10), good(), good(), good()])
-    assert state.phase == canary.PROMOTED
+def test_step_outcome() -> None:
+    outcome = canary.step_outcome
+    assert outcome([canary.PASS], count=3, failure_limit=0) == canary.ADVANCE
+    assert outcome([canary.INCONCLUSIVE], count=3, failure_limit=0) == canary.MEASURE
+    assert outcome([canary.INCONCLUSIVE] * 3, count=3, failure_limit=0) == canary.PAUSE
+    assert outcome([canary.FAIL], count=3, failure_limit=0) == canary.ROLLBACK
+    assert outcome([canary.FAIL, canary.INCONCLUSIVE], count=3, failure_limit=1) == canary.MEASURE
+    assert outcome([canary.FAIL, canary.PASS], count=3, failure_limit=1) == canary.ADVANCE
+    assert outcome([canary.FAIL, canary.FAIL], count=3, failure_limit=1) == canary.ROLLBACK
+
+
+def test_a_resumed_analysis_continues_from_its_saved_evidence() -> None:
+    """The state is saved as JSON after every measurement, with each measurement's evidence
+    (estimates, confidence sequence, requests). A new worker reading it back carries on the
+    same analysis: the earlier looks still count towards `count` and `failure_limit`."""
+    steps = spec_steps({**_analysis(), "failure_limit": 1, "count": 3})
+    state = canary.start("2", "1")
+    for action in (canary.Action(canary.SET_WEIGHT, 20), canary.Action(canary.NEXT)):
+        state = canary.after(steps, state, action, 0)
+    bad = measure({"roc_auc": 0.70, "error_rate": 0.0}, steps=steps)
+    state = canary.after(steps, state, canary.Action(canary.ANALYSE), 10, bad)
+    saved = json.loads(json.dumps(state.to_dict()))
+    resumed = canary.RolloutState.from_dict(saved)
+    assert resumed == state
+    (look,) = resumed.measurements
+    assert look["status"] == canary.FAIL and look["decision"] == "evidence of harm"
+    assert look["samples"] == {"canary": 20_000, "champion": 20_000}
+    check = look["checks"][0]
+    assert check["metric"] == "roc_auc" and check["lower"] < 0.1 < check["upper"]
+    assert check["verdict"] == canary.FAIL and check["requests"] == 20_000
+    # A second failure after the resume is the one beyond failure_limit 1: rollback.
+    again = canary.after(steps, resumed, canary.Action(canary.ANALYSE), 50, bad)
+    assert again.phase == canary.ROLLING_BACK and "in 2 measurement(s)" in again.reason
+
+
+def test_min_samples_is_gone_with_a_clear_error() -> None:
+    with pytest.raises(ValidationError, match="min_samples is gone: the sequential judge"):
+        spec_steps({**_analysis(), "min_samples": 100})
 
 
 def test_pause_without_duration_waits_for_a_person() -> None:
@@ -148,21 +207,6 @@ def drive_from(steps: list, state: canary.RolloutState) -> canary.RolloutState:
     return state
 
 
-def test_missing_metric_is_inconclusive_not_failed_and_direction_is_respected() -> None:
-    nan = measure({"roc_auc": math.nan, "error_rate": 0.0})
-    assert nan.status == canary.INCONCLUSIVE and "roc_auc could not be computed" in nan.reasons[0]
-    errors = measure({"roc_auc": 0.81, "error_rate": 0.05})
-    assert errors.status == canary.FAIL and "error_rate 0.0500 is above max 0.01" in errors.reasons
-    steps = spec_steps(
-        {**_analysis(), "metrics": {"latency_p95_ms": {"max_regression": 0.5, "relative": True}}}
-    )
-    rules = steps[2].analysis.metrics
-    slow = canary.judge(rules, {"latency_p95_ms": 16}, {"latency_p95_ms": 10}, _n(), 50)
-    fast = canary.judge(rules, {"latency_p95_ms": 4}, {"latency_p95_ms": 10}, _n(), 50)
-    assert slow.status == canary.FAIL and "(relative)" in slow.reasons[0]
-    assert fast.status == canary.PASS
-
-
 def test_a_crash_between_action_and_save_repeats_only_that_action() -> None:
     """The caller saves after acting: replaying the last action from the saved state gives
     the same history as an uninterrupted run (no step lost, none counted twice)."""
@@ -173,37 +217,14 @@ def test_a_crash_between_action_and_save_repeats_only_that_action() -> None:
     # starts again, nothing else changes); once saved, its deadline survives a restart.
     assert canary.next_action(steps, saved, 30) == canary.Action(canary.WAIT, until=90)
     assert canary.next_action(steps, canary.after(steps, saved, action, 0), 30) == action
-    final = drive(steps, [good()] * 4)
+    final = drive(steps, [good()] * 2)
     assert [h["step"] for h in final.history] == list(range(len(steps) + 1))
-
-
-def test_arm_metrics_from_scored_requests() -> None:
-    frame = pd.DataFrame(
-        {
-            "prediction": [0.9, 0.8, 0.2, 0.1, float("nan")],
-            "label": [1, 1, 0, 0, 1],
-            "latency_ms": [1.0, 2.0, 3.0, 4.0, 5.0],
-            "error": [False, False, False, False, True],
-        }
-    )
-    values, samples = canary.arm_metrics(
-        frame, ["roc_auc", "error_rate", "latency_p95_ms"], label="label"
-    )
-    assert values["roc_auc"] == 1.0 and values["error_rate"] == pytest.approx(0.2)
-    assert values["latency_p95_ms"] == pytest.approx(4.8) and samples == 4
-    unlabelled, n = canary.arm_metrics(frame.drop(columns="label"), ["roc_auc"], label="label")
-    assert math.isnan(unlabelled["roc_auc"]) and n == 0
 
 
 def _analysis() -> dict:
     return {
         "metrics": {"roc_auc": {"max_regression": 0.02}, "error_rate": {"max": 0.01}},
-        "min_samples": 50,
         "interval": "30s",
         "count": 2,
         "failure_limit": 0,
     }
-
-
-def _n() -> dict[str, int]:
-    return {"canary": 100, "champion": 100}

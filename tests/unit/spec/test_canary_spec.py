@@ -101,9 +101,30 @@ canary:
         (
             "canary: {enabled: true, metric_source: prometheus, steps: [{set_weight: 10}, "
             "{analysis: {metrics: {p99: {max: 0.3}}}}], "
-            "prometheus: {url: 'http://127.0.0.1:9090', queries: {p99: 'x'}}}",
+            "prometheus: {url: 'http://127.0.0.1:9090', queries: {p99: 'x'}, samples: 'n'}}",
             "canary.steps[1].analysis.metrics.p99",
             "say which way is better with direction: higher or direction: lower",
+        ),
+        (
+            "canary: {enabled: true, metric_source: prometheus, steps: [{set_weight: 10}, "
+            "{analysis: {metrics: {error_rate: {max: 0.3}}}}], "
+            "prometheus: {url: 'http://127.0.0.1:9090', queries: {error_rate: 'x'}}}",
+            "canary.prometheus.samples",
+            "give point values, which need the arm's request count: set samples",
+        ),
+        (
+            "canary: {enabled: true, metric_source: prometheus, steps: [{set_weight: 10}, "
+            "{analysis: {metrics: {error_rate: {max: 0.3}}}}], "
+            "prometheus: {url: 'http://127.0.0.1:9090', queries: {error_rate: "
+            "{events: 'e{v=\"{{ version }}\"}[{{ span }}]', requests: 'r'}}}}",
+            "canary.prometheus.queries.error_rate.events",
+            "only {{ version }}, {{ arm }}, {{ window }} are filled in a query; span would reach",
+        ),
+        (
+            "canary: {enabled: true, steps: [{set_weight: 10}, "
+            "{analysis: {metrics: {error_rate: {max: 0.3}}, min_samples: 100}}]}",
+            "canary.steps[1].analysis.min_samples",
+            "min_samples is gone: the sequential judge needs no fixed sample size",
         ),
         (
             "canary: {enabled: true, metric_source: prometheus, steps: [{set_weight: 10}], "

@@ -170,12 +170,13 @@ def test_untemplated_training_values_refuse_templates(example) -> None:
     assert problem.path == "training.command[2]" and "not templated" in problem.message
 
 
-def test_prometheus_queries_fill_only_version_and_arm(tmp_path: Path) -> None:
+def test_prometheus_queries_fill_only_version_arm_and_window(tmp_path: Path) -> None:
     canary = (
         "canary:\n  enabled: true\n  router: kserve\n  kserve: {name: churn}\n"
         "  metric_source: prometheus\n  prometheus:\n    url: http://prom:9090\n"
         "    queries:\n"
         '      error_rate: \'sum(rate(e{v="{{ version }}",ns="{{ namespace }}"}[5m]))\'\n'
+        "    samples: 'sum(increase(r{v=\"{{ version }}\"}[{{ window }}]))'\n"
         "  steps: [{set_weight: 10}, {analysis: {metrics: {error_rate: {max: 0.1}}}}]\n"
     )
     text = EXAMPLE.read_text()

@@ -1,18 +1,25 @@
 """Canary metric sources: the analysis metrics of the canary arm and of the champion arm.
 
-Each source answers `measure(names, challenger=..., champion=..., step=...)` with
-`(canary_metrics, champion_metrics, samples_per_arm)`; a metric it cannot compute yet is NaN
-(the analysis calls that measurement inconclusive, not failed).
+Each source answers `measure(names, challenger=..., champion=..., step=..., window_seconds=...)`
+with `(canary_estimates, champion_estimates)`: per metric an `ArmEstimate` — the value, the
+variance of that value and the requests it rests on — which the sequential judge
+(core/canary_judge.py) needs to tell evidence from noise. A metric it cannot compute yet has
+a NaN value (the analysis calls that measurement inconclusive, not failed). `window_seconds`
+is how long the current analysis step's traffic has been flowing.
 
 - `replay`: the local router's scored replay of the current step (labelled rows → the YAML's
-  model metrics; all rows → `latency_p95_ms`, `error_rate`).
-- `inference_logs`: logged predictions of the serving system, per `model_version`.
-- `prometheus`: PromQL templates evaluated per arm over the HTTP API.
+  model metrics; all rows → `latency_p95_ms`, `error_rate`), per request.
+- `inference_logs`: logged predictions of the serving system, per `model_version`, per request.
+- `prometheus`: PromQL per arm over the HTTP API — counters (events out of requests) give a
+  share with its variance; a plain query gives a point value.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_mlops_provider.core.estimates import ArmEstimate
 
 ARMS = ("canary", "champion")
 
@@ -24,14 +31,12 @@ def by_version(
     *,
     version_column: str,
     **columns: Any,
-) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
-    """Split logged predictions by model version and compute each arm's metrics."""
-    from airflow_mlops_provider.core.canary import arm_metrics
+) -> tuple[dict[str, ArmEstimate], dict[str, ArmEstimate]]:
+    """Split logged predictions by model version and estimate each arm's metrics."""
+    from airflow_mlops_provider.core.canary_judge import arm_metrics
 
-    metrics: dict[str, dict[str, float]] = {}
-    samples: dict[str, int] = {}
     logged = frame[version_column].astype(str)
-    for arm in ARMS:
-        rows = frame[logged == str(versions[arm])]
-        metrics[arm], samples[arm] = arm_metrics(rows, names, **columns)
-    return metrics["canary"], metrics["champion"], samples
+    canary, champion = (
+        arm_metrics(frame[logged == str(versions[arm])], names, **columns) for arm in ARMS
+    )
+    return canary, champion

@@ -8,9 +8,12 @@ measurement reads what the serving system has logged by then.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.adapters.metric_sources import by_version
+
+if TYPE_CHECKING:
+    from airflow_mlops_provider.core.estimates import ArmEstimate
 
 
 class InferenceLogsSource:
@@ -22,8 +25,8 @@ class InferenceLogsSource:
         self.threshold = threshold
 
     def measure(
-        self, names: list[str], *, challenger: str, champion: str, step: int
-    ) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+        self, names: list[str], *, challenger: str, champion: str, step: int, window_seconds: float
+    ) -> tuple[dict[str, ArmEstimate], dict[str, ArmEstimate]]:
         s = self.settings
         frame = self.storage.read_frame(self.source, s.format)
         missing = [c for c in (s.version_column, s.prediction_column) if c not in frame]

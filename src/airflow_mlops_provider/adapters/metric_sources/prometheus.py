@@ -1,8 +1,16 @@
 """`prometheus`: PromQL templates per arm, evaluated with the HTTP API `/api/v1/query`.
 
-A template names the arm's series with `{{ version }}` (the model version serving the arm) and
-`{{ arm }}` (`canary` or `champion`), e.g.
-`histogram_quantile(0.95, sum by (le) (rate(request_seconds_bucket{version="{{ version }}"}[5m])))`.
+A template names the arm's series with `{{ version }}` (the model version serving the arm),
+`{{ arm }}` (`canary` or `champion`) and `{{ window }}` (how long the analysis step's traffic
+has been flowing, e.g. `300s`, for `increase(...[{{ window }}])`).
+
+The sequential judge needs each metric's uncertainty, so a metric is best given as counters:
+`{events: PromQL, requests: PromQL}` — e.g. failed requests (an error counter) or requests
+slower than a histogram bucket (`_count` minus `_bucket{le="0.5"}`) out of all requests
+(`_count`) — a share with its binomial variance. A plain query (a ratio of rates, a
+`histogram_quantile`, a `_sum / _count` mean) is a point value without variance: the judge
+compares it as a point once the `samples` query counts 30 requests per arm, and says so.
+
 Each query must return one sample (an instant vector of one series, or a scalar); none means
 "no data yet" (NaN: the measurement is inconclusive), several is an error in the query.
 Only the standard library talks HTTP here, so no client library is needed.
@@ -14,21 +22,26 @@ import json
 import math
 import urllib.parse
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.adapters.metric_sources import ARMS
 from airflow_mlops_provider.exceptions import MlopsError
+from airflow_mlops_provider.spec.canary import PROMQL_PLACEHOLDERS
+
+if TYPE_CHECKING:
+    from airflow_mlops_provider.core.estimates import ArmEstimate
 
 
 class PrometheusQueryError(MlopsError):
     """Prometheus answered with an error, or the query's result is ambiguous."""
 
 
-def render(template: str, *, version: str, arm: str) -> str:
-    """Fill `{{ version }}` / `{{ arm }}` (spaces optional); label values, so no escaping games:
-    versions and arms are the platform's own strings, not user input."""
+def render(template: str, **values: str) -> str:
+    """Fill `{{ version }}`, `{{ arm }}`, `{{ window }}` (spaces optional); no escaping games:
+    versions, arms and windows are the platform's own strings, not user input."""
     text = template
-    for key, value in (("version", version), ("arm", arm)):
+    for key in PROMQL_PLACEHOLDERS:
+        value = values[key]
         for spelling in (f"{{{{ {key} }}}}", f"{{{{{key}}}}}"):
             text = text.replace(spelling, str(value))
     return text
@@ -64,23 +77,44 @@ class PrometheusSource:
         self.settings = settings
 
     def measure(
-        self, names: list[str], *, challenger: str, champion: str, step: int
-    ) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+        self, names: list[str], *, challenger: str, champion: str, step: int, window_seconds: float
+    ) -> tuple[dict[str, ArmEstimate], dict[str, ArmEstimate]]:
         versions = {"canary": challenger, "champion": champion}
-        metrics: dict[str, dict[str, float]] = {arm: {} for arm in ARMS}
-        samples: dict[str, int] = {}
+        window = f"{max(1, math.ceil(window_seconds))}s"
+        canary, champion_arm = (
+            self._arm(names, version=versions[arm], arm=arm, window=window) for arm in ARMS
+        )
+        return canary, champion_arm
+
+    def _arm(self, names: list[str], **placeholders: str) -> dict[str, ArmEstimate]:
+        from airflow_mlops_provider.core.estimates import ArmEstimate
+
         s = self.settings
-        for arm in ARMS:
-            for name in names:
-                promql = render(s.queries[name], version=versions[arm], arm=arm)
-                metrics[arm][name] = query(self.base_url, promql, s.timeout_seconds)
-            if s.samples:
-                count = query(
-                    self.base_url,
-                    render(s.samples, version=versions[arm], arm=arm),
-                    s.timeout_seconds,
-                )
-                samples[arm] = 0 if math.isnan(count) else int(count)
+
+        def ask(template: str) -> float:
+            return query(self.base_url, render(template, **placeholders), s.timeout_seconds)
+
+        found: dict[str, ArmEstimate] = {}
+        requests = _count(ask(s.samples)) if s.samples else 0
+        for name in names:
+            promql = s.queries[name]
+            if isinstance(promql, str):
+                found[name] = ArmEstimate(ask(promql), None, requests)
             else:
-                samples[arm] = 2**31 - 1  # no sample query: only the metrics' presence counts
-        return metrics["canary"], metrics["champion"], samples
+                found[name] = share(ask(promql.events), ask(promql.requests))
+        return found
+
+
+def share(events: float, requests: float) -> ArmEstimate:
+    """`events` out of `requests` (counter increases may be fractional: Prometheus
+    extrapolates `increase` to the window's edges) as a share with its variance."""
+    from airflow_mlops_provider.core.estimates import ArmEstimate, proportion_estimate
+
+    n = _count(requests)
+    if n == 0 or math.isnan(events):
+        return ArmEstimate(math.nan, None, n)
+    return proportion_estimate(min(max(events, 0.0), n), n)
+
+
+def _count(value: float) -> int:
+    return 0 if math.isnan(value) else max(int(round(value)), 0)

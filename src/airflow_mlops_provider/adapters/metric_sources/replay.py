@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops_provider.adapters.metric_sources import by_version
+
+if TYPE_CHECKING:
+    from airflow_mlops_provider.core.estimates import ArmEstimate
 
 
 class ReplaySource:
@@ -17,8 +20,8 @@ class ReplaySource:
         return self.storage.join(self.traffic_folder, f"step-{step:02d}")
 
     def measure(
-        self, names: list[str], *, challenger: str, champion: str, step: int
-    ) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+        self, names: list[str], *, challenger: str, champion: str, step: int, window_seconds: float
+    ) -> tuple[dict[str, ArmEstimate], dict[str, ArmEstimate]]:
         frame = self.storage.read_frame(self.step_folder(step))
         return by_version(
             frame,
