@@ -104,12 +104,17 @@ def start(op: RetrainOperator, ctx: dict) -> TaskDeferred:
     return deferred.value
 
 
+def rebuilt(trigger: Any, **overrides: Any) -> Any:
+    """The trigger as the triggerer gets it: from its serialised classpath and kwargs."""
+    classpath, kwargs = trigger.serialize()
+    module, name = classpath.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)(**{**kwargs, **overrides})
+
+
 def trigger_event(deferred: TaskDeferred) -> dict[str, Any]:
     """What the triggerer does: rebuild the trigger from its serialised form, run it to its
     first event (polling fast: the stand-in pods are short)."""
-    classpath, kwargs = deferred.trigger.serialize()
-    module, name = classpath.rsplit(".", 1)
-    trigger = getattr(importlib.import_module(module), name)(**{**kwargs, "poll_interval": 0.2})
+    trigger = rebuilt(deferred.trigger, poll_interval=0.2)
 
     async def first() -> dict[str, Any]:
         async for event in trigger.run():
@@ -120,9 +125,10 @@ def trigger_event(deferred: TaskDeferred) -> dict[str, Any]:
 
 
 def resume(setup: SimpleNamespace, ctx: dict, deferred: TaskDeferred) -> dict[str, Any]:
-    """The task resumed on a worker: a new operator object, kwargs as stored in the database."""
-    kwargs = json.loads(json.dumps(deferred.kwargs))
-    return operator(setup).execute_complete(ctx, event=trigger_event(deferred), **kwargs)
+    """The task resumed on a worker: a new operator object, the event as stored (JSON)."""
+    assert not deferred.kwargs  # everything execute_complete needs is in the event
+    event = json.loads(json.dumps(trigger_event(deferred)))
+    return operator(setup).execute_complete(ctx, event=event)
 
 
 def registry(setup: SimpleNamespace) -> Registry:
@@ -220,9 +226,7 @@ def test_killing_the_task_deletes_the_pod(
     # on_kill, which deletes the pod (on_kill_action: delete_pod).
     deferred = start(operator(setup), context(setup, 2, 2))
     assert len(cluster.created) == 2 and len(cluster.running()) == 1
-    classpath, kwargs = deferred.trigger.serialize()
-    module, name = classpath.rsplit(".", 1)
-    trigger = getattr(importlib.import_module(module), name)(**kwargs)
+    trigger = rebuilt(deferred.trigger)
 
     async def watch() -> None:
         async for _ in trigger.run():
@@ -236,3 +240,72 @@ def test_killing_the_task_deletes_the_pod(
 
     asyncio.run(kill_while_watching())
     assert cluster.deleted == cluster.created and cluster.running() == []
+
+
+POD_DAG = '''
+"""A hand-written airflow DAG: the snapshot, then training in a (stand-in) pod."""
+from airflow.sdk import DAG, task
+from airflow_mlops_provider.operators.retrain import RetrainOperator
+
+with DAG("pods__training", schedule=None):
+    @task(task_id="validate_data")
+    def snapshot():
+        return SNAPSHOT
+
+    snapshot() >> RetrainOperator(
+        task_id="retrain",
+        pipeline={"pipeline": "fraud_gpu", "project_dir": PROJECT},
+        training=TRAINING,
+        data=DATA,
+        snapshot_task_id="validate_data",
+    )
+'''
+
+
+def test_a_real_airflow_run_defers_runs_the_trigger_and_resumes(
+    setup: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+    airflow_db: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """dag.test() runs the task with Airflow's own task runner: the TaskDeferred is recorded,
+    the trigger runs (in-process here, on the triggerer in production) and the task resumes
+    in execute_complete with the kwargs Airflow stored."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from airflow_mlops_provider.execution import kubernetes
+
+    from .airflow_helpers import run
+
+    cluster = install(monkeypatch, StandInCluster(run_trainer()))
+    monkeypatch.setattr(kubernetes, "POLL_SECONDS", 1)
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    values = {
+        "SNAPSHOT": setup.snapshot,
+        "PROJECT": setup.pipeline.project_dir,
+        "TRAINING": setup.training.model_dump(mode="json"),
+        "DATA": setup.data.model_dump(mode="json"),
+    }
+    header = "".join(f"{name} = {json.dumps(value)!r}\n" for name, value in values.items())
+    loads = "".join(f"{name} = json.loads({name})\n" for name in values)
+    (folder / "pods_dag.py").write_text(f"import json\n{header}{loads}{POD_DAG}")
+    bundle = {
+        "name": "pods-dags",
+        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+        "kwargs": {"path": str(folder)},
+    }
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([bundle]))
+    bag = DagBag(dag_folder=str(folder))
+    assert not bag.import_errors, bag.import_errors
+
+    states = run(bag.dags["pods__training"], "2026-11-01")
+
+    assert states == {"validate_data": "success", "retrain": "success"}
+    (pod_name,) = cluster.created
+    assert cluster.deleted == [pod_name]
+    (version,) = registry(setup).versions()
+    assert version.tags["mlops.image_digest"] == DIGEST
+    out = capsys.readouterr().out
+    assert "[base] logs: model logged as 'model'" in out  # the pod's log, in the task's

@@ -153,12 +153,10 @@ def pod_failure(operator: Any, error: Exception) -> str:
     status = getattr(pod, "status", None)
     statuses = getattr(status, "container_statuses", None) or []
     ended = statuses[0].state.terminated if statuses and statuses[0].state else None
-    if ended is not None:
-        why = f"exit code {ended.exit_code}" + (f", {ended.reason}" if ended.reason else "")
-    elif getattr(status, "reason", None):
-        why = status.reason  # e.g. DeadlineExceeded: training.timeout_minutes reached
-    else:
-        why = str(error).splitlines()[0] if str(error) else type(error).__name__
+    reasons = [f"exit code {ended.exit_code}", ended.reason] if ended is not None else []
+    if getattr(status, "reason", None):  # e.g. DeadlineExceeded: training.timeout_minutes
+        reasons.append(f"pod {status.reason}")
+    why = ", ".join(filter(None, reasons)) or str(error).split("\n")[0] or type(error).__name__
     namespace = pod.metadata.namespace if pod is not None else operator.namespace
     return f"training pod {namespace}/{name} failed ({why})"
 

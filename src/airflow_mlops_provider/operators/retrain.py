@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from airflow_mlops_provider.services.training import TrainedModel, TrainingStart
 
 
+CARRIED = "mlops_training"  # the trigger event's key for what execute_complete needs
+
+
 class RetrainOperator(BaseOperator):
     """Create (or resume) the MLflow run, run the trainer under the contract, register it.
 
@@ -80,21 +83,16 @@ class RetrainOperator(BaseOperator):
         trained = train_and_register(rt, **self._service_args(context, snapshot), trainer=trainer)
         return self._result(trained, snapshot, rt)
 
-    def execute_complete(
-        self,
-        context: Context,
-        event: dict[str, Any],
-        start: dict[str, Any],
-        snapshot: dict[str, Any],
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """The trigger saw the training pod finish: read its logs and status (the provider's
         re-entry, which also fails the task on a failed pod and deletes a succeeded one), then
-        register what it trained."""
+        register what it trained. What finishing needs comes back inside the event."""
         from airflow_mlops_provider.operators.runtime import build_runtime
         from airflow_mlops_provider.services.training import TrainingStart
 
-        started = TrainingStart(**start)
-        pod = self._pod_operator(started)
+        carried = event[CARRIED]
+        started, snapshot = TrainingStart(**carried["start"]), carried["snapshot"]
+        pod = self._pod_operator(started, snapshot)
         self._watch(pod, lambda: pod.trigger_reentry(context, event), started, snapshot)
         return self._finish(build_runtime(self.pipeline, context), started, snapshot, pod)
 
@@ -115,7 +113,7 @@ class RetrainOperator(BaseOperator):
         started = start_training(rt, **args, image=str(self.training.image))
         if not started.must_train:
             return self._finish(rt, started, snapshot, None)
-        pod = self._pod_operator(started)
+        pod = self._pod_operator(started, snapshot)
         # execute_async, not execute: the pod operator runs inside this task, not on its own
         # (execute would warn that it is called outside the task runner); the name is valid.
         self._watch(pod, lambda: pod.execute_async(context), started, snapshot)
@@ -139,7 +137,7 @@ class RetrainOperator(BaseOperator):
         self, pod: Any, step: Callable[[], object], started: TrainingStart, snapshot: dict[str, Any]
     ) -> None:
         """Run one step of the pod operator; when it defers, defer this task instead, so the
-        trigger's event comes back to `execute_complete` with what finishing needs."""
+        trigger's event comes back to `execute_complete`."""
         from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
 
         self._pod = pod
@@ -147,10 +145,7 @@ class RetrainOperator(BaseOperator):
             step()
         except TaskDeferred as deferred:
             self.defer(
-                trigger=deferred.trigger,
-                method_name="execute_complete",
-                kwargs={"start": started.to_dict(), "snapshot": snapshot},
-                timeout=deferred.timeout,
+                trigger=deferred.trigger, method_name="execute_complete", timeout=deferred.timeout
             )
         except AirflowException as exc:
             from airflow_mlops_provider.exceptions import TrainingError
@@ -177,10 +172,13 @@ class RetrainOperator(BaseOperator):
         )
         return self._result(trained, snapshot, rt)
 
-    def _pod_operator(self, started: TrainingStart) -> Any:
+    def _pod_operator(self, started: TrainingStart, snapshot: dict[str, Any]) -> Any:
+        """The training pod's operator. What `execute_complete` needs travels in the trigger's
+        event (the provider's `trigger_kwargs`), not in the deferral's kwargs: `dag.test()`
+        replaces those with the event alone; the event reaches the task either way."""
         from airflow_mlops_provider.execution.kubernetes import training_pod
 
-        return training_pod(
+        pod = training_pod(
             self.training,
             pipeline=self.pipeline.pipeline,
             kubernetes_conn_id=self.pipeline.connections.kubernetes,
@@ -188,6 +186,8 @@ class RetrainOperator(BaseOperator):
             run_id=started.run_id,
             env=started.env,
         )
+        pod.trigger_kwargs = {CARRIED: {"start": started.to_dict(), "snapshot": snapshot}}
+        return pod
 
     def _result(
         self, trained: TrainedModel, snapshot: dict[str, Any], rt: Runtime

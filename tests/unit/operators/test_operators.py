@@ -196,13 +196,16 @@ def test_retrain_in_a_pod_defers_to_execute_complete(pipeline, calls, monkeypatc
         def execute_async(self, context) -> None:
             raise TaskDeferred(trigger=trigger, method_name="trigger_reentry")
 
-    built = calls(kubernetes, "training_pod", returns=Pod())
+    pod = Pod()
+    built = calls(kubernetes, "training_pod", returns=pod)
     ti = FakeTI({("validate_data", "return_value"): SNAPSHOT})
     with pytest.raises(TaskDeferred) as deferred:
         pod_retrain_op(pipeline).execute(make_context(ti))
     assert deferred.value.trigger is trigger and deferred.value.method_name == "execute_complete"
-    assert deferred.value.kwargs == {"start": start.to_dict(), "snapshot": SNAPSHOT}
     assert built[0]["run_id"] == "r1" and built[0]["env"] == {"MLFLOW_RUN_ID": "r1"}
+    # what execute_complete needs comes back in the trigger's event (provider's trigger_kwargs)
+    carried = {"start": start.to_dict(), "snapshot": SNAPSHOT}
+    assert pod.trigger_kwargs == {"mlops_training": carried}
 
 
 def test_retrain_in_a_pod_with_nothing_to_train_registers_without_a_pod(
