@@ -91,9 +91,10 @@ class RetrainOperator(BaseOperator):
         from airflow_mlops_provider.services.training import TrainingStart
 
         carried = event[CARRIED]
-        started, snapshot = TrainingStart(**carried["start"]), carried["snapshot"]
+        # No environment: re-entry only watches and cleans up the pod the environment created.
+        started, snapshot = TrainingStart(**carried["start"], env={}), carried["snapshot"]
         pod = self._pod_operator(started, snapshot)
-        self._watch(pod, lambda: pod.trigger_reentry(context, event), started, snapshot)
+        self._watch(pod, lambda: pod.trigger_reentry(context, event), started)
         return self._finish(build_runtime(self.pipeline, context), started, snapshot, pod)
 
     def on_kill(self) -> None:
@@ -116,7 +117,7 @@ class RetrainOperator(BaseOperator):
         pod = self._pod_operator(started, snapshot)
         # execute_async, not execute: the pod operator runs inside this task, not on its own
         # (execute would warn that it is called outside the task runner); the name is valid.
-        self._watch(pod, lambda: pod.execute_async(context), started, snapshot)
+        self._watch(pod, lambda: pod.execute_async(context), started)
         # Not deferred: the pod had already finished when this try found it.
         return self._finish(rt, started, snapshot, pod)
 
@@ -133,9 +134,7 @@ class RetrainOperator(BaseOperator):
             "attempt": attempt_of(context),
         }
 
-    def _watch(
-        self, pod: Any, step: Callable[[], object], started: TrainingStart, snapshot: dict[str, Any]
-    ) -> None:
+    def _watch(self, pod: Any, step: Callable[[], object], started: TrainingStart) -> None:
         """Run one step of the pod operator; when it defers, defer this task instead, so the
         trigger's event comes back to `execute_complete`."""
         from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
@@ -186,7 +185,8 @@ class RetrainOperator(BaseOperator):
             run_id=started.run_id,
             env=started.env,
         )
-        pod.trigger_kwargs = {CARRIED: {"start": started.to_dict(), "snapshot": snapshot}}
+        start = {k: v for k, v in started.to_dict().items() if k != "env"}  # kept out of the DB
+        pod.trigger_kwargs = {CARRIED: {"start": start, "snapshot": snapshot}}
         return pod
 
     def _result(

@@ -204,7 +204,10 @@ def test_retrain_in_a_pod_defers_to_execute_complete(pipeline, calls, monkeypatc
     assert deferred.value.trigger is trigger and deferred.value.method_name == "execute_complete"
     assert built[0]["run_id"] == "r1" and built[0]["env"] == {"MLFLOW_RUN_ID": "r1"}
     # what execute_complete needs comes back in the trigger's event (provider's trigger_kwargs)
-    carried = {"start": start.to_dict(), "snapshot": SNAPSHOT}
+    carried = {  # not the environment: the event is stored in Airflow's database
+        "start": {"run_id": "r1", "action": "new", "lineage": {"mlops.pipeline": "p"}},
+        "snapshot": SNAPSHOT,
+    }
     assert pod.trigger_kwargs == {"mlops_training": carried}
 
 
