@@ -122,3 +122,35 @@ def test_image_digest_is_read_from_the_pod_status() -> None:
     )()
     assert image_digest(finished) == "registry/trainer@sha256:ab12"
     assert image_digest(type("Op", (), {})()) is None
+
+
+def test_a_failed_pod_is_explained_in_one_line() -> None:
+    from types import SimpleNamespace
+
+    from kubernetes.client import models as k8s
+
+    from airflow_mlops_provider.execution.kubernetes import pod_failure
+
+    killed = k8s.V1ContainerStateTerminated(exit_code=137, reason="Error")
+    status = k8s.V1ContainerStatus(
+        name="base",
+        image="t",
+        image_id="",
+        ready=False,
+        restart_count=0,
+        state=k8s.V1ContainerState(terminated=killed),
+    )
+    pod = k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="fraud-gpu-train-ab12", namespace="ml"),
+        status=k8s.V1PodStatus(
+            phase="Failed", reason="DeadlineExceeded", container_statuses=[status]
+        ),
+    )
+    operator = SimpleNamespace(pod=pod, name="fraud-gpu-train", namespace="ml")
+    assert pod_failure(operator, RuntimeError("x")) == (
+        "training pod ml/fraud-gpu-train-ab12 failed (exit code 137, Error, pod DeadlineExceeded)"
+    )
+    never_created = SimpleNamespace(pod=None, name="fraud-gpu-train", namespace="ml")
+    assert pod_failure(never_created, RuntimeError("403 Forbidden\ndetails")) == (
+        "training pod ml/fraud-gpu-train failed (403 Forbidden)"
+    )

@@ -1,7 +1,8 @@
 """Run the trainer in a Kubernetes pod (production training compute).
 
-The pod is a KubernetesPodOperator built inside the retrain task (PodTrainer) (composition, not
-inheritance — DESIGN.md §6), so DAG parsing never imports the kubernetes client. Security is
+The pod is a KubernetesPodOperator built inside the retrain task at run time (composition, not
+inheritance — DESIGN.md §6), so DAG parsing never imports the kubernetes client; the retrain
+operator starts it, defers, and finishes the training when the provider's trigger fires. Security is
 fixed here, not configurable from YAML: non-root user, no privilege escalation, all
 capabilities dropped, read-only root filesystem with a writable /scratch volume, RuntimeDefault
 seccomp, and no service-account token unless a service account is named.
@@ -9,7 +10,6 @@ seccomp, and no service-account token unless a service account is named.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,38 +19,28 @@ if TYPE_CHECKING:
 SCRATCH = "/scratch"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+POLL_SECONDS = 15  # how often the triggerer reads a training pod's status
 
 
-@dataclass
-class PodTrainer:
-    """`training.compute: kubernetes`: the trainer in a pod, run by a KubernetesPodOperator
-    inside the retrain task (`context` is that task's). The tracking URI goes in without
-    credentials; the pod gets those from `training.kubernetes.secret_env`, never from here."""
-
-    training: TrainingSpec
-    pipeline: str
-    kubernetes_conn_id: str
-    task_id: str
-    context: Any
-
-    @property
-    def image(self) -> str:
-        """The image reference, until the pod reports the digest it really ran."""
-        return str(self.training.image)
-
-    def run(self, env: dict[str, str], client_env: dict[str, str]) -> str | None:
-        """Run the pod to completion; the image digest the kubelet ran, when known."""
-        env = {**env, "MLFLOW_TRACKING_URI": without_credentials(env["MLFLOW_TRACKING_URI"])}
-        pod = pod_operator(
-            self.training,
-            pipeline=self.pipeline,
-            kubernetes_conn_id=self.kubernetes_conn_id,
-            task_id=self.task_id,
-            env=env,
-            name=pod_name(self.pipeline, f"train-{env['MLFLOW_RUN_ID'][:8]}"),
-        )
-        pod.execute(self.context)
-        return image_digest(pod)
+def training_pod(
+    training: TrainingSpec,
+    *,
+    pipeline: str,
+    kubernetes_conn_id: str,
+    task_id: str,
+    run_id: str,
+    env: dict[str, str],
+) -> Any:
+    """The deferrable pod operator that trains MLflow run `run_id`, as the retrain task runs
+    it (its name carries the run, so a retry that resumes the run looks for the same pod)."""
+    return pod_operator(
+        training,
+        pipeline=pipeline,
+        kubernetes_conn_id=kubernetes_conn_id,
+        task_id=task_id,
+        name=pod_name(pipeline, f"train-{run_id[:8]}"),
+        env=env,
+    )
 
 
 def pod_operator(
@@ -62,7 +52,12 @@ def pod_operator(
     name: str,
     env: dict[str, str],
 ) -> Any:
-    """The KubernetesPodOperator that runs the trainer with the contract environment."""
+    """The KubernetesPodOperator that runs the trainer with the contract environment.
+
+    Deferrable: once the pod is created the worker slot is given back and the provider's
+    KubernetesPodTrigger watches the pod from the triggerer; killing the deferred task deletes
+    the pod (the trigger's on_kill), and `durable` makes a new try of the task reattach to a
+    pod that still runs instead of starting a second training."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
@@ -109,10 +104,13 @@ def pod_operator(
         startup_timeout_seconds=kube.startup_timeout_seconds,
         active_deadline_seconds=training.timeout_minutes * 60,
         durable=True,  # a worker restart reattaches to the running pod instead of a second one
+        deferrable=True,  # no worker slot held while the pod trains
+        poll_interval=POLL_SECONDS,
         get_logs=True,
         do_xcom_push=False,
         log_pod_spec_on_failure=False,  # the spec carries the environment: keep it out of logs
-        on_finish_action="delete_succeeded_pod",
+        on_finish_action="delete_succeeded_pod",  # a failed pod stays for `kubectl logs`
+        on_kill_action="delete_pod",
     )
 
 
@@ -140,10 +138,27 @@ def pod_name(pipeline: str, suffix: str) -> str:
 
 
 def image_digest(operator: Any) -> str | None:
-    """The image id the kubelet actually ran (repo@sha256:...), read from the pod status."""
+    """The image id the kubelet actually ran (repo@sha256:...), read from the pod status the
+    operator last saw (after its trigger fired, or after it found the pod already finished)."""
     pod = getattr(operator, "remote_pod", None) or getattr(operator, "pod", None)
     statuses = getattr(getattr(pod, "status", None), "container_statuses", None) or []
     return statuses[0].image_id if statuses else None
+
+
+def pod_failure(operator: Any, error: Exception) -> str:
+    """Why a training pod failed, in one line: its container's exit code and reason when the
+    pod status has them (OOMKilled, DeadlineExceeded, Error), else the provider's message."""
+    pod = getattr(operator, "pod", None)
+    name = pod.metadata.name if pod is not None else operator.name
+    status = getattr(pod, "status", None)
+    statuses = getattr(status, "container_statuses", None) or []
+    ended = statuses[0].state.terminated if statuses and statuses[0].state else None
+    reasons = [f"exit code {ended.exit_code}", ended.reason] if ended is not None else []
+    if getattr(status, "reason", None):  # e.g. DeadlineExceeded: training.timeout_minutes
+        reasons.append(f"pod {status.reason}")
+    why = ", ".join(filter(None, reasons)) or str(error).split("\n")[0] or type(error).__name__
+    namespace = pod.metadata.namespace if pod is not None else operator.namespace
+    return f"training pod {namespace}/{name} failed ({why})"
 
 
 def without_credentials(uri: str) -> str:
@@ -161,6 +176,8 @@ def _env(env: dict[str, str], secret_env: dict[str, str]) -> list[Any]:
     from kubernetes.client import models as k8s
 
     plain = {"HOME": SCRATCH, "TMPDIR": SCRATCH, **env}
+    if "MLFLOW_TRACKING_URI" in plain:
+        plain["MLFLOW_TRACKING_URI"] = without_credentials(plain["MLFLOW_TRACKING_URI"])
     variables = [k8s.V1EnvVar(name=k, value=v) for k, v in plain.items()]
     for name, ref in secret_env.items():
         secret, key = ref.split("/")

@@ -12,7 +12,15 @@ from airflow_mlops_provider.services.config import PipelineConfig, as_block
 from airflow_mlops_provider.spec import DataSpec, TrainingSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.sdk import Context
+
+    from airflow_mlops_provider.services.runtime import Runtime
+    from airflow_mlops_provider.services.training import TrainedModel, TrainingStart
+
+
+CARRIED = "mlops_training"  # the trigger event's key for what execute_complete needs
 
 
 class RetrainOperator(BaseOperator):
@@ -21,8 +29,10 @@ class RetrainOperator(BaseOperator):
     The run is keyed by dag/run/task id, so a retry resumes it (or reuses the version the
     attempt before it registered), a task cleared after registration trains anew, and a run
     that finished without a version is only registered (services/training.py).
-    `training.compute` decides where the trainer runs: a subprocess of the worker, or a
-    Kubernetes pod. The MLflow run is the task's "MLflow run" link;
+    `training.compute` decides where the trainer runs: a subprocess of the worker (the task
+    waits for it), or a Kubernetes pod (the task defers while the pod trains, gives the worker
+    slot back, and registers in `execute_complete`; a kill deletes the pod, a new try
+    reattaches to a pod still running). The MLflow run is the task's "MLflow run" link;
     returns run id, version, model URI, snapshot id and the version's drift profile.
 
     :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
@@ -51,47 +61,139 @@ class RetrainOperator(BaseOperator):
         self.data = as_block(DataSpec, data)
         self.snapshot_task_id = snapshot_task_id
         self._lineage: tuple[dict[str, Any], str] | None = None  # for OpenLineage, after execute
+        self._pod: Any = None  # the pod operator this worker is starting or finishing
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_mlops_provider.operators.runtime import attempt_of, build_runtime
-        from airflow_mlops_provider.services.training import train_and_register
-
         snapshot = context["ti"].xcom_pull(task_ids=self.snapshot_task_id)
-        rt = build_runtime(self.pipeline, context)
-        trained = train_and_register(
-            rt,
-            snapshot=snapshot,
-            training=self.training,
-            data=self.data,
-            experiment=self.pipeline.experiment_name,
-            ui_url=self.pipeline.mlflow.ui_url,
-            trainer=self._trainer(context),
-            attempt=attempt_of(context),
-        )
-        self._lineage = ({**trained.to_xcom(), **snapshot}, rt.registry.tracking.uri)
-        return trained.to_xcom()
-
-    def _trainer(self, context: Context) -> Any:
         if self.training.compute == "kubernetes":
-            from airflow_mlops_provider.execution.kubernetes import PodTrainer
-
-            return PodTrainer(
-                self.training,
-                pipeline=self.pipeline.pipeline,
-                kubernetes_conn_id=self.pipeline.connections.kubernetes,
-                task_id=self.task_id,
-                context=context,
-            )
+            return self._start_pod_training(context, snapshot)
         from airflow_mlops_provider.execution.local import LocalTrainer
         from airflow_mlops_provider.hooks.storage import StorageHook
+        from airflow_mlops_provider.operators.runtime import build_runtime
+        from airflow_mlops_provider.services.training import train_and_register
 
-        return LocalTrainer(
+        rt = build_runtime(self.pipeline, context)
+        trainer = LocalTrainer(
             self.training.command,
             cwd=Path(self.pipeline.project_dir),
             timeout_s=self.training.timeout_minutes * 60,
             log=self.log.info,
             storage_env=StorageHook(self.pipeline.connections.aws).subprocess_env(),
         )
+        trained = train_and_register(rt, **self._service_args(context, snapshot), trainer=trainer)
+        return self._result(trained, snapshot, rt)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """The trigger saw the training pod finish: read its logs and status (the provider's
+        re-entry, which also fails the task on a failed pod and deletes a succeeded one), then
+        register what it trained. What finishing needs comes back inside the event."""
+        from airflow_mlops_provider.operators.runtime import build_runtime
+        from airflow_mlops_provider.services.training import TrainingStart
+
+        carried = event[CARRIED]
+        # No environment: re-entry only watches and cleans up the pod the environment created.
+        started, snapshot = TrainingStart(**carried["start"], env={}), carried["snapshot"]
+        pod = self._pod_operator(started, snapshot)
+        self._watch(pod, lambda: pod.trigger_reentry(context, event), started)
+        return self._finish(build_runtime(self.pipeline, context), started, snapshot, pod)
+
+    def on_kill(self) -> None:
+        """Delete the training pod this worker is starting or finishing. While the task is
+        deferred no worker holds it: the provider's trigger deletes the pod on a kill."""
+        if self._pod is not None:
+            self._pod.on_kill()
+
+    def _start_pod_training(self, context: Context, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """Open (or find) the MLflow run; if it still needs training, create the pod — or
+        reattach to the one an earlier try left running — and defer until it finishes."""
+        from airflow_mlops_provider.operators.runtime import build_runtime
+        from airflow_mlops_provider.services.training import start_training
+
+        rt = build_runtime(self.pipeline, context)
+        args = self._service_args(context, snapshot)
+        started = start_training(rt, **args, image=str(self.training.image))
+        if not started.must_train:
+            return self._finish(rt, started, snapshot, None)
+        pod = self._pod_operator(started, snapshot)
+        # execute_async, not execute: the pod operator runs inside this task, not on its own
+        # (execute would warn that it is called outside the task runner); the name is valid.
+        self._watch(pod, lambda: pod.execute_async(context), started)
+        # Not deferred: the pod had already finished when this try found it.
+        return self._finish(rt, started, snapshot, pod)
+
+    def _service_args(self, context: Context, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """What the training service needs from the YAML blocks and this try."""
+        from airflow_mlops_provider.operators.runtime import attempt_of
+
+        return {
+            "snapshot": snapshot,
+            "training": self.training,
+            "data": self.data,
+            "experiment": self.pipeline.experiment_name,
+            "ui_url": self.pipeline.mlflow.ui_url,
+            "attempt": attempt_of(context),
+        }
+
+    def _watch(self, pod: Any, step: Callable[[], object], started: TrainingStart) -> None:
+        """Run one step of the pod operator; when it defers, defer this task instead, so the
+        trigger's event comes back to `execute_complete`."""
+        from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+
+        self._pod = pod
+        try:
+            step()
+        except TaskDeferred as deferred:
+            self.defer(
+                trigger=deferred.trigger, method_name="execute_complete", timeout=deferred.timeout
+            )
+        except AirflowException as exc:
+            from airflow_mlops_provider.exceptions import TrainingError
+            from airflow_mlops_provider.execution.kubernetes import pod_failure
+
+            raise TrainingError(
+                f"{pod_failure(pod, exc)}; nothing was registered. Its log is above (a failed "
+                f"pod is kept for kubectl logs); a retry resumes MLflow run {started.run_id}"
+            ) from None
+
+    def _finish(
+        self, rt: Runtime, started: TrainingStart, snapshot: dict[str, Any], pod: Any
+    ) -> dict[str, Any]:
+        """Register what the pod (or an earlier try) trained, with the digest the pod ran."""
+        from airflow_mlops_provider.execution.kubernetes import image_digest
+        from airflow_mlops_provider.services.training import finish_training
+
+        trained = finish_training(
+            rt,
+            started,
+            snapshot=snapshot,
+            data=self.data,
+            digest=image_digest(pod) if pod is not None else None,
+        )
+        return self._result(trained, snapshot, rt)
+
+    def _pod_operator(self, started: TrainingStart, snapshot: dict[str, Any]) -> Any:
+        """The training pod's operator. What `execute_complete` needs travels in the trigger's
+        event (the provider's `trigger_kwargs`), not in the deferral's kwargs: `dag.test()`
+        replaces those with the event alone; the event reaches the task either way."""
+        from airflow_mlops_provider.execution.kubernetes import training_pod
+
+        pod = training_pod(
+            self.training,
+            pipeline=self.pipeline.pipeline,
+            kubernetes_conn_id=self.pipeline.connections.kubernetes,
+            task_id=self.task_id,
+            run_id=started.run_id,
+            env=started.env,
+        )
+        start = {k: v for k, v in started.to_dict().items() if k != "env"}  # kept out of the DB
+        pod.trigger_kwargs = {CARRIED: {"start": start, "snapshot": snapshot}}
+        return pod
+
+    def _result(
+        self, trained: TrainedModel, snapshot: dict[str, Any], rt: Runtime
+    ) -> dict[str, Any]:
+        self._lineage = ({**trained.to_xcom(), **snapshot}, rt.registry.tracking.uri)
+        return trained.to_xcom()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Called by the OpenLineage provider's listener (when installed) after success:

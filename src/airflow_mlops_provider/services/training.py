@@ -37,8 +37,9 @@ ACTIONS = {
 
 
 class Trainer(Protocol):
-    """Where the trainer runs: execution/local.py LocalTrainer or execution/kubernetes.py
-    PodTrainer."""
+    """A trainer that blocks until it is done (execution/local.py LocalTrainer). A pod is not
+    one: the retrain operator defers while it runs, between `start_training` and
+    `finish_training`."""
 
     @property
     def image(self) -> str: ...
@@ -61,6 +62,28 @@ class TrainedModel:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class TrainingStart:
+    """What the service settled before any trainer runs: the MLflow run, what this try does
+    with it (core/attempts.py), the lineage it registers with and the contract environment
+    (no credentials). Plain values, so it survives a deferral (execute → execute_complete)."""
+
+    run_id: str
+    action: str
+    lineage: dict[str, str]
+    env: dict[str, str]
+
+    @property
+    def must_train(self) -> bool:
+        """False when an earlier try left a trained run (register it) or a version (reuse)."""
+        from airflow_mlops_provider.core.attempts import NEW, RESUME
+
+        return self.action in (NEW, RESUME)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def train_and_register(
     rt: Runtime,
     *,
@@ -74,14 +97,39 @@ def train_and_register(
 ) -> TrainedModel:
     """Train on the snapshot (`snapshot_id`, `train_uri`, `holdout_uri`: a validated
     snapshot's manifest) under the trainer contract, register the model with its lineage and
-    fit its drift reference. `attempt` (the task's try) tells a retry, which reuses what the
-    attempt before it registered, from a clear, which trains anew."""
-    from airflow_mlops_provider.core.attempts import NEW, RESUME
-    from airflow_mlops_provider.core.audit import TAG_PREFIX
-    from airflow_mlops_provider.services.references import ensure_reference
+    fit its drift reference, in one call (a trainer that blocks until it is done). `attempt`
+    (the task's try) tells a retry, which reuses what the attempt before it registered, from a
+    clear, which trains anew."""
+    start = start_training(
+        rt,
+        snapshot=snapshot,
+        training=training,
+        data=data,
+        experiment=experiment,
+        ui_url=ui_url,
+        image=trainer.image,
+        attempt=attempt,
+    )
+    digest = trainer.run(start.env, rt.registry.tracking.client_env()) if start.must_train else None
+    return finish_training(rt, start, snapshot=snapshot, data=data, digest=digest)
 
+
+def start_training(
+    rt: Runtime,
+    *,
+    snapshot: Mapping[str, Any],
+    training: TrainingSpec,
+    data: DataSpec,
+    experiment: str,
+    ui_url: str | None,
+    image: str,
+    attempt: Attempt | None = None,
+) -> TrainingStart:
+    """Create or find this task's MLflow run and say whether a trainer must run on it. The
+    first half of a training whose trainer outlives the call (a deferred pod);
+    `finish_training` is the second."""
     registry = rt.registry
-    lineage = _lineage(rt, snapshot, training, trainer.image)
+    lineage = _lineage(rt, snapshot, training, image)
     experiment_id = registry.ensure_experiment(experiment)
     run_id, action = registry.run_for_attempt(
         experiment_id,
@@ -92,19 +140,39 @@ def train_and_register(
     )
     log.info("MLflow run %s: %s", run_id, ACTIONS[action])
     _publish_run_link(rt, mlflow_ui_base(ui_url, registry.tracking.uri), experiment_id, run_id)
-    if action in (NEW, RESUME):
-        _train(rt, run_id, snapshot, training, data, lineage, trainer)
-    run = _finished_run(rt, run_id)
+    env = _contract_env(rt, run_id, snapshot, training, data, lineage)
+    return TrainingStart(run_id=run_id, action=action, lineage=lineage, env=env)
+
+
+def finish_training(
+    rt: Runtime,
+    start: TrainingStart,
+    *,
+    snapshot: Mapping[str, Any],
+    data: DataSpec,
+    digest: str | None = None,
+) -> TrainedModel:
+    """After the trainer ran (or was not needed): check the run finished with a model,
+    register it once (keyed by the run) with the image `digest` that really ran, fit its
+    drift reference and audit it."""
+    from airflow_mlops_provider.core.audit import TAG_PREFIX
+    from airflow_mlops_provider.services.references import ensure_reference
+
+    registry = rt.registry
+    if digest:
+        registry.set_run_tags(start.run_id, {"mlops.image_digest": digest})
+    run = _finished_run(rt, start.run_id)
     # A pod reports the digest it really ran on the run; the version carries that.
+    lineage = start.lineage
     digest = run.data.tags.get("mlops.image_digest", lineage["mlops.image_digest"])
     tags = {**lineage, "mlops.image_digest": digest, "mlops.decision": "pending"}
-    version = registry.register(run_id, tags=tags)
+    version = registry.register(start.run_id, tags=tags)
     trained = TrainedModel(
-        run_id=run_id,
+        run_id=start.run_id,
         version=version.version,
         model_uri=version.uri,
         snapshot_id=snapshot["snapshot_id"],
-        trained=action in (NEW, RESUME),
+        trained=start.must_train,
         drift_profile=ensure_reference(
             rt,
             data.features,
@@ -137,30 +205,25 @@ def _publish_run_link(rt: Runtime, ui_base: str | None, experiment_id: str, run_
     log.info("MLflow run: %s", url)
 
 
-def _train(
+def _contract_env(
     rt: Runtime,
     run_id: str,
     snapshot: Mapping[str, Any],
     training: TrainingSpec,
     data: DataSpec,
     lineage: dict[str, str],
-    trainer: Trainer,
-) -> None:
+) -> dict[str, str]:
     from airflow_mlops_provider.execution.contract import trainer_env
 
-    tracking = rt.registry.tracking
-    env = trainer_env(
+    return trainer_env(
         training,
         data,
-        tracking_uri=tracking.uri,
+        tracking_uri=rt.registry.tracking.uri,
         run_id=run_id,
         train_uri=snapshot["train_uri"],
         holdout_uri=snapshot["holdout_uri"],
         lineage=lineage,
     )
-    digest = trainer.run(env, tracking.client_env())
-    if digest:
-        rt.registry.set_run_tags(run_id, {"mlops.image_digest": digest})
 
 
 def _finished_run(rt: Runtime, run_id: str) -> Any:

@@ -171,6 +171,61 @@ def test_retrain_picks_the_trainer_and_remembers_the_lineage(pipeline, calls) ->
     assert op._lineage[0]["train_uri"] == "/t"  # for the OpenLineage facets
 
 
+def pod_retrain_op(pipeline) -> RetrainOperator:
+    return RetrainOperator(
+        task_id="retrain",
+        pipeline=pipeline,
+        training={"compute": "kubernetes", "image": "trainer:1"},
+        data=DATA,
+        snapshot_task_id="validate_data",
+    )
+
+
+def test_retrain_in_a_pod_defers_to_execute_complete(pipeline, calls, monkeypatch) -> None:
+    """The pod operator (replaced here: its own path runs in tests/integration/
+    test_pod_training.py) defers; the retrain task defers instead, to its own re-entry."""
+    from airflow_mlops_provider.execution import kubernetes
+
+    start = training.TrainingStart("r1", "new", {"mlops.pipeline": "p"}, {"MLFLOW_RUN_ID": "r1"})
+    calls(training, "start_training", returns=start)
+    trigger = SimpleNamespace(name="the provider's pod trigger")
+
+    class Pod:
+        pod = None
+
+        def execute_async(self, context) -> None:
+            raise TaskDeferred(trigger=trigger, method_name="trigger_reentry")
+
+    pod = Pod()
+    built = calls(kubernetes, "training_pod", returns=pod)
+    ti = FakeTI({("validate_data", "return_value"): SNAPSHOT})
+    with pytest.raises(TaskDeferred) as deferred:
+        pod_retrain_op(pipeline).execute(make_context(ti))
+    assert deferred.value.trigger is trigger and deferred.value.method_name == "execute_complete"
+    assert built[0]["run_id"] == "r1" and built[0]["env"] == {"MLFLOW_RUN_ID": "r1"}
+    # what execute_complete needs comes back in the trigger's event (provider's trigger_kwargs)
+    carried = {  # not the environment: the event is stored in Airflow's database
+        "start": {"run_id": "r1", "action": "new", "lineage": {"mlops.pipeline": "p"}},
+        "snapshot": SNAPSHOT,
+    }
+    assert pod.trigger_kwargs == {"mlops_training": carried}
+
+
+def test_retrain_in_a_pod_with_nothing_to_train_registers_without_a_pod(
+    pipeline, calls, monkeypatch
+) -> None:
+    from airflow_mlops_provider.execution import kubernetes
+
+    start = training.TrainingStart("r1", "reuse", {}, {})
+    calls(training, "start_training", returns=start)
+    trained = training.TrainedModel("r1", "3", "models:/p/3", "s1", False, "/profile.json")
+    finished = calls(training, "finish_training", returns=trained)
+    built = calls(kubernetes, "training_pod")
+    ti = FakeTI({("validate_data", "return_value"): SNAPSHOT})
+    assert pod_retrain_op(pipeline).execute(make_context(ti)) == trained.to_xcom()
+    assert built == [] and finished[0]["args"] == (start,) and finished[0]["digest"] is None
+
+
 def evaluate_op(pipeline, approval_branch=None) -> EvaluateOperator:
     return EvaluateOperator(
         task_id="evaluate",
