@@ -10,6 +10,9 @@ import pytest
 from airflow_mlops_provider.spec import SpecError, load_spec
 from airflow_mlops_provider.spec.secrets import (
     MASK,
+    NAME_WORDS,
+    PASSWORD_NAME,
+    SECRET_NAME,
     TOKEN_PATTERNS,
     find_secrets,
     mask_text,
@@ -149,3 +152,11 @@ def test_each_token_format_is_named(kind: str) -> None:
     }
     assert secret_kind(f"see {samples[kind]} here") == kind
     assert MASK in mask_text(f"note: {samples[kind]}\n")
+
+
+@pytest.mark.parametrize("pattern", [PASSWORD_NAME, SECRET_NAME])
+def test_every_credential_name_contains_a_quick_reject_word(pattern) -> None:
+    """mask_text scans a text's keys only when it contains one of NAME_WORDS."""
+    for alternative in pattern.pattern.split("|"):
+        name = alternative.replace("_?", "_").rstrip("$").lower()
+        assert any(word in name for word in NAME_WORDS), alternative
