@@ -91,16 +91,6 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
         spec.dag_id("training"),
         schedule=_training_schedule(spec),
         doc_md=doc,
-        params={
-            "force_retrain": Param(False, type="boolean", description="retrain even without drift"),
-            PARAM: Param(
-                None,
-                type=["null", "string"],
-                pattern=BATCH_PATTERN,
-                description="the batch (day, YYYY-MM-DD) to train on, rendered as {{ ds }} "
-                "in data.source; empty: the retrain request's batch, else the logical date",
-            ),
-        },
         **_dag_args(spec, "training"),
     ) as dag:
         validate = DataValidateOperator(
@@ -202,6 +192,19 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
             )
             evaluate >> approve >> promote
         [promote, reject, skip] >> notify
+    _declare_params(
+        dag,
+        {
+            "force_retrain": Param(False, type="boolean", description="retrain even without drift"),
+            PARAM: Param(
+                None,
+                type=["null", "string"],
+                pattern=BATCH_PATTERN,
+                description="the batch (day, YYYY-MM-DD) to train on, rendered as {{ ds }} "
+                "in data.source; empty: the retrain request's batch, else the logical date",
+            ),
+        },
+    )
     return dag
 
 
@@ -302,17 +305,34 @@ def build_rollback(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
         spec.dag_id("rollback"),
         schedule=None,
         doc_md=doc,
-        params={
+        **_dag_args(spec, "rollback"),
+    ) as dag:
+        RollbackOperator(task_id="rollback", pipeline=pipeline, canary=spec.canary)
+    _declare_params(
+        dag,
+        {
             "version": Param(
                 None,
                 type=["null", "string"],
                 description="version to make champion; empty: previous",
             )
         },
-        **_dag_args(spec, "rollback"),
-    ) as dag:
-        RollbackOperator(task_id="rollback", pipeline=pipeline, canary=spec.canary)
+    )
     return dag
+
+
+def _declare_params(dag: DAG, params: dict[str, Param]) -> None:
+    """Give the DAG its run params once its tasks exist (the trigger form, `{{ params.x }}`).
+
+    Passed to `DAG(params=...)` instead, Airflow would deep-copy them into every task made
+    inside the DAG, and JSON-schema-validate their defaults when a scheduled DAG is created:
+    ≈ 1 ms per param and DAG on every parse, a third of the factory's own time per pipeline
+    (bench/BENCHMARKS.md, issue 12). A task reads them from its run's context, which Airflow
+    merges from the DAG's params and the run's conf, validated against the schemas when the
+    run is triggered; the copies would only serve a per-task override, which the factory
+    never makes. Their defaults are valid (tests/integration/test_factory.py checks it)."""
+    for name, param in params.items():
+        dag.params[name] = param
 
 
 def _training_schedule(spec: PipelineSpec) -> Any:
