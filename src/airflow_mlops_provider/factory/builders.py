@@ -326,8 +326,8 @@ def _declare_params(dag: DAG, params: dict[str, Param]) -> None:
 
     Passed to `DAG(params=...)` instead, Airflow would deep-copy them into every task made
     inside the DAG, and JSON-schema-validate their defaults when a scheduled DAG is created:
-    ≈ 1 ms per param and DAG on every parse, a third of the factory's own time per pipeline
-    (bench/BENCHMARKS.md, issue 12). A task reads them from its run's context, which Airflow
+    ≈ 1 ms per param of the training DAG on every parse, plus a copy per task (measured in
+    bench/BENCHMARKS.md, issue 12). A task reads them from its run's context, which Airflow
     merges from the DAG's params and the run's conf, validated against the schemas when the
     run is triggered; the copies would only serve a per-task override, which the factory
     never makes. Their defaults are valid (tests/integration/test_factory.py checks it)."""
