@@ -112,6 +112,36 @@ def test_example_pipeline_dags(tmp_path: Path) -> None:
     assert [o.uri for o in outlets] == ["mlops://churn/retrain-request"]
 
 
+def test_run_params_reach_the_trigger_form_the_trigger_check_and_the_tasks(
+    tmp_path: Path,
+) -> None:
+    """The factory gives the DAGs their params after their tasks (builders._declare_params),
+    so Airflow neither copies them into each task nor checks them at DAG creation: here the
+    defaults are checked, and the serialized DAG (what the UI's trigger form and the trigger
+    API read) still describes them and refuses a malformed batch with a clear error."""
+    from airflow.exceptions import ParamValidationError
+    from airflow.sdk.definitions.param import process_params
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    bag = dagbag(make_dags_folder(tmp_path))
+    training, rollback = bag.dags["churn__training"], bag.dags["churn__rollback"]
+    assert training.params.validate() == {"force_retrain": False, "batch": None}
+    assert rollback.params.validate() == {"version": None}
+    assert all(not task.params for task in (*training.tasks, *rollback.tasks))
+    served = DagSerialization.from_dict(DagSerialization.to_dict(training)).params
+    assert "YYYY-MM-DD" in served.get_param("batch").description
+    assert served.deep_merge({"batch": "2026-11-08"}).validate()["batch"] == "2026-11-08"
+    with pytest.raises(ParamValidationError, match="param batch: 'last week' does not match"):
+        served.deep_merge({"batch": "last week"}).validate()
+    with pytest.raises(ParamValidationError, match="param force_retrain"):
+        served.deep_merge({"force_retrain": "yes"}).validate()
+    # what the task runner puts in a task's context["params"]: the DAG's, with the run's conf
+    validate = training.get_task("validate_data")
+    conf = {"batch": "2026-11-08"}
+    in_task = process_params(training, validate, conf, suppress_exception=False)
+    assert in_task == {"force_retrain": False, "batch": "2026-11-08"}
+
+
 def test_broken_yaml_becomes_config_error_dag_and_hides_nothing(tmp_path: Path) -> None:
     broken = (ROOT / "dags" / "churn.yaml").read_text()
     broken = broken.replace("pipeline: churn", "pipeline: fraud").replace(

@@ -10,7 +10,7 @@ import pandas as pd
 
 from airflow_mlops_provider.core.column_stats import describe_columns
 from airflow_mlops_provider.core.contract import ValidationResult, render_validation_html
-from airflow_mlops_provider.factory.docs import dag_doc
+from airflow_mlops_provider.factory.docs import dag_docs
 from airflow_mlops_provider.links import report_url
 from airflow_mlops_provider.plugins.run_notes import MAX_NOTE, compose
 from airflow_mlops_provider.services.training import mlflow_ui_base
@@ -52,13 +52,17 @@ def test_run_note_fits_and_keeps_lines_whole() -> None:
 
 def test_dag_docs_explain_the_tasks_and_end_with_the_yaml() -> None:
     spec = load_spec(ROOT / "dags" / "churn.yaml")
-    doc = dag_doc(spec, "training", yaml_text="pipeline: churn\n", source_file="churn.yaml")
+    docs = dag_docs(
+        spec, ["training", "monitoring"], yaml_text="pipeline: churn\n", source_file="churn.yaml"
+    )
+    doc, monitoring = docs["training"], docs["monitoring"]
     assert doc.startswith("### churn: training")
     assert "- `evaluate`: scores challenger and champion" in doc
     assert "/plugin/mlops-pipelines#churn" in doc
     assert doc.rstrip().endswith("```yaml\npipeline: churn\n```")
-    monitoring = dag_doc(spec, "monitoring", yaml_text="x", source_file="churn.yaml")
+    assert monitoring.startswith("### churn: monitoring")
     assert "- `decide`:" in monitoring and "`evaluate`" not in monitoring
+    assert monitoring.rstrip().endswith("```yaml\npipeline: churn\n```")
 
 
 def test_ui_port_is_8080_or_says_it_is_taken() -> None:

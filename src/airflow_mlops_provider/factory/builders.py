@@ -18,6 +18,7 @@ from airflow.sdk import (
 )
 
 from airflow_mlops_provider.core.run_batch import BATCH_PATTERN, PARAM
+from airflow_mlops_provider.factory.docs import dag_docs
 from airflow_mlops_provider.log_noise import quiet_library_noise
 from airflow_mlops_provider.operators.approval import GateApprovalOperator
 from airflow_mlops_provider.operators.drift import DriftBranchOperator
@@ -69,17 +70,17 @@ def build_dags(
 ) -> list[DAG]:
     """Build the pipeline's DAGs (or only the one named `only`, for a task run's parse);
     `notes` are the loader's warnings, shown in the DAG docs."""
-    builders = {spec.dag_id("training"): build_training, spec.dag_id("rollback"): build_rollback}
+    builders = {"training": build_training, "rollback": build_rollback}
     if spec.monitoring is not None:
-        builders[spec.dag_id("monitoring")] = build_monitoring
-        builders[spec.dag_id("health")] = build_health
+        builders |= {"monitoring": build_monitoring, "health": build_health}
+    wanted = {kind: build for kind, build in builders.items() if only in (None, spec.dag_id(kind))}
+    if not wanted:
+        return []
     pipeline = PipelineConfig.from_spec(spec, project_dir)
-    masked = mask_text(source_text)  # once: masking scans the whole YAML
-    return [
-        build(spec, pipeline, _doc(spec, masked, source_file, dag_id.rsplit("__", 1)[1], notes))
-        for dag_id, build in builders.items()
-        if only in (None, dag_id)
-    ]
+    docs = dag_docs(  # the YAML masked once: masking scans the whole text
+        spec, wanted, yaml_text=mask_text(source_text), source_file=source_file, warnings=notes
+    )
+    return [build(spec, pipeline, docs[kind]) for kind, build in wanted.items()]
 
 
 def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DAG:
@@ -90,16 +91,6 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
         spec.dag_id("training"),
         schedule=_training_schedule(spec),
         doc_md=doc,
-        params={
-            "force_retrain": Param(False, type="boolean", description="retrain even without drift"),
-            PARAM: Param(
-                None,
-                type=["null", "string"],
-                pattern=BATCH_PATTERN,
-                description="the batch (day, YYYY-MM-DD) to train on, rendered as {{ ds }} "
-                "in data.source; empty: the retrain request's batch, else the logical date",
-            ),
-        },
         **_dag_args(spec, "training"),
     ) as dag:
         validate = DataValidateOperator(
@@ -201,6 +192,19 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
             )
             evaluate >> approve >> promote
         [promote, reject, skip] >> notify
+    _declare_params(
+        dag,
+        {
+            "force_retrain": Param(False, type="boolean", description="retrain even without drift"),
+            PARAM: Param(
+                None,
+                type=["null", "string"],
+                pattern=BATCH_PATTERN,
+                description="the batch (day, YYYY-MM-DD) to train on, rendered as {{ ds }} "
+                "in data.source; empty: the retrain request's batch, else the logical date",
+            ),
+        },
+    )
     return dag
 
 
@@ -301,17 +305,34 @@ def build_rollback(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
         spec.dag_id("rollback"),
         schedule=None,
         doc_md=doc,
-        params={
+        **_dag_args(spec, "rollback"),
+    ) as dag:
+        RollbackOperator(task_id="rollback", pipeline=pipeline, canary=spec.canary)
+    _declare_params(
+        dag,
+        {
             "version": Param(
                 None,
                 type=["null", "string"],
                 description="version to make champion; empty: previous",
             )
         },
-        **_dag_args(spec, "rollback"),
-    ) as dag:
-        RollbackOperator(task_id="rollback", pipeline=pipeline, canary=spec.canary)
+    )
     return dag
+
+
+def _declare_params(dag: DAG, params: dict[str, Param]) -> None:
+    """Give the DAG its run params once its tasks exist (the trigger form, `{{ params.x }}`).
+
+    Passed to `DAG(params=...)` instead, Airflow would deep-copy them into every task made
+    inside the DAG, and JSON-schema-validate their defaults when a scheduled DAG is created:
+    ≈ 1 ms per param of the training DAG on every parse, plus a copy per task (measured in
+    bench/BENCHMARKS.md, issue 12). A task reads them from its run's context, which Airflow
+    merges from the DAG's params and the run's conf, validated against the schemas when the
+    run is triggered; the copies would only serve a per-task override, which the factory
+    never makes. Their defaults are valid (tests/integration/test_factory.py checks it)."""
+    for name, param in params.items():
+        dag.params[name] = param
 
 
 def _training_schedule(spec: PipelineSpec) -> Any:
@@ -356,15 +377,6 @@ def _dag_args(spec: PipelineSpec, kind: str) -> dict[str, Any]:
             "on_execute_callback": quiet_library_noise,
         },
     }
-
-
-def _doc(spec: PipelineSpec, masked: str, source_file: str, kind: str, notes: Any) -> str:
-    """The DAG's docs (factory/docs.py): the YAML with anything that looks like a secret
-    masked (the loader refuses secrets; this is the second line of defence) and the loader's
-    warnings."""
-    from airflow_mlops_provider.factory.docs import dag_doc
-
-    return dag_doc(spec, kind, yaml_text=masked, source_file=source_file, warnings=notes)
 
 
 def build_config_error(dag_id: str, source_file: str, error: str) -> DAG:

@@ -7,7 +7,7 @@ a folded section. `yaml_text` is shown as given: the caller passes it masked of 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from airflow_mlops_provider.links import pipeline_view_url
@@ -63,20 +63,24 @@ _TASKS = {
 }  # fmt: skip
 
 
-def dag_doc(
-    spec: Any, kind: str, *, yaml_text: str, source_file: str, warnings: Sequence[str] = ()
-) -> str:
-    """Markdown docs of the pipeline's `kind` DAG (training, monitoring, health, rollback);
-    `warnings` are the loader's (`airflow-mlops validate` lists them too)."""
-    tasks = "\n".join(f"- `{task}`: {what}" for task, what in _TASKS.get(kind, []))
+def dag_docs(
+    spec: Any,
+    kinds: Iterable[str],
+    *,
+    yaml_text: str,
+    source_file: str,
+    warnings: Sequence[str] = (),
+) -> dict[str, str]:
+    """Markdown docs of the pipeline's DAGs by kind (training, monitoring, health, rollback);
+    `warnings` are the loader's (`airflow-mlops validate` lists them too). What the kinds
+    share (the warnings, the pipelines view link, the YAML) is written once per pipeline:
+    every DAG parse builds them all."""
     description = f"{spec.description}\n\n" if spec.description else ""
     listed = "".join(f"- {warning}\n" for warning in warnings)
     noted = (
         f"**Warnings** (`airflow-mlops validate` lists them too):\n\n{listed}\n" if listed else ""
     )
-    return (
-        f"### {spec.pipeline}: {kind}\n\n{description}{_PURPOSE.get(kind, '')}\n\n{noted}"
-        f"**Tasks**\n\n{tasks}\n\n"
+    tail = (
         f"**The pipeline as a whole** (champion, versions, drift and live metric over time, "
         f"pending approvals, canary): [MLOps pipelines view]({pipeline_view_url(spec.pipeline)})"
         f". Each decision is also this run's note and in the audit log.\n\n"
@@ -84,3 +88,12 @@ def dag_doc(
         f"changes with `airflow-mlops validate`).\n\n"
         f"#### {spec.pipeline} YAML\n\n```yaml\n{yaml_text.rstrip()}\n```\n"
     )
+    return {
+        kind: f"### {spec.pipeline}: {kind}\n\n{description}{_PURPOSE.get(kind, '')}\n\n{noted}"
+        f"**Tasks**\n\n{_tasks(kind)}\n\n{tail}"
+        for kind in kinds
+    }
+
+
+def _tasks(kind: str) -> str:
+    return "\n".join(f"- `{task}`: {what}" for task, what in _TASKS.get(kind, []))

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from airflow_mlops_provider.spec import (
     NAME_PATTERN,
     ConnectionsSpec,
+    MlflowNames,
     MlflowSpec,
     NotificationsSpec,
     PipelineSpec,
@@ -26,8 +27,9 @@ from airflow_mlops_provider.spec import (
 )
 
 
-class PipelineConfig(BaseModel):
-    """The pipeline's name, project folder, storage root, MLflow, connections and Slack."""
+class PipelineConfig(BaseModel, MlflowNames):
+    """The pipeline's name, project folder, storage root, MLflow (and its names,
+    MlflowNames), connections and Slack."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,14 +50,6 @@ class PipelineConfig(BaseModel):
             connections=spec.connections,
             notifications=spec.notifications,
         )
-
-    @property
-    def model_name(self) -> str:
-        return self.mlflow.model_name or self.pipeline
-
-    @property
-    def experiment_name(self) -> str:
-        return self.mlflow.experiment or self.pipeline
 
 
 def as_block(cls: type[BaseModel], value: Any) -> Any:

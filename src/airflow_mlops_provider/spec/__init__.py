@@ -53,6 +53,7 @@ from airflow_mlops_provider.spec.monitoring import MonitoringSpec, PerformanceSp
 from airflow_mlops_provider.spec.pipeline import PipelineSpec, pipeline_of_dag_id
 from airflow_mlops_provider.spec.settings import (
     ConnectionsSpec,
+    MlflowNames,
     MlflowSpec,
     NotificationsSpec,
     SlackSpec,
@@ -90,6 +91,7 @@ __all__ = [
     "KubernetesSpec",
     "LatencySpec",
     "MetricRule",
+    "MlflowNames",
     "MlflowSpec",
     "MonitoringSpec",
     "NoFutureTimestamps",

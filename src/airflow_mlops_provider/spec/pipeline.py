@@ -18,6 +18,7 @@ from airflow_mlops_provider.spec.evaluation import EvaluationSpec
 from airflow_mlops_provider.spec.monitoring import MonitoringSpec
 from airflow_mlops_provider.spec.settings import (
     ConnectionsSpec,
+    MlflowNames,
     MlflowSpec,
     NotificationsSpec,
     StorageSpec,
@@ -28,7 +29,7 @@ DAG_KINDS = ("training", "monitoring", "health", "rollback", "config_error")
 MAX_TAG_LENGTH = 100  # Airflow refuses longer DAG tags when the DAG is built
 
 
-class PipelineSpec(StrictModel):
+class PipelineSpec(StrictModel, MlflowNames):
     """One pipeline: a model, its data, its gate and its release (docs/pipelines.md)."""
 
     pipeline: str = Field(
@@ -84,15 +85,8 @@ class PipelineSpec(StrictModel):
         rules.check(self)
         return self
 
-    # Derived names, kept here so the factory, operators and CLI agree on them.
-    @property
-    def model_name(self) -> str:
-        return self.mlflow.model_name or self.pipeline
-
-    @property
-    def experiment_name(self) -> str:
-        return self.mlflow.experiment or self.pipeline
-
+    # Derived names, kept here so the factory, operators and CLI agree on them (the MLflow
+    # names: MlflowNames).
     def dag_id(self, kind: str) -> str:
         return f"{self.pipeline}__{kind}"
 

@@ -3,6 +3,8 @@ Airflow `connections:` it uses. Credentials never appear here: they live in the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from airflow_mlops_provider.spec.base import StrictModel
@@ -36,6 +38,24 @@ class MlflowSpec(StrictModel):
         description="MLflow UI base for the Airflow 'MLflow run' link; null: an http(s) "
         "tracking_uri, else the MLflow connection's host, else no link",
     )
+
+
+class MlflowNames:
+    """The MLflow names of a pipeline: its experiment and registered model are the `mlflow`
+    block's when set, else the pipeline's name. Mixed into each model with a `pipeline` and
+    an `mlflow` (the spec, and the services' PipelineConfig), so the default is written once."""
+
+    if TYPE_CHECKING:  # the models mixed with this declare the fields
+        pipeline: str
+        mlflow: MlflowSpec
+
+    @property
+    def model_name(self) -> str:
+        return self.mlflow.model_name or self.pipeline
+
+    @property
+    def experiment_name(self) -> str:
+        return self.mlflow.experiment or self.pipeline
 
 
 class StorageSpec(StrictModel):

@@ -79,3 +79,15 @@ def test_registry_resolves_its_tracking_lazily() -> None:
     assert calls == []  # building a Registry looks nothing up
     assert registry.tracking.uri == "sqlite:///x.db" and registry.tracking is registry.tracking
     assert calls == [1]
+
+
+def test_mlflow_names_default_to_the_pipeline_in_the_spec_and_the_config() -> None:
+    from airflow_mlops_provider.services.config import PipelineConfig
+    from airflow_mlops_provider.spec import load_spec
+
+    spec = load_spec(Path(__file__).parents[3] / "dags" / "churn.yaml")
+    config = PipelineConfig.from_spec(spec, ".")
+    assert (config.model_name, config.experiment_name) == ("churn", "churn")
+    assert (spec.model_name, spec.experiment_name) == ("churn", "churn")
+    named = PipelineConfig(pipeline="churn", project_dir=".", mlflow={"model_name": "m"})
+    assert (named.model_name, named.experiment_name) == ("m", "churn")

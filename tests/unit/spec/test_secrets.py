@@ -3,10 +3,21 @@ error never repeats it, and text shown to people (the DAG docs) has it masked.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from airflow_mlops_provider.spec import SpecError, load_spec
-from airflow_mlops_provider.spec.secrets import MASK, find_secrets, mask_text
+from airflow_mlops_provider.spec.secrets import (
+    MASK,
+    NAME_WORDS,
+    PASSWORD_NAME,
+    SECRET_NAME,
+    TOKEN_PATTERNS,
+    find_secrets,
+    mask_text,
+    secret_kind,
+)
 
 PARAMS = "  params:"
 # Made-up credentials in the real formats (none of them is live).
@@ -114,3 +125,38 @@ def test_masking_text_for_people() -> None:
     assert f"API_TOKEN: {MASK}" in masked and "THREADS: '8'" in masked
     assert "DB_PASSWORD: db-creds/password" in masked  # a reference stays readable
     assert f"https://etl:{MASK}@files.example.com/x" in masked
+
+
+def test_masking_finds_a_name_spelt_with_escapes() -> None:
+    """The quick pre-check must not skip a key that names a credential through escapes."""
+    masked = mask_text(f'env: {{"DB_PASS\\x57ORD": {TOKEN}, "API_\\u0054OKEN": {TOKEN}}}\n')
+    assert TOKEN not in masked and masked.count(MASK) == 2
+
+
+def test_masking_leaves_a_text_without_secrets_as_it_is() -> None:
+    text = (Path(__file__).parents[3] / "dags" / "churn.yaml").read_text("utf-8")
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize("kind", list(TOKEN_PATTERNS))
+def test_each_token_format_is_named(kind: str) -> None:
+    samples = {
+        "an AWS access key id": AWS_KEY,
+        "a Slack token": SLACK,
+        "a Slack webhook URL": "https://hooks.slack.com/services/T0001/B0002/XyZ",
+        "a GitHub token": GITHUB,
+        "a Google API key": "AIza" + "Sy9" * 11 + "xy",
+        "an OpenAI-style API key": "sk-proj-" + "Ab3" * 8,
+        "a JSON web token": "eyJhbGciOiJI.eyJzdWIiOiIx.c2ln",
+        "a private key": KEY_BLOCK,
+    }
+    assert secret_kind(f"see {samples[kind]} here") == kind
+    assert MASK in mask_text(f"note: {samples[kind]}\n")
+
+
+@pytest.mark.parametrize("pattern", [PASSWORD_NAME, SECRET_NAME])
+def test_every_credential_name_contains_a_quick_reject_word(pattern) -> None:
+    """mask_text scans a text's keys only when it contains one of NAME_WORDS."""
+    for alternative in pattern.pattern.split("|"):
+        name = alternative.replace("_?", "_").rstrip("$").lower()
+        assert any(word in name for word in NAME_WORDS), alternative
