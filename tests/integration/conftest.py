@@ -3,9 +3,11 @@ folder laid out like the repository (dags/, include/), and a local MLflow store 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,36 @@ def project(tmp_path: Path, demo_data: Path) -> Path:
     (tmp_path / "dags" / "churn.yaml").write_text(text)
     shutil.copytree(ROOT / "include" / "trainer", tmp_path / "include" / "trainer")
     return tmp_path
+
+
+class LogRecords(logging.Handler):
+    """Every log record of the test, formatted with its traceback: Airflow's log setup binds
+    its handler to the `sys.stdout` of the moment it first runs, which in a whole suite is
+    some earlier test's capture, so capsys/capfd alone can miss what a task logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.lines: list[str] = []
+        self._last: logging.LogRecord | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record is not self._last:  # a provider record reaches the root's handler too
+            self.lines.append(self.format(record))
+            self._last = record
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def logged() -> Iterator[LogRecords]:
+    """The records of the root logger and the provider's (Airflow's own setup may replace
+    the root's handlers when it first runs; the provider's logger keeps ours)."""
+    records = LogRecords()
+    loggers = [logging.getLogger(), logging.getLogger("airflow_mlops_provider")]
+    for logger in loggers:
+        logger.addHandler(records)
+    yield records
+    for logger in loggers:
+        logger.removeHandler(records)

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from .airflow_helpers import load_dags
+from .conftest import LogRecords
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +94,7 @@ def test_bad_batch_stops_before_any_model_step(
     demo_data: Path,
     airflow_db: None,
     capsys: pytest.CaptureFixture[str],
+    logged: LogRecords,
 ) -> None:
     spec = project / "dags" / "churn.yaml"
     text = spec.read_text().replace(str(demo_data / "batches"), str(project / "landing"))
@@ -106,7 +108,7 @@ def test_bad_batch_stops_before_any_model_step(
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert states["validate_data"] == "failed"
     assert all(states[t] == "upstream_failed" for t in MODEL_STEPS), states
-    assert reason in capsys.readouterr().out
+    assert reason in capsys.readouterr().out + logged.text()
     pipeline = project / ".mlops" / "pipelines" / "churn"
     (kept,) = (pipeline / "quarantine").glob("churn__training/*/reason.json")
     assert reason in json.loads(kept.read_text())["why"]

@@ -20,6 +20,7 @@ from airflow_mlops_provider.execution.kubernetes import render_pod
 from airflow_mlops_provider.spec import SpecError, load_spec
 
 from .airflow_helpers import load_dags
+from .conftest import LogRecords
 from .reliability_record import record
 
 pytestmark = pytest.mark.integration
@@ -80,7 +81,7 @@ def test_yaml_paths_that_climb_out_are_refused(
 
 
 def test_a_symlinked_batch_outside_the_roots_is_rejected_by_the_gate(
-    project: Path, airflow_db: None, capsys: pytest.CaptureFixture[str]
+    project: Path, airflow_db: None, capsys: pytest.CaptureFixture[str], logged: LogRecords
 ) -> None:
     """The YAML is valid (a relative path); the folder it names is a symlink to /etc. The
     data gate refuses it at read time: nothing outside the roots is read or copied."""
@@ -98,7 +99,7 @@ def test_a_symlinked_batch_outside_the_roots_is_rejected_by_the_gate(
 
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert states["validate_data"] == "failed" and states["retrain"] == "upstream_failed"
-    assert "outside the allowed roots" in capsys.readouterr().out
+    assert "outside the allowed roots" in capsys.readouterr().out + logged.text()
     quarantine = list((project / ".mlops").rglob("quarantine/**/*.parquet"))
     assert quarantine == []  # nothing from /etc was copied in
 

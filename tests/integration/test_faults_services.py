@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import shutil
 import signal
@@ -38,6 +37,7 @@ from typing import Any
 import pytest
 
 from .airflow_helpers import load_dags
+from .conftest import LogRecords
 from .fault_servers import FakeSlack, FlakyS3, MlflowServer, free_port
 from .reliability_record import record
 
@@ -215,34 +215,23 @@ def _day(day: str) -> datetime:
 
 
 def _run(
-    state: Stack, dag: Any, day: str, capfd: pytest.CaptureFixture[str], conf: dict | None = None
+    state: Stack,
+    dag: Any,
+    day: str,
+    capfd: pytest.CaptureFixture[str],
+    logged: LogRecords,
+    conf: dict | None = None,
 ) -> Any:
     """dag.test() one logical date; keep its whole log for the assertions and the secret
-    search: the processes' output (capfd: trainers, Airflow) and the provider's own log
-    records, taken from its logger, since Airflow's log setup may hold a stream an earlier
-    test module captured (in the whole suite, those lines missed capfd)."""
-    records = _Records()
-    package = logging.getLogger("airflow_mlops_provider")
-    package.addHandler(records)
+    search: the processes' output (capfd: trainers, Airflow) and the log records (`logged`:
+    in the whole suite, Airflow's log handler may write to an earlier test's capture)."""
     try:
         return dag.test(logical_date=_day(day), run_conf=conf)
     finally:
-        package.removeHandler(records)
         out = capfd.readouterr()
-        state.logs.append(out.out + out.err + "\n".join(records.lines))
+        state.logs.append(out.out + out.err + logged.text())
+        logged.lines.clear()
         (state.root / f"run-{len(state.logs)}.log").write_text(state.logs[-1])  # to debug
-
-
-class _Records(logging.Handler):
-    """Every record of the provider's loggers, formatted with its traceback, if any."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
 
 
 def _client(state: Stack):
@@ -342,7 +331,11 @@ def _attempt_running(try_number: int) -> bool:
 
 
 def test_training_recovers_from_s3_trainer_and_mlflow_faults(
-    stack: Stack, conductor: dict[str, Any], capfd: pytest.CaptureFixture[str], request
+    stack: Stack,
+    conductor: dict[str, Any],
+    capfd: pytest.CaptureFixture[str],
+    logged: LogRecords,
+    request: pytest.FixtureRequest,
 ) -> None:
     dag = load_dags(stack.project)[TRAINING]
     for task in dag.tasks:  # Airflow's retry delay (30 s in the DAG) would only add waiting
@@ -350,7 +343,7 @@ def test_training_recovers_from_s3_trainer_and_mlflow_faults(
     stack.s3.enabled = True
     stack.slack.script = [429]
 
-    dag_run = _run(stack, dag, TRAIN_DAY, capfd)
+    dag_run = _run(stack, dag, TRAIN_DAY, capfd, logged)
 
     log = stack.logs[-1]
     tis = {ti.task_id: ti for ti in dag_run.get_task_instances()}
@@ -412,7 +405,7 @@ def test_training_recovers_from_s3_trainer_and_mlflow_faults(
 
 
 def test_clearing_every_task_at_once_with_slack_down(
-    stack: Stack, capfd: pytest.CaptureFixture[str], request
+    stack: Stack, capfd: pytest.CaptureFixture[str], logged: LogRecords, request
 ) -> None:
     """A second dag.test of the logical date replaces the run (same run id, all tasks anew):
     the drift step now sees the champion trained on this very snapshot, so nothing retrains.
@@ -423,7 +416,7 @@ def test_clearing_every_task_at_once_with_slack_down(
     stack.s3.seen.clear()  # every request of this run meets an error first, too
     stack.slack.stop()  # connection refused from now on
 
-    dag_run = _run(stack, dag, TRAIN_DAY, capfd)
+    dag_run = _run(stack, dag, TRAIN_DAY, capfd, logged)
 
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert str(dag_run.state) == "success", states
@@ -459,14 +452,14 @@ def _notifications(stack: Stack) -> list[str]:
 
 
 def test_monitoring_on_the_faulty_stack(
-    stack: Stack, capfd: pytest.CaptureFixture[str], request
+    stack: Stack, capfd: pytest.CaptureFixture[str], logged: LogRecords, request
 ) -> None:
     """The stable week (no retrain request: the Airflow database, where requests and their
     cooldown live, is shared with the other test modules), for the secret search below."""
     stack.s3.seen.clear()
     dag = load_dags(stack.project)[f"{PIPELINE}__monitoring"]
 
-    dag_run = _run(stack, dag, TRAIN_DAY, capfd)
+    dag_run = _run(stack, dag, TRAIN_DAY, capfd, logged)
 
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert str(dag_run.state) == "success" and states["healthy"] == "success", states

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from .airflow_helpers import load_dags
+from .conftest import LogRecords
 from .reliability_record import record
 from .test_bad_data import CONTRACT_CASES, spoil
 
@@ -27,6 +28,7 @@ def test_spoiled_serving_windows_stop_at_validation(
     demo_data: Path,
     airflow_db: None,
     capfd: pytest.CaptureFixture[str],
+    logged: LogRecords,
     request: pytest.FixtureRequest,
 ) -> None:
     spec = project / "dags" / "churn.yaml"
@@ -48,7 +50,8 @@ def test_spoiled_serving_windows_stop_at_validation(
 
     for cases, day in zip(windows, days, strict=True):
         dag_run = dag.test(logical_date=day)
-        out = capfd.readouterr().out
+        out = capfd.readouterr().out + logged.text()
+        logged.lines.clear()
         states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
         assert states["collect_window"] == "success", (cases, states)
         assert states["validate_serving_data"] == "failed", (cases, states)

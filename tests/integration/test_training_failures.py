@@ -13,6 +13,7 @@ from airflow_mlops_provider.exceptions import TrainingError
 from airflow_mlops_provider.execution.local import run_trainer
 
 from .airflow_helpers import load_dags, registry
+from .conftest import LogRecords
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +55,7 @@ def test_silent_hang_hits_the_timeout(tmp_path: Path) -> None:
 
 
 def test_run_without_model_fails_and_registers_nothing(
-    project: Path, airflow_db: None, capsys: pytest.CaptureFixture[str]
+    project: Path, airflow_db: None, capsys: pytest.CaptureFixture[str], logged: LogRecords
 ) -> None:
     (project / "include" / "trainer" / "no_model.py").write_text(NO_MODEL_TRAINER)
     spec = project / "dags" / "churn.yaml"
@@ -71,6 +72,6 @@ def test_run_without_model_fails_and_registers_nothing(
     )
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert states["retrain"] == "failed" and states["evaluate"] == "upstream_failed"
-    assert "logged no model at artifact path 'model'" in capsys.readouterr().out
+    assert "logged no model at artifact path 'model'" in capsys.readouterr().out + logged.text()
     client = registry(project)
     assert client.search_model_versions("name='churn'") == []
