@@ -155,6 +155,7 @@ def test_dag_docs_mask_secrets_and_list_warnings(tmp_path: Path) -> None:
         **{
             "  params:": "  env: {API_KEY_NAME: readonly-reporting}\n  params:",
             "# notifications:": f"# an old token, since rotated: {token}\n# notifications:",
+            "dt={{ ds }}": "ts={{ ts_nodash }}",  # no logical date in asset runs: a warning
         }
     )
     bag = dagbag(dags_folder(tmp_path, {"churn.yaml": text}))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_mlops_provider.operators.run_identity import BatchTemplated
 from airflow_mlops_provider.operators.run_note import note_decision
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
 from airflow_mlops_provider.spec import CanarySpec, DataSpec, EvaluationSpec
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from airflow_mlops_provider.services.runtime import Runtime
 
 
-class CanaryPromoteOperator(BaseOperator):
+class CanaryPromoteOperator(BatchTemplated, BaseOperator):
     """Roll the gated challenger out by `canary.steps`, then make it the champion — or roll
     back.
 

@@ -13,8 +13,9 @@ same cases with Airflow's environment). Airflow is not imported: `airflow-mlops 
 stays light.
 
 Only a variable that exists for some run types but not for others (today: the logical-date
-variables, which asset-triggered runs lack in Airflow 3) is a warning rather than an error:
-how such runs name their batch is the run-identity work of issue 13.
+variables other than `ds`/`ds_nodash`, which asset-triggered runs lack in Airflow 3) is a
+warning rather than an error. Tasks that render data paths set `batch`, `ds` and `ds_nodash`
+from the run's batch in every run type (operators/run_identity.py), so those never warn.
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ WITH_LOGICAL_DATE = (
     "data_interval_start", "data_interval_end", "prev_data_interval_start_success",
     "prev_data_interval_end_success",
 )  # fmt: skip
-# The variables of each run type: the one list to extend (e.g. with a per-run batch variable
-# once asset-triggered runs know their batch, issue 13). A manual run is taken to have a
+# The variables of each run type: the one list to extend. A manual run is taken to have a
 # logical date, as the UI's trigger form sets one.
 RUN_VARIABLES: dict[str, tuple[str, ...]] = {
     SCHEDULED: EVERY_RUN + WITH_LOGICAL_DATE,
@@ -57,7 +57,7 @@ RUN_VARIABLES: dict[str, tuple[str, ...]] = {
     ASSET_TRIGGERED: EVERY_RUN,
 }
 COMMON_VARIABLES = (
-    "variables a run has include ds, ds_nodash, ts, logical_date, data_interval_start, "
+    "variables a run has include ds, ds_nodash, batch, ts, logical_date, data_interval_start, "
     "data_interval_end, run_id, dag_run, params and macros (docs/pipelines.md#templates)"
 )
 SECRET_SOURCES = ("conn", "var")  # rendered values show in the UI: never in a template
@@ -77,12 +77,14 @@ class Templated:
     added: tuple[str, ...] = ()
 
 
+# What the run's batch adds before a task renders (operators/run_identity.BatchTemplated).
+RUN_BATCH = ("batch", "ds", "ds_nodash")
 TEMPLATED = (
-    Templated(("data", "source"), "training"),
-    Templated(("canary", "replay", "source"), "training"),
-    Templated(("canary", "inference_logs", "source"), "training"),
+    Templated(("data", "source"), "training", added=RUN_BATCH),
+    Templated(("canary", "replay", "source"), "training", added=RUN_BATCH),
+    Templated(("canary", "inference_logs", "source"), "training", added=RUN_BATCH),
     Templated(("monitoring", "source"), "monitoring", added=("ds", "ds_nodash")),
-    Templated(("monitoring", "labels"), "monitoring"),
+    Templated(("monitoring", "labels"), "monitoring", added=RUN_BATCH),
 )
 
 
@@ -174,7 +176,7 @@ def _render_each(
     if names & set(WITH_LOGICAL_DATE) and ASSET_TRIGGERED in failures:
         why = (
             "; Airflow 3 gives asset-triggered runs no logical date: such a run fails here; "
-            "`(dag_run.logical_date or dag_run.run_after) | ds` renders for every run"
+            "`{{ ds }}` and `{{ batch }}` (the run's batch, docs/runs.md) render for every run"
         )
     message = f"renders for some runs but not for {kinds} runs ({reason}{why})"
     return [TemplateIssue(loc, message, warning=True)]

@@ -151,3 +151,28 @@ def test_a_requested_run_that_failed_before_training_releases_its_request(pipeli
     calls(monitoring, "release_requests", returns=None)
     with pytest.raises(AirflowSkipException, match="not started by a retrain request"):
         op.execute(run_context("manual", logical=CREATED))
+
+
+def test_the_canary_renders_its_replay_and_log_sources_from_the_run_batch(pipeline) -> None:
+    """canary_promote runs in asset-triggered training runs too: `dt={{ ds }}` names the batch
+    of the retrain request, not a logical date those runs do not have."""
+    from airflow_mlops_provider.operators.release import CanaryPromoteOperator
+
+    op = CanaryPromoteOperator(
+        task_id="canary_promote",
+        pipeline=pipeline,
+        canary={"enabled": True, "steps": [{"set_weight": 20}, {"pause": {}}]},
+        data=DATA,
+        evaluation={"metrics": {"roc_auc": {"min": 0.6}}},
+        gate_task_id="evaluate",
+        snapshot_task_id="validate_data",
+        replay_source="replay/dt={{ ds }}",
+        logs_source="logs/{{ batch }}",
+    )
+    requested = run_context(
+        "asset_triggered",
+        logical=None,
+        triggering_asset_events=request_events({"batch": "2026-11-08", "source_run_id": "m"}),
+    )
+    op.render_template_fields(requested)
+    assert (op.replay_source, op.logs_source) == ("replay/dt=2026-11-08", "logs/2026-11-08")

@@ -108,17 +108,30 @@ def test_a_template_that_cannot_render_is_an_error_at_its_key(
 
 
 def test_logical_date_in_an_asset_triggered_dag_is_a_warning(example) -> None:
-    file, text = example.variant((SOURCE, "source: lake/batches/{{ ds_nodash }}"))
+    file, text = example.variant((SOURCE, "source: lake/batches/{{ ts_nodash }}"))
     warnings: list = []
     load_spec(file, warnings=warnings)
     (warning,) = warnings
     assert warning.path == "data.source" and warning.line == example.line_of(
-        text, "{{ ds_nodash }}"
+        text, "{{ ts_nodash }}"
     )
-    assert "not for asset-triggered runs (ds_nodash is undefined" in warning.message
-    assert "`(dag_run.logical_date or dag_run.run_after) | ds` renders for every run" in (
+    assert "not for asset-triggered runs (ts_nodash is undefined" in warning.message
+    assert "`{{ ds }}` and `{{ batch }}` (the run's batch, docs/runs.md) render" in (
         warning.message
     )
+
+
+@pytest.mark.parametrize("variable", ["ds", "ds_nodash", "batch"])
+def test_the_run_batch_renders_in_every_run_type(example, variable: str) -> None:
+    """Tasks set batch/ds/ds_nodash from the run's batch (operators/run_identity.py), so
+    `dt={{ ds }}` is no warning in a DAG that monitoring's retrain requests trigger."""
+    template = f"lake/dt={{{{ {variable} }}}}"
+    replay = f"metric_source: replay\n  replay: {{source: '{template}'}}"
+    for edit in ((SOURCE, f"source: {template}"), ("metric_source: replay", replay)):
+        file, _ = example.variant(edit)
+        warnings: list = []
+        load_spec(file, warnings=warnings)
+        assert warnings == [], edit
 
 
 def test_no_warning_without_asset_runs_or_with_a_run_independent_date(example) -> None:
