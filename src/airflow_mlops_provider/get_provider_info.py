@@ -59,6 +59,21 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_mlops_provider.links.GateReportLink",
             "airflow_mlops_provider.links.DriftReportLink",
         ],
+        "config": {
+            "mlops": {
+                "description": "The MLOps provider's UI plugin (reports, pipelines view).",
+                "options": {
+                    "pipelines_folder": {
+                        "description": "Folder of the pipeline YAMLs the API server's plugin "
+                        "reads (it parses no DAG files); empty: [core] dags_folder.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/dags",
+                        "default": "",
+                    }
+                },
+            }
+        },
         "connection-types": [
             {
                 "hook-class-name": "airflow_mlops_provider.hooks.mlflow.MlflowHook",

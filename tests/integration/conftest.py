@@ -85,3 +85,26 @@ def logged() -> Iterator[LogRecords]:
     yield records
     for logger in loggers:
         logger.removeHandler(records)
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory):
+    """`mlflow server` behind a proxy that requires admin's basic-auth password on every
+    request (tracking, registry and proxied artifacts alike)."""
+    import base64
+    import secrets
+
+    from .fault_servers import BasicAuthProxy, MlflowServer, free_port
+
+    root = tmp_path_factory.mktemp("mlflow-auth")
+    password = secrets.token_urlsafe(16)
+    server = MlflowServer(root, free_port())
+    server.start()
+    expected = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+    try:
+        server.wait_up()
+        proxy = BasicAuthProxy(server.url, expected)
+        yield proxy, password
+        proxy.stop()
+    finally:
+        server.kill()

@@ -25,8 +25,6 @@ from airflow_mlops_provider.hooks.prometheus import PrometheusHook
 from airflow_mlops_provider.hooks.slack import SlackHook
 from airflow_mlops_provider.hooks.storage import StorageHook
 
-from .fault_servers import BasicAuthProxy, MlflowServer, free_port
-
 pytestmark = pytest.mark.integration
 CREDENTIAL_VARIABLES = (
     "MLFLOW_TRACKING_USERNAME",
@@ -145,26 +143,6 @@ def test_prometheus_and_s3_from_their_connections(monkeypatch: pytest.MonkeyPatc
     assert client.meta.endpoint_url == "http://127.0.0.1:1"
     assert client.meta.region_name == "eu-west-1"
     assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (2.0, 3.0)
-
-
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory):
-    """`mlflow server` behind a proxy that requires admin's basic-auth password on every
-    request (tracking, registry and proxied artifacts alike)."""
-    import base64
-
-    root = tmp_path_factory.mktemp("mlflow-auth")
-    password = secrets.token_urlsafe(16)
-    server = MlflowServer(root, free_port())
-    server.start()
-    expected = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
-    try:
-        server.wait_up()
-        proxy = BasicAuthProxy(server.url, expected)
-        yield proxy, password
-        proxy.stop()
-    finally:
-        server.kill()
 
 
 def test_credentials_reach_the_server_but_never_the_environment(

@@ -249,3 +249,39 @@ def test_config_errors_are_listed(tmp_path, tokens) -> None:
     data = client.get("/api/pipelines", cookies={"_token": tokens["ann"]}).json()
     assert [e["file"] for e in data["config_errors"]] == ["broken.yaml"]
     assert "unknown key" in data["config_errors"][0]["message"]
+
+
+def test_the_pipelines_view_reads_a_registry_that_requires_a_login(auth_server, tmp_path, tokens):
+    """A real MLflow server behind a proxy that refuses requests without admin's password:
+    the view reads it with the MLflow connection's credentials, as the tasks do; a wrong
+    password shows as the registry's refusal, not as "no versions"."""
+    from airflow.models.connection import Connection
+    from mlflow import MlflowClient
+
+    from airflow_mlops_provider.adapters.mlflow_auth import authorization
+    from airflow_mlops_provider.adapters.mlflow_registry import Tracking
+    from airflow_mlops_provider.plugins.app import create_app
+
+    proxy, password = auth_server
+    tracking = Tracking(proxy.url, username="admin", password=password)
+    with authorization(tracking.authorization()):
+        client = MlflowClient(tracking_uri=proxy.url, registry_uri=proxy.url)
+        client.create_registered_model("churn")
+        made = client.create_model_version("churn", "s3://models/churn/1")
+        client.set_registered_model_alias("churn", "champion", made.version)
+
+    def view(secret: str) -> dict[str, Any]:
+        conn = Connection(conn_id="mlflow_default", host=proxy.url, login="admin", password=secret)
+        catalog = Catalog(_project(tmp_path / secret) / "dags", lambda conn_id: conn)
+        data = TestClient(create_app(catalog)).get(
+            "/api/pipelines", cookies={"_token": tokens["ann"]}
+        )
+        return data.json()["pipelines"][0]
+
+    refused = proxy.refused
+    seen = view(password)
+    assert seen["registry_error"] is None and seen["champion"]["version"] == made.version
+    assert proxy.refused == refused  # every registry request carried the login
+    wrong = view("wrong")
+    assert wrong["champion"] is None and "registry not readable" in wrong["registry_error"]
+    assert "401" in wrong["registry_error"] and "wrong" not in wrong["registry_error"]

@@ -104,3 +104,19 @@ def test_drift_report_names_what_it_compared() -> None:
     html = render_html(report, title="t", compared={"Current data": "s3://b/window.parquet"})
     assert "<dt>Current data</dt><dd>s3://b/window.parquet</dd>" in html
     assert ("<dt>Alpha</dt>" in html) == report.p_value_tests_ran  # only where tests ran
+
+
+def test_provider_info_is_valid_and_declares_the_plugin_setting() -> None:
+    """Airflow validates provider info against its schema; `[mlops] pipelines_folder` is
+    declared, so `airflow config list` shows it with its default."""
+    import json
+    from importlib.resources import files
+
+    import jsonschema
+
+    from airflow_mlops_provider.get_provider_info import get_provider_info
+
+    schema = json.loads(files("airflow").joinpath("provider_info.schema.json").read_text())
+    info = get_provider_info()
+    jsonschema.validate(info, schema)
+    assert info["config"]["mlops"]["options"]["pipelines_folder"]["default"] == ""

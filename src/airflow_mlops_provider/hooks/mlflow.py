@@ -19,6 +19,15 @@ log = logging.getLogger(__name__)
 LOCAL_DB = "mlflow.db"
 
 
+def server_tracking(conn: Any) -> Tracking:
+    """The server of an MLflow connection: host → URI; login + password → HTTP basic auth;
+    a password without login → a bearer token. The plugin reads the registry with it too."""
+    uri = connection_url(conn, "MLflow tracking server")
+    if conn.login:
+        return Tracking(uri, username=conn.login, password=conn.password or "")
+    return Tracking(uri, token=conn.password or None)
+
+
 class MlflowHook(BaseHook):
     """Tracking URI and credentials of an MLflow server.
 
@@ -63,10 +72,7 @@ class MlflowHook(BaseHook):
             return Tracking(self.tracking_uri, artifact_location=self._artifacts(self.tracking_uri))
         conn = optional_connection(self.mlflow_conn_id, "MLflow tracking server")
         if conn is not None:
-            uri = connection_url(conn, "MLflow tracking server")
-            if conn.login:
-                return Tracking(uri, username=conn.login, password=conn.password or "")
-            return Tracking(uri, token=conn.password or None)
+            return server_tracking(conn)
         folder = self._local_folder()
         folder.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{folder / LOCAL_DB}"

@@ -130,16 +130,24 @@ def _overviews(catalog: Catalog, user: Any) -> tuple[list[dict], list[tuple[str,
 def _overview(pipeline: Pipeline) -> dict[str, Any]:
     from airflow_mlops_provider.plugins.overview import pipeline_overview
 
-    return pipeline_overview(pipeline.spec, pipeline.storage, pipeline.root, _registry(pipeline))
+    registry = _read_registry(pipeline)
+    return pipeline_overview(pipeline.spec, pipeline.storage, pipeline.root, registry)
 
 
-def _registry(pipeline: Pipeline) -> Any | None:
-    uri = pipeline.tracking_uri()
-    if uri is None:
-        return None
+def _read_registry(pipeline: Pipeline) -> Any:
+    """The registry as the pipeline's tasks reach it: with the MLflow connection's
+    credentials on each request (adapters/mlflow_auth), never in the environment."""
+    from airflow_mlops_provider.adapters.mlflow_auth import authorization
+    from airflow_mlops_provider.plugins.overview import RegistryView, read_registry
+
+    tracking = pipeline.tracking()
+    if tracking is None:
+        return RegistryView(error="no MLflow registry yet")
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = MlflowClient(tracking_uri=tracking.uri, registry_uri=tracking.uri)
+    with authorization(tracking.authorization()):
+        return read_registry(pipeline.spec, client)
 
 
 def _unreadable(pipeline: Pipeline, exc: Exception) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from airflow_mlops_provider.adapters.mlflow_registry import Tracking
 from airflow_mlops_provider.core.layout import PIPELINES
 from airflow_mlops_provider.spec import PipelineSpec, SpecError, load_defaults, load_spec
 from airflow_mlops_provider.spec.folder import DEFAULTS_FILE, pipeline_files
@@ -65,18 +66,19 @@ class Pipeline:
         """The pipeline's root in storage: every file the plugin serves is below it."""
         return self.storage.join(self.spec.storage.root, PIPELINES, self.name)
 
-    def tracking_uri(self) -> str | None:
-        """Where its MLflow registry is: the YAML's, the MLflow connection's, or the local
-        SQLite store under storage.root (None when that store does not exist yet)."""
-        from airflow_mlops_provider.links import connection_base_url
+    def tracking(self) -> Tracking | None:
+        """Its MLflow registry as its tasks reach it: the YAML's URI, the MLflow connection's
+        server with its credentials, or the local SQLite store under storage.root (None
+        when that store does not exist yet)."""
+        from airflow_mlops_provider.hooks.mlflow import LOCAL_DB, server_tracking
 
         if self.spec.mlflow.tracking_uri:
-            return self.spec.mlflow.tracking_uri
-        server = connection_base_url(self.connection(self.spec.connections.mlflow))
-        if server:
-            return server
-        db = Path(self.storage.resolve(self.spec.storage.root), "mlflow.db")
-        return f"sqlite:///{db}" if db.is_file() else None
+            return Tracking(self.spec.mlflow.tracking_uri)
+        conn = self.connection(self.spec.connections.mlflow)
+        if conn is not None and (conn.host or "").strip():
+            return server_tracking(conn)
+        db = Path(self.storage.resolve(self.spec.storage.root), LOCAL_DB)
+        return Tracking(f"sqlite:///{db}") if db.is_file() else None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The pipeline overview: one pipeline as a whole, gathered from storage and the registry.
 
-Airflow-free (a service function: it takes the spec, storage, the pipeline's root and an
-MLflow client, and returns a plain dict), so it can move into `services/` beside the other
+Airflow-free (a service function: it takes the spec, storage, the pipeline's root and what
+`read_registry` read, and returns a plain dict), so it can move into `services/` beside the other
 steps; the plugin only adds who may see it and renders it (core/overview_html.py).
 
 What it reads: the audit log (`audit.jsonl`: decisions over time, pending approvals), the
@@ -13,6 +13,7 @@ their gate decision and the gate's metrics on the holdout).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_mlops_provider.core import audit_text
@@ -24,14 +25,21 @@ RECENT_VERSIONS = 8
 KEY_METRICS = 3
 
 
-def pipeline_overview(
-    spec: Any, storage: Any, root: str, mlflow_client: Any | None
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RegistryView:
+    """What the registry says about a pipeline's model, or why it could not say it."""
+
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    champion: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def pipeline_overview(spec: Any, storage: Any, root: str, registry: RegistryView) -> dict[str, Any]:
     """Everything the pipelines view shows about one pipeline (JSON-serialisable)."""
     entries = [
         json.loads(line) for line in storage.read_lines(storage.join(root, AUDIT), AUDIT_READ)
     ]
-    versions, champion = _registry(spec, mlflow_client)
+    versions, champion = registry.versions, registry.champion
     return {
         "pipeline": spec.pipeline,
         "description": spec.description,
@@ -50,30 +58,32 @@ def pipeline_overview(
             {**_where(e), "time": e["time"], "event": e["event"], "text": audit_text.describe(e)}
             for e in entries[-RECENT_DECISIONS:][::-1]
         ],
-        "registry_error": None if mlflow_client is not None else "no MLflow registry yet",
+        "registry_error": registry.error,
     }
 
 
-def _registry(spec: Any, client: Any | None) -> tuple[list[dict[str, Any]], Any | None]:
-    """Recent versions (newest first) with gate decision and key metrics, and the champion."""
-    if client is None:
-        return [], None
+def read_registry(spec: Any, client: Any) -> RegistryView:
+    """Recent versions (newest first) with gate decision and key metrics, and the champion;
+    a registry that refuses or fails (a login missing, a server down) says so."""
     name = spec.model_name
     try:
         found = client.search_model_versions(f"name='{name}'")
-    except Exception:  # no such registered model yet
-        return [], None
+        model = client.get_registered_model(name) if found else None
+    except Exception as exc:
+        return RegistryView(error=f"registry not readable: {_first_line(exc)}")
     aliases: dict[str, list[str]] = {}
-    try:
-        for alias, number in client.get_registered_model(name).aliases.items():
-            aliases.setdefault(str(number), []).append(alias)
-    except Exception:
-        pass
+    for alias, number in (model.aliases if model else {}).items():
+        aliases.setdefault(str(number), []).append(alias)
     newest = sorted(found, key=lambda v: int(v.version), reverse=True)[:RECENT_VERSIONS]
     metrics = list(spec.evaluation.metrics)[:KEY_METRICS]
     versions = [_version(v, aliases.get(str(v.version), []), metrics, client) for v in newest]
     champion = next((v for v in versions if "champion" in v["aliases"]), None)
-    return versions, champion
+    return RegistryView(versions, champion)
+
+
+def _first_line(exc: Exception) -> str:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= 200 else text[:199].rsplit(" ", 1)[0] + "…"
 
 
 def _version(version: Any, aliases: list[str], metrics: list[str], client: Any) -> dict[str, Any]:
