@@ -254,6 +254,14 @@ def _advance(rt: Runtime, rollout: Rollout) -> ReleaseStep:
         return ReleaseStep(WAIT, until=float(action.until or 0))
     if action.kind == canary.PAUSE:
         return _pause(rt, action.reason, state)
+    if state.phase == canary.ROLLED_BACK and canary.stopped_in_shadow(rollout.steps, state):
+        why = state.reason.removeprefix("SHADOW: ")
+        raise RolloutFailed(
+            f"SHADOW: version {state.challenger} stopped before serving any request — {why}. "
+            f"Version {state.champion} kept all traffic and `champion`. Clearing this task "
+            "changes nothing; train again to try a new challenger.",
+            decision=f"SHADOW: v{state.challenger} stopped, never served — {why}",
+        )
     if state.phase == canary.ROLLED_BACK:
         raise RolloutFailed(
             f"Canary of version {state.challenger} rolled back: {state.reason}. Traffic and "
