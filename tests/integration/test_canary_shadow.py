@@ -26,12 +26,17 @@ STEPS = "  steps:\n    - set_weight: 20\n"
 
 
 def write_yaml(project: Path, data: Path, params: str) -> None:
-    """The canary tests' pipeline with a shadow step before the first set_weight."""
+    """The canary tests' pipeline with a shadow step before the first set_weight, replaying
+    the whole first batch (4,000 requests) rather than its 800-row holdout: six windows
+    (shadow, two analyses, two looks each) of the holdout would leave the canary arm ~30
+    requests a look, too few for the judge to pass even a clearly better model."""
     canary_yaml(project, data, params)
     path = project / "dags" / "churn.yaml"
     text = path.read_text()
-    assert text.count(STEPS) == 1
-    path.write_text(text.replace(STEPS, "  steps:\n    - shadow: {}\n    - set_weight: 20\n"))
+    replay = f"  metric_source: replay\n  replay: {{source: {data}/batches/dt={DAY}}}\n"
+    assert text.count(STEPS) == 1 and text.count("  metric_source: replay\n") == 1
+    text = text.replace(STEPS, "  steps:\n    - shadow: {}\n    - set_weight: 20\n")
+    path.write_text(text.replace("  metric_source: replay\n", replay))
 
 
 def train(project: Path, data: Path, params: str) -> dict[str, str]:
