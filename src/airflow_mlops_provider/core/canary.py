@@ -18,7 +18,7 @@ costs no error rate), and `count` measurements without a pass pause for a person
 A shadow step is measured and decided the same way, on requests both models scored while
 only the champion served them (the paired comparison of core/canary_judge.py): a pass moves
 on to the next step, evidence of harm stops the rollout before any user saw the challenger
-(`stopped_in_shadow`: the rollback has no traffic to move back), and `count` measurements
+(`at_shadow_step`: the rollback has no traffic to move back), and `count` measurements
 without a decision pause for a person. Its reasons begin with "SHADOW:".
 """
 
@@ -198,7 +198,7 @@ def answer(steps: list[Step], state: RolloutState, choice: str, now: float) -> R
     return _advance(resumed, now, "pause (continued by a person)")
 
 
-def stopped_in_shadow(steps: list[Step], state: RolloutState) -> bool:
+def at_shadow_step(steps: list[Step], state: RolloutState) -> bool:
     """Whether the rollout stands (or stopped) at a shadow step: the challenger has served
     no request, so a stop there has no traffic to move back."""
     return state.step < len(steps) and steps[state.step].shadow is not None

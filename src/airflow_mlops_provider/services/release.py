@@ -253,8 +253,8 @@ def _advance(rt: Runtime, rollout: Rollout) -> ReleaseStep:
     if action.kind == canary.WAIT:
         return ReleaseStep(WAIT, until=float(action.until or 0))
     if action.kind == canary.PAUSE:
-        return _pause(rt, action.reason, state, canary.stopped_in_shadow(rollout.steps, state))
-    if state.phase == canary.ROLLED_BACK and canary.stopped_in_shadow(rollout.steps, state):
+        return _pause(rt, action.reason, state, canary.at_shadow_step(rollout.steps, state))
+    if state.phase == canary.ROLLED_BACK and canary.at_shadow_step(rollout.steps, state):
         why = state.reason.removeprefix("SHADOW: ")
         raise RolloutFailed(
             f"SHADOW: version {state.challenger} stopped before serving any request — {why}. "

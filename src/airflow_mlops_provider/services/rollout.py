@@ -235,7 +235,7 @@ class Rollout:
         elif kind == canary.ROLLBACK:
             self.router.rollback(self.champion)  # in shadow: the champion already has it all
             self.registry.drop_challenger(self.challenger)
-            shadow = canary.stopped_in_shadow(self.steps, state)
+            shadow = canary.at_shadow_step(self.steps, state)
             self.registry.tag_version(
                 self.challenger,
                 {
@@ -317,7 +317,7 @@ class Rollout:
             self.audit("canary_step", {**base, "pause": "done"}, "airflow")
         elif action.kind == canary.ANALYSE and outcome is not None:
             measurement = outcome
-            shadow = canary.stopped_in_shadow(self.steps, before)
+            shadow = canary.at_shadow_step(self.steps, before)
             self.audit(
                 "canary_step",
                 {
@@ -338,7 +338,7 @@ class Rollout:
         elif action.kind == canary.PROMOTE:
             self._record_promotion(base, outcome)
         elif action.kind == canary.ROLLBACK:
-            shadow = canary.stopped_in_shadow(self.steps, before)
+            shadow = canary.at_shadow_step(self.steps, before)
             text = (
                 f":rotating_light: {self.registry.model_name} v{self.challenger} canary rolled "
                 f"back; traffic is on v{self.champion} again. {before.reason}"

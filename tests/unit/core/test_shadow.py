@@ -82,7 +82,7 @@ def test_evidence_of_harm_in_shadow_stops_the_challenger_unserved() -> None:
     state, kinds = run(steps, [measured(FAIL)])
     assert canary.SET_WEIGHT not in kinds and canary.ROLLBACK in kinds
     assert state.phase == canary.ROLLED_BACK and state.weight == 0
-    assert canary.stopped_in_shadow(steps, state)
+    assert canary.at_shadow_step(steps, state)
     assert state.reason.startswith("SHADOW: steps[0]")
     assert "never served" in state.reason and "roc_auc regression" in state.reason
 

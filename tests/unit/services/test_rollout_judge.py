@@ -180,7 +180,7 @@ def test_a_challenger_failing_in_shadow_is_stopped_without_touching_the_router(
     with caplog.at_level(logging.INFO, "airflow_mlops_provider.services.rollout"):
         action, state = rollout.advance()
     assert state.phase == canary.ROLLED_BACK and state.weight == 0
-    assert canary.stopped_in_shadow(rollout.steps, state)
+    assert canary.at_shadow_step(rollout.steps, state)
     assert state.reason.startswith("SHADOW: steps[0]") and "error_rate value 0.0600" in state.reason
     assert rollout.router.current()["canary"] is None  # only the rollback's "champion" write
     assert not any("set_weight" in d for _, d in events)
