@@ -1,6 +1,7 @@
-"""Release-decision soundness: seeded trials of the gate and the canary, per engine.
+"""Release-decision soundness: seeded trials of the gate, the canary and the shadow stage.
 
-    PYTHONPATH=src .venv/bin/python bench/decision_quality.py [--trials 100] [--real 20]
+    PYTHONPATH=src .venv/bin/python bench/decision_quality.py [--trials 100] [--real 20] \
+        [--stages gate canary shadow] [--sizes N ...]
 
 Challengers against a champion of ROC AUC 0.80 (issue 17's scenarios; margin = the bound's
 `max_regression`): `identical` (the same model), `equal` (another seed: same AUC, scores
