@@ -1,6 +1,7 @@
-"""Release-decision soundness: seeded trials of the gate and the canary, per engine.
+"""Release-decision soundness: seeded trials of the gate, the canary and the shadow stage.
 
-    PYTHONPATH=src .venv/bin/python bench/decision_quality.py [--trials 100] [--real 20]
+    PYTHONPATH=src .venv/bin/python bench/decision_quality.py [--trials 100] [--real 20] \
+        [--stages gate canary shadow] [--sizes N ...]
 
 Challengers against a champion of ROC AUC 0.80 (issue 17's scenarios; margin = the bound's
 `max_regression`): `identical` (the same model), `equal` (another seed: same AUC, scores
@@ -28,6 +29,14 @@ step over cumulative traffic; total traffic 10k, 50k, 200k requests; every reque
     it is inside, else a person).
 For the canary the JSON also gives, per case, the requests the sequential judge used and the
 requests a fixed-sample test needs for the same alpha and the power the judge reached.
+Shadow (the same `roc_auc` bound; one shadow step of 5 measurements over cumulative traffic
+that both models score — the `pair` generator, scores correlated 0.8; 2k, 10k, 50k requests):
+  - `after`: the rollout's state machine with a shadow step and the paired judge
+    (core/canary_judge.shadow_estimates: DeLong covariance), alpha 0.01; "promote" here means
+    the shadow step passed and the rollout moves on to its canary steps, "rollback" that the
+    challenger was stopped before serving any request;
+  - `unpaired`: the same judge ignoring the covariance (as if the arms were disjoint);
+  - `fixed`: one paired look at the end (the one-sided 99% bound of the regression).
 """
 
 from __future__ import annotations
@@ -64,6 +73,7 @@ SCENARIOS = {  # AUC change of the challenger, in margins (None: the champion it
 }
 HOLDOUTS = (1_000, 4_000, 20_000)
 TRAFFIC = (10_000, 50_000, 200_000)
+SHADOW_TRAFFIC = (2_000, 10_000, 50_000)
 WEIGHTS = (20, 50)
 LOOKS = 5
 
@@ -328,23 +338,27 @@ def canary_fixed(steps: list[list[dict[str, Any]]]) -> tuple[str, int]:
     return "promote", used
 
 
-def run_canary(trials: int, engines: dict[str, Any]) -> list[dict[str, Any]]:
+def run_traffic(
+    stage: str, trials: int, engines: dict[str, Any], sizes: tuple[int, ...], make: Any, seed: int
+) -> list[dict[str, Any]]:
+    """Seeded trials of a traffic stage (canary or shadow): `make(rng, total, scenario)` builds
+    one trial's traffic, every engine decides on the same traffic."""
     import numpy as np
 
     rows = []
-    for total in TRAFFIC:
+    for total in sizes:
         for index, scenario in enumerate(SCENARIOS):
             found: dict[str, list[tuple[str, int]]] = {e: [] for e in engines}
             started = time.perf_counter()
             for trial in range(trials):
-                steps = traffic(np.random.default_rng([23, total, index, trial]), total, scenario)
+                steps = make(np.random.default_rng([seed, total, index, trial]), total, scenario)
                 for engine, judge in engines.items():
                     found[engine].append(judge(steps))
             seconds = time.perf_counter() - started
             for engine, results in found.items():
-                rows.append(_canary_row(engine, scenario, total, trials, results, seconds))
+                rows.append(_canary_row(engine, scenario, total, trials, results, seconds, stage))
             print(
-                f"canary {total:>6} {scenario:<16} "
+                f"{stage} {total:>6} {scenario:<16} "
                 + "  ".join(
                     f"{r['engine']}: {r['promote']}/{r['pause']}/{r['rollback']} "
                     f"({r['mean_requests']:.0f} req)"
@@ -356,11 +370,17 @@ def run_canary(trials: int, engines: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _canary_row(
-    engine: str, scenario: str, total: int, trials: int, results: list, seconds: float
+    engine: str,
+    scenario: str,
+    total: int,
+    trials: int,
+    results: list,
+    seconds: float,
+    stage: str = "canary",
 ) -> dict[str, Any]:
     decided = [n for d, n in results if d in ("promote", "rollback")]
     return {
-        "stage": "canary",
+        "stage": stage,
         "engine": engine,
         "scenario": scenario,
         "size": total,
@@ -370,6 +390,68 @@ def _canary_row(
         "mean_requests_when_decided": sum(decided) / len(decided) if decided else None,
         "seconds_all_engines": round(seconds, 1),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# shadow engines: one shadow step, both models on every request
+# --------------------------------------------------------------------------------------------
+
+
+def shadow_traffic(rng: Any, total: int, scenario: str) -> list[tuple[Any, Any, Any]]:
+    """LOOKS windows of (labels, challenger scores, champion scores) on the same requests."""
+    return [pair(rng, total // LOOKS, scenario, CANARY_MARGIN) for _ in range(LOOKS)]
+
+
+def paired_upto(windows: list[tuple[Any, Any, Any]], look: int) -> tuple[Any, Any, Any]:
+    import numpy as np
+
+    return tuple(np.concatenate([w[i] for w in windows[: look + 1]]) for i in range(3))
+
+
+def shadow_sequential(windows: list[tuple[Any, Any, Any]], *, paired: bool) -> tuple[str, int]:
+    """The rollout's state machine over one shadow step, as services/rollout.py runs it:
+    promote = the shadow step passed (on to the canary steps), rollback = stopped unserved."""
+    from airflow_mlops_provider.core import canary
+    from airflow_mlops_provider.core import canary_judge as cj
+    from airflow_mlops_provider.spec import CanaryStep
+
+    plan = [
+        CanaryStep.model_validate({"shadow": {"metrics": {"roc_auc": {
+            "max_regression": CANARY_MARGIN}}, "count": LOOKS, "interval": 1}}, strict=False),
+        CanaryStep.model_validate({"set_weight": 20}, strict=False),
+    ]  # fmt: skip
+    state, now, used = canary.start("2", "1"), 0.0, 0
+    while state.step == 0 and state.phase == canary.PROGRESSING:
+        action = canary.next_action(plan, state, now)
+        if action.kind == canary.WAIT:
+            now = action.until or now
+            state = canary.after(plan, state, action, now)
+            continue
+        y, mine, theirs = paired_upto(windows, len(state.measurements))
+        arms = cj.shadow_estimates(["roc_auc"], y, mine, theirs, threshold=0.5)
+        measurement = cj.judge(plan[0].shadow.metrics, arms[0], arms[1], alpha=0.01,
+                               covariance=arms[2] if paired else {})  # fmt: skip
+        state, used = canary.after(plan, state, action, now, measurement), int(y.size)
+    if state.step == 1:
+        return "promote", used
+    return ("rollback" if state.phase == canary.ROLLING_BACK else "pause"), used
+
+
+def shadow_fixed(windows: list[tuple[Any, Any, Any]]) -> tuple[str, int]:
+    """One paired look at the end of the shadow step, at the same alpha."""
+    from airflow_mlops_provider.core import canary_judge as cj
+    from airflow_mlops_provider.core.intervals import z_of
+
+    y, mine, theirs = paired_upto(windows, LOOKS - 1)
+    a, b, cov = cj.shadow_estimates(["roc_auc"], y, mine, theirs, threshold=0.5)
+    harm = b["roc_auc"].value - a["roc_auc"].value
+    variance = (a["roc_auc"].variance or math.inf) + (b["roc_auc"].variance or math.inf)
+    se = math.sqrt(max(variance - 2 * cov.get("roc_auc", 0.0), 0.0))
+    if harm - z_of(0.01) * se > CANARY_MARGIN:
+        return "rollback", int(y.size)
+    if harm + z_of(0.01) * se > CANARY_MARGIN:
+        return "pause", int(y.size)
+    return "promote", int(y.size)
 
 
 def fixed_requests(power: float, harm: float, per_request_var: float) -> float | None:
@@ -514,8 +596,18 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "| fixed test, same power |",
         "|---:|---|---|---:|---:|---:|---:|---:|",
     ]
+    shadow = [
+        "| requests | challenger | engine | passed on | a person | stopped "
+        "| requests used (mean) |",
+        "|---:|---|---|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        if r["stage"] == "gate":
+        if r["stage"] == "shadow":
+            shadow.append(
+                f"| {r['size']:,} | {r['scenario']} | {r['engine']} | {r['promote']} | "
+                f"{r['pause']} | {r['rollback']} | {r['mean_requests']:,.0f} |"
+            )
+        elif r["stage"] == "gate":
             gate.append(
                 f"| {r['size']:,} | {r['scenario']} | {r['engine']} | {r['promote']} | "
                 f"{r['approval']} | {r['reject']} |"
@@ -527,14 +619,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 f"{r['pause']} | {r['rollback']} | {r['mean_requests']:,.0f} | "
                 f"{'–' if fixed is None else f'{fixed:,}'} |"
             )
-    return "\n".join(gate) + "\n\n" + "\n".join(canary)
+    return "\n\n".join("\n".join(table) for table in (gate, canary, shadow) if len(table) > 2)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--real", type=int, default=20, help="trials with scikit-learn models")
-    parser.add_argument("--stages", nargs="+", default=["gate", "canary"])
+    parser.add_argument("--stages", nargs="+", default=["gate", "canary", "shadow"])
+    parser.add_argument("--sizes", nargs="+", type=int, help="canary/shadow traffic sizes")
     parser.add_argument("--table", type=Path, help="print the tables of a results file, run none")
     args = parser.parse_args()
     if args.table:
@@ -549,9 +642,18 @@ def main() -> None:
         rows += run_gate(args.trials, {"before": gate_before(old), "after": gate_after,
                                        "anchor": gate_anchor})  # fmt: skip
     if "canary" in args.stages:
-        rows += run_canary(args.trials, {"before": canary_before, "after": canary_after,
-                                         "fixed": canary_fixed})  # fmt: skip
+        engines = {"before": canary_before, "after": canary_after, "fixed": canary_fixed}
+        sizes = tuple(args.sizes or TRAFFIC)
+        rows += run_traffic("canary", args.trials, engines, sizes, traffic, 23)
         add_fixed_sample_sizes(rows)
+    if "shadow" in args.stages:
+        engines = {
+            "after": lambda w: shadow_sequential(w, paired=True),
+            "unpaired": lambda w: shadow_sequential(w, paired=False),
+            "fixed": shadow_fixed,
+        }
+        sizes = tuple(args.sizes or SHADOW_TRAFFIC)
+        rows += run_traffic("shadow", args.trials, engines, sizes, shadow_traffic, 29)
     real = real_trials(args.real) if args.real else None
     report = {
         "benchmark": "decision-quality",
@@ -572,6 +674,7 @@ def main() -> None:
             "canary_margin": CANARY_MARGIN,
             "holdouts": HOLDOUTS,
             "traffic": TRAFFIC,
+            "shadow_traffic": SHADOW_TRAFFIC,
             "weights": WEIGHTS,
             "looks_per_step": LOOKS,
             "scenarios_in_margins": SCENARIOS,
@@ -580,7 +683,8 @@ def main() -> None:
         "real_models": real,
     }
     RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / f"decision-quality-{started.date().isoformat()}.json"
+    name = f"decision-quality-{started.date().isoformat()}-{'-'.join(args.stages)}.json"
+    target = RESULTS / name
     target.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(rows))
     if real:

@@ -112,6 +112,14 @@ def _canary_step(d: dict) -> str:
         return f"{head}: traffic set to {d['set_weight']}% (champion {_v(d.get('champion'))})"
     if d.get("pause"):
         return f"{head}: pause over"
+    if d.get("analysis") and d.get("shadow"):
+        measured = _arms(d.get("canary") or {}, d.get("champion_arm") or {})
+        why = f" — {'; '.join(d['reasons'])}" if d.get("reasons") else ""
+        return (
+            f"SHADOW: {_v(d.get('version'))} step {int(d.get('step', 0)) + 1}, not served: "
+            f"measurement {d.get('measurement')} {str(d['analysis']).upper()} ({measured}, "
+            f"{(d.get('samples') or {}).get('canary', '?')} requests scored by both){why}"
+        )
     if d.get("analysis"):
         measured = _arms(d.get("canary") or {}, d.get("champion_arm") or {})
         samples = d.get("samples") or {}
@@ -136,6 +144,11 @@ def _arms(canary: dict, champion: dict) -> str:
 
 def _canary_failed(d: dict) -> str:
     step = int(d.get("step", 0)) + 1
+    if d.get("shadow"):
+        return (
+            f"SHADOW: {_v(d.get('version'))} stopped at step {step} before serving any "
+            f"request — {str(d.get('reason')).removeprefix('SHADOW: ')}"
+        )
     return f"canary {_v(d.get('version'))} rolled back at step {step}: {d.get('reason')}"
 
 

@@ -14,6 +14,12 @@ so a resumed rollout continues the same analysis. `step_outcome` turns an analys
 measurements into what happens next: more than `failure_limit` failures roll back, a pass
 finishes the step at once (the confidence sequence is valid at every look, so stopping early
 costs no error rate), and `count` measurements without a pass pause for a person.
+
+A shadow step is measured and decided the same way, on requests both models scored while
+only the champion served them (the paired comparison of core/canary_judge.py): a pass moves
+on to the next step, evidence of harm stops the rollout before any user saw the challenger
+(`at_shadow_step`: the rollback has no traffic to move back), and `count` measurements
+without a decision pause for a person. Its reasons begin with "SHADOW:".
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ PROMOTE, ROLLBACK, DONE = "promote", "rollback", "done"
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 CHOICES = ("continue", "promote", "rollback")
 MEASURE, ADVANCE = "measure", "advance"  # step outcomes besides PAUSE and ROLLBACK
+SHADOW = "shadow"  # a shadow step's entry in the history
 #: A measurement's status in words, for logs, audit lines and notices.
 IN_WORDS = {
     PASS: "enough evidence that every bound holds",
@@ -60,6 +67,10 @@ class Step(Protocol):
     set_weight: int | None
     pause: Any
     analysis: Analysis | None
+    shadow: Analysis | None
+
+    @property
+    def judged(self) -> Analysis | None: ...
 
 
 @dataclass(frozen=True)
@@ -187,6 +198,12 @@ def answer(steps: list[Step], state: RolloutState, choice: str, now: float) -> R
     return _advance(resumed, now, "pause (continued by a person)")
 
 
+def at_shadow_step(steps: list[Step], state: RolloutState) -> bool:
+    """Whether the rollout stands (or stopped) at a shadow step: the challenger has served
+    no request, so a stop there has no traffic to move back."""
+    return state.step < len(steps) and steps[state.step].shadow is not None
+
+
 def step_outcome(statuses: list[str], *, count: int, failure_limit: int) -> str:
     """What one analysis step does after its latest measurement (statuses oldest first)."""
     if sum(s == FAIL for s in statuses) > failure_limit:
@@ -201,16 +218,23 @@ def step_outcome(statuses: list[str], *, count: int, failure_limit: int) -> str:
 def _measured(
     steps: list[Step], state: RolloutState, measurement: Measurement, now: float
 ) -> RolloutState:
-    analysis = steps[state.step].analysis
+    step = steps[state.step]
+    analysis = step.judged
     assert analysis is not None
     done = (*state.measurements, {**measurement.to_dict(), "at": now})
     statuses = [m["status"] for m in done]
     outcome = step_outcome(statuses, count=analysis.count, failure_limit=analysis.failure_limit)
     where = f"analysis at steps[{state.step}] (weight {state.weight}%)"
+    if step.shadow is not None:
+        where = (
+            f"SHADOW: steps[{state.step}] (the challenger scored the champion's requests "
+            "without serving any)"
+        )
     if outcome == ROLLBACK:
+        stop = "; the challenger is never served" if step.shadow is not None else ""
         reason = (
             f"{where} found evidence of harm in {statuses.count(FAIL)} measurement(s), "
-            f"failure_limit {analysis.failure_limit}: " + "; ".join(measurement.reasons)
+            f"failure_limit {analysis.failure_limit}{stop}: " + "; ".join(measurement.reasons)
         )
         return replace(state, measurements=done, phase=ROLLING_BACK, reason=reason)
     if outcome == MEASURE:
@@ -221,7 +245,7 @@ def _measured(
             + "; ".join(measurement.reasons)
         )
         return replace(state, measurements=done, phase=PAUSED, reason=reason, wait_until=None)
-    return _advance(replace(state, measurements=done), now, ANALYSE)
+    return _advance(replace(state, measurements=done), now, SHADOW if step.shadow else ANALYSE)
 
 
 def _advance(state: RolloutState, now: float, kind: str) -> RolloutState:

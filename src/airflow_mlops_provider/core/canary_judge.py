@@ -48,6 +48,7 @@ from typing import Any
 from airflow_mlops_provider.core.bounds import Margin, describe, margins
 from airflow_mlops_provider.core.canary import FAIL, INCONCLUSIVE, PASS, Measurement, Rule
 from airflow_mlops_provider.core.estimates import (
+    MIN_CLASS_ROWS,
     MIN_REQUESTS,
     ArmEstimate,
     arm_estimate,
@@ -216,21 +217,75 @@ def shadow_estimates(
     """Both models on the same requests (a shadow stage): per-model estimates and, per
     metric, the covariance of the two — DeLong for roc_auc, the paired bootstrap for the
     others (core/estimates.py) — so the judge tests the paired difference, which needs far
-    fewer requests than two disjoint arms."""
+    fewer requests than two disjoint arms. A metric with too few requests for its normal
+    approximation (the minimums of `arm_estimate`) is NaN: not computable yet."""
+    import numpy as np
+
     from airflow_mlops_provider.core.estimates import paired_estimates
 
-    found = paired_estimates(names, y, challenger, champion, threshold=threshold)
+    y = np.asarray(y, dtype=float)
+    ready = [n for n in names if _enough_rows(n, y)]
+    found = paired_estimates(ready, y, challenger, champion, threshold=threshold) if ready else {}
     mine, theirs, cov = {}, {}, {}
-    for name, est in found.items():
-        known = all(math.isfinite(v) for v in (est.var_challenger, est.var_champion))
-        mine[name] = ArmEstimate(est.challenger, est.var_challenger if known else None, est.rows)
-        theirs[name] = ArmEstimate(
-            est.champion if est.champion is not None else math.nan,
-            est.var_champion if known else None,
-            est.rows,
+    for name in names:
+        est = found.get(name)
+        known = est is not None and all(
+            math.isfinite(v) for v in (est.var_challenger, est.var_champion, est.covariance)
         )
-        cov[name] = est.covariance if math.isfinite(est.covariance) else 0.0
+        if not known:
+            mine[name] = theirs[name] = ArmEstimate(math.nan, None, len(y))
+            continue
+        mine[name] = ArmEstimate(est.challenger, est.var_challenger, est.rows)
+        theirs[name] = ArmEstimate(float(est.champion), est.var_champion, est.rows)
+        cov[name] = est.covariance
     return mine, theirs, cov
+
+
+def _enough_rows(name: str, y: Any) -> bool:
+    """The minimums `arm_estimate` asks of one arm, for rows both models scored."""
+    if name == "roc_auc":
+        positives = int((y == 1).sum())
+        return min(positives, len(y) - positives) >= MIN_CLASS_ROWS
+    return len(y) >= MIN_REQUESTS
+
+
+def shadow_metrics(
+    frame: Any,
+    names: list[str],
+    *,
+    label: str | None,
+    challenger: dict[str, str | None],
+    champion: dict[str, str | None],
+    threshold: float = 0.5,
+) -> tuple[dict[str, ArmEstimate], dict[str, ArmEstimate], dict[str, float]]:
+    """Metrics of requests both models scored (the champion served them, the challenger in
+    shadow): `challenger` and `champion` name each model's `prediction`, `latency` and
+    `error` columns. Label metrics are paired (`shadow_estimates`) on the labelled requests
+    both scored without error; `error_rate` and `latency_p95_ms` per model as in
+    `arm_metrics`, without covariance (their variances add: conservative when errors or slow
+    requests coincide)."""
+    builtin = [n for n in names if n in BUILTIN_METRICS]
+    mine = arm_metrics(frame, builtin, label=None, **challenger)
+    theirs = arm_metrics(frame, builtin, label=None, **champion)
+    label_names = [n for n in names if n not in BUILTIN_METRICS]
+    if not label_names:
+        return mine, theirs, {}
+    if not label or label not in frame:
+        missing = {n: ArmEstimate(math.nan, None, 0) for n in label_names}
+        return {**mine, **missing}, {**theirs, **missing}, {}
+    usable = frame[label].notna().to_numpy().copy()
+    for columns in (challenger, champion):
+        if columns.get("error") and columns["error"] in frame:
+            usable &= ~frame[columns["error"]].fillna(False).astype(bool).to_numpy()
+    rows = frame[usable]
+    paired = shadow_estimates(
+        label_names,
+        rows[label].to_numpy(dtype=float),
+        rows[challenger["prediction"]].to_numpy(dtype=float),
+        rows[champion["prediction"]].to_numpy(dtype=float),
+        threshold=threshold,
+    )
+    return {**mine, **paired[0]}, {**theirs, **paired[1]}, paired[2]
 
 
 def arm_metrics(

@@ -28,7 +28,15 @@ padding:.25rem .55rem;text-align:left}th{background:#f6f8fa}.num{text-align:righ
 ul{margin:.3rem 0;padding-left:1.2rem}
 """.strip()
 _GOOD = {"promote", "promoted", "healthy", "passed", "ok"}
-_BAD = {"reject", "rejected", "retrain", "rolled_back", "rolled_back_canary", "decayed"}
+_BAD = {
+    "reject",
+    "rejected",
+    "retrain",
+    "rolled_back",
+    "rolled_back_canary",
+    "stopped_in_shadow",
+    "decayed",
+}
 
 
 def render_overview(

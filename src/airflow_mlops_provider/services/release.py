@@ -253,7 +253,15 @@ def _advance(rt: Runtime, rollout: Rollout) -> ReleaseStep:
     if action.kind == canary.WAIT:
         return ReleaseStep(WAIT, until=float(action.until or 0))
     if action.kind == canary.PAUSE:
-        return _pause(rt, action.reason, state)
+        return _pause(rt, action.reason, state, canary.at_shadow_step(rollout.steps, state))
+    if state.phase == canary.ROLLED_BACK and canary.at_shadow_step(rollout.steps, state):
+        why = state.reason.removeprefix("SHADOW: ")
+        raise RolloutFailed(
+            f"SHADOW: version {state.challenger} stopped before serving any request — {why}. "
+            f"Version {state.champion} kept all traffic and `champion`. Clearing this task "
+            "changes nothing; train again to try a new challenger.",
+            decision=f"SHADOW: v{state.challenger} stopped, never served — {why}",
+        )
     if state.phase == canary.ROLLED_BACK:
         raise RolloutFailed(
             f"Canary of version {state.challenger} rolled back: {state.reason}. Traffic and "
@@ -273,8 +281,21 @@ def _advance(rt: Runtime, rollout: Rollout) -> ReleaseStep:
     )
 
 
-def _pause(rt: Runtime, reason: str, state: Any) -> ReleaseStep:
+def _pause(rt: Runtime, reason: str, state: Any, shadow: bool = False) -> ReleaseStep:
     model = rt.registry.model_name
+    if shadow:  # the challenger has served nothing yet
+        log.info("Shadow step paused for a person: %s", reason)
+        rt.notify(
+            f":pause_button: {model} v{state.challenger} shadow step paused — {reason}. Answer "
+            "in Airflow (Required actions): continue, promote or rollback."
+        )
+        return ReleaseStep(
+            PAUSE,
+            subject=f"Shadow step of {model} v{state.challenger} is paused",
+            body=f"{reason}\n\nTraffic: all on v{state.champion}; v{state.challenger} has "
+            "served no request. continue: on to the canary steps; promote: make it the "
+            "champion now; rollback: stop it (nothing to revert).",
+        )
     log.info("Canary paused for a person: %s", reason)
     rt.notify(
         f":pause_button: {model} v{state.challenger} canary paused at {state.weight}% — "

@@ -15,6 +15,13 @@ of its analysis step so far; the measurement with its evidence (estimates, confi
 sequence, requests per arm) goes into the saved state, so a resumed rollout continues the
 same analysis, and into the log and the audit line in words.
 
+A shadow step measures the same way without touching the router: the challenger scores the
+requests the champion serves (local router: both models on every replayed request of the
+window; inference logs: the serving system's shadow predictions) and the judge tests the
+paired difference. Its log lines and audit lines begin with "SHADOW:"; a stop there is
+audited and notified like a rollback, with nothing to roll back (the champion kept all
+traffic, the router is set to it as on any rollback).
+
 `advance()` runs actions until the rollout must wait (a pause or an analysis interval: the
 operator defers), needs a person (inconclusive analysis or `pause: {}`), or is finished.
 `build()` assembles a rollout from the YAML's `canary` block: its router (adapters/routers),
@@ -60,7 +67,7 @@ class ReplayTraffic:
 
     def run(self, steps: list[Any], state: canary.RolloutState) -> str:
         """Route and score this measurement's window once; a resumed rollout reuses it."""
-        from airflow_mlops_provider.adapters.routers.local import replay, window
+        from airflow_mlops_provider.adapters.routers.local import replay, shadow_replay, window
 
         index = len(state.measurements)
         target = self.storage.join(self.folder, f"step-{state.step:02d}", f"m-{index:02d}.parquet")
@@ -68,13 +75,25 @@ class ReplayTraffic:
             return target
         if self._requests is None:
             self._requests = self.load_requests()
-        counts = [s.analysis.count for s in steps if s.analysis]
-        before = sum(s.analysis.count for s in steps[: state.step] if s.analysis)
+        counts = [s.judged.count for s in steps if s.judged]
+        before = sum(s.judged.count for s in steps[: state.step] if s.judged)
         requests = window(self._requests, before + index, sum(counts), self.per_interval)
         versions = {"canary": state.challenger, "champion": str(state.champion)}
+        models = {arm: self.load_model(v) for arm, v in versions.items()}
+        if steps[state.step].shadow is not None:
+            scored = shadow_replay(
+                requests,
+                models=models,
+                versions=versions,
+                features=self.features,
+                id_column=self.id_column,
+                label=self.label,
+                batch_size=self.batch_size,
+            )
+            return self.storage.write_frame(scored, target)
         scored = replay(
             requests,
-            models={arm: self.load_model(v) for arm, v in versions.items()},
+            models=models,
             versions=versions,
             weight=state.weight,
             features=self.features,
@@ -214,12 +233,13 @@ class Rollout:
             )
             return moved
         elif kind == canary.ROLLBACK:
-            self.router.rollback(self.champion)
+            self.router.rollback(self.champion)  # in shadow: the champion already has it all
             self.registry.drop_challenger(self.challenger)
+            shadow = canary.at_shadow_step(self.steps, state)
             self.registry.tag_version(
                 self.challenger,
                 {
-                    "mlops.decision": "rolled_back_canary",
+                    "mlops.decision": "stopped_in_shadow" if shadow else "rolled_back_canary",
                     "mlops.canary_reason": state.reason[:4000],
                 },
             )
@@ -228,9 +248,12 @@ class Rollout:
     def _measure(self, state: canary.RolloutState) -> canary.Measurement:
         from airflow_mlops_provider.core import canary_judge  # numpy: at run time only
 
-        analysis = self.steps[state.step].analysis
+        step = self.steps[state.step]
+        analysis = step.judged
         if self.replay is not None:
             self.replay.run(self.steps, state)
+        if step.shadow is not None:
+            return self._measure_shadow(state, analysis)
         began = state.history[-1]["at"] if state.history else self.clock()
         canary_arm, champion_arm = self.source.measure(
             list(analysis.metrics),
@@ -255,6 +278,30 @@ class Rollout:
         )
         return measurement
 
+    def _measure_shadow(self, state: canary.RolloutState, analysis: Any) -> canary.Measurement:
+        """Both models on the same requests: the paired judge (covariance per metric)."""
+        from airflow_mlops_provider.core import canary_judge
+
+        mine, theirs, covariance = self.source.shadow(
+            list(analysis.metrics),
+            challenger=self.challenger,
+            champion=self.champion,
+            step=state.step,
+        )
+        measurement = canary_judge.judge(
+            analysis.metrics, mine, theirs, alpha=analysis.alpha, covariance=covariance
+        )
+        log.info(
+            "SHADOW: measurement %d of at most %d, %s requests scored by both models, none "
+            "served by the challenger: %s — %s",
+            len(state.measurements) + 1,
+            analysis.count,
+            f"{measurement.samples['canary']:,}",
+            measurement.decision.upper(),
+            "; ".join(measurement.reasons),
+        )
+        return measurement
+
     def _record(
         self,
         action: canary.Action,
@@ -270,10 +317,12 @@ class Rollout:
             self.audit("canary_step", {**base, "pause": "done"}, "airflow")
         elif action.kind == canary.ANALYSE and outcome is not None:
             measurement = outcome
+            shadow = canary.at_shadow_step(self.steps, before)
             self.audit(
                 "canary_step",
                 {
                     **base,
+                    **({"shadow": True} if shadow else {}),
                     "weight": before.weight,
                     "analysis": measurement.status,
                     "decision": measurement.decision,
@@ -289,12 +338,21 @@ class Rollout:
         elif action.kind == canary.PROMOTE:
             self._record_promotion(base, outcome)
         elif action.kind == canary.ROLLBACK:
+            shadow = canary.at_shadow_step(self.steps, before)
             text = (
                 f":rotating_light: {self.registry.model_name} v{self.challenger} canary rolled "
                 f"back; traffic is on v{self.champion} again. {before.reason}"
             )
+            if shadow:
+                text = (
+                    f":rotating_light: SHADOW: {self.registry.model_name} v{self.challenger} "
+                    f"stopped before serving any request; v{self.champion} kept all traffic — "
+                    + before.reason.removeprefix("SHADOW: ")
+                )
+                log.info("%s", text.removeprefix(":rotating_light: "))
             self.notify(text)
-            self.audit("canary_failed", {**base, "reason": before.reason}, "airflow")
+            details = {**base, "reason": before.reason, **({"shadow": True} if shadow else {})}
+            self.audit("canary_failed", details, "airflow")
 
 
 def _evidence(check: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """`canary:` — progressive delivery after the gate, in Argo Rollouts / Flagger vocabulary:
-steps of set_weight, pause and analysis; a router moves traffic, a metric source measures it."""
+steps of shadow, set_weight, pause and analysis; a router moves traffic, a metric source
+measures it. A `shadow` step judges the challenger on requests it scores without serving
+them (the champion answers), before any `set_weight` lets a user see it."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from airflow_mlops_provider.spec.base import (
     report,
 )
 
-STEP_KINDS = ("set_weight", "pause", "analysis")
+STEP_KINDS = ("shadow", "set_weight", "pause", "analysis")
+#: The steps the sequential judge measures (core/canary.py).
+JUDGED_KINDS = ("shadow", "analysis")
 #: What the platform fills in a PromQL template, per arm and measurement.
 PROMQL_PLACEHOLDERS = ("version", "arm", "window")
 
@@ -103,8 +107,15 @@ class PauseSpec(StrictModel):
 
 
 class CanaryStep(StrictModel):
-    """Exactly one of `set_weight`, `pause`, `analysis` (Argo Rollouts canary steps)."""
+    """Exactly one of `shadow`, `set_weight`, `pause`, `analysis` (Argo Rollouts canary steps,
+    plus a shadow stage before any user sees the challenger)."""
 
+    shadow: AnalysisSpec | None = Field(
+        None,
+        description="the challenger scores the same requests as the champion without serving "
+        "them, judged like an analysis on the paired difference (docs/release.md); keys not "
+        "given come from canary.analysis",
+    )
     set_weight: int | None = Field(None, ge=1, le=100, description="percent of traffic")
     pause: PauseSpec | None = Field(None, description="{duration: 10m}, or {} for a person")
     analysis: AnalysisSpec | None = Field(
@@ -118,14 +129,19 @@ class CanaryStep(StrictModel):
             fail(
                 "CanaryStep",
                 (),
-                "a step is exactly one of {set_weight: N}, {pause: {duration: 10m}} or "
-                f"{{analysis: {{...}}}}; found {given or 'none'}",
+                "a step is exactly one of {shadow: {...}}, {set_weight: N}, "
+                f"{{pause: {{duration: 10m}}}} or {{analysis: {{...}}}}; found {given or 'none'}",
             )
         return self
 
     @property
     def kind(self) -> str:
         return next(k for k in STEP_KINDS if getattr(self, k) is not None)
+
+    @property
+    def judged(self) -> AnalysisSpec | None:
+        """The measurements of a shadow or analysis step (None for the others)."""
+        return self.shadow or self.analysis
 
 
 class KServeTarget(StrictModel):
@@ -157,7 +173,8 @@ class ReplaySpec(StrictModel):
 
 
 class InferenceLogsMetrics(StrictModel):
-    """Logged predictions of the serving system, read per model version."""
+    """Logged predictions of the serving system, read per model version; for a shadow step,
+    the shadow model's prediction of each served request in the same row."""
 
     source: str = Field(description="folder or file of logged predictions (templated)")
     format: FileFormat = Field("parquet", description="parquet or csv")
@@ -169,6 +186,20 @@ class InferenceLogsMetrics(StrictModel):
     )
     error_column: str | None = Field(
         "error", description="true when the request failed; null: no error_rate"
+    )
+    shadow_version_column: str | None = Field(
+        "shadow_version",
+        description="shadow steps: which model scored the request in shadow; null: every row "
+        "with a shadow prediction is the challenger's",
+    )
+    shadow_prediction_column: str = Field(
+        "shadow_prediction", description="shadow steps: the shadow model's output"
+    )
+    shadow_latency_column: str | None = Field(
+        "shadow_latency_ms", description="shadow steps: the shadow model's latency in ms"
+    )
+    shadow_error_column: str | None = Field(
+        "shadow_error", description="shadow steps: true when the shadow prediction failed"
     )
 
 
@@ -245,23 +276,19 @@ class CanarySpec(StrictModel):
         None, description="defaults for every `analysis` step (a step's keys override them)"
     )
     steps: list[CanaryStep] = Field(
-        default_factory=list, description="the rollout: set_weight, pause and analysis steps"
+        default_factory=list,
+        description="the rollout: shadow, set_weight, pause and analysis steps",
     )
 
     @model_validator(mode="before")
     @classmethod
     def _apply_analysis_template(cls, data: Any) -> Any:
-        """`- analysis: {}` takes `canary.analysis`; keys given in the step override it."""
+        """`- analysis: {}` and `- shadow: {}` take `canary.analysis`; keys given in the step
+        override it."""
         if not isinstance(data, dict) or not isinstance(data.get("analysis"), dict):
             return data
         template = data["analysis"]
-        steps = [
-            {**s, "analysis": {**template, **(s["analysis"] or {})}}
-            if isinstance(s, dict) and "analysis" in s and isinstance(s["analysis"], dict | None)
-            else s
-            for s in data.get("steps") or []
-        ]
-        return {**data, "steps": steps}
+        return {**data, "steps": [_with_template(s, template) for s in data.get("steps") or []]}
 
     @model_validator(mode="after")
     def _rollout_makes_sense(self) -> CanarySpec:
@@ -289,6 +316,15 @@ class CanarySpec(StrictModel):
                     )
                 )
         first_weight = weights[0][0] if weights else None
+        found += [
+            problem(
+                ("steps", i, "shadow"),
+                "a shadow step judges the challenger before any user sees it; put it before "
+                f"the first set_weight (steps[{first_weight}])",
+            )
+            for i, s in enumerate(self.steps)
+            if s.shadow and first_weight is not None and i > first_weight
+        ]
         first_analysis = next((i for i, s in enumerate(self.steps) if s.analysis), None)
         if first_analysis is not None and (first_weight is None or first_analysis < first_weight):
             found.append(
@@ -313,6 +349,16 @@ class CanarySpec(StrictModel):
             "prometheus": (self.prometheus, "prometheus: {url, queries}"),
             "inference_logs": (self.inference_logs, "inference_logs: {source: ...}"),
         }
+        shadow = next((i for i, s in enumerate(self.steps) if s.shadow), None)
+        if shadow is not None and self.metric_source == "prometheus":
+            found.append(
+                problem(
+                    ("steps", shadow, "shadow"),
+                    "a shadow step compares both models on the same requests, which needs "
+                    "per-request predictions: metric_source replay (router: local) or "
+                    "inference_logs with shadow predictions (docs/release.md)",
+                )
+            )
         if self.metric_source == "replay" and self.router != "local":
             found.append(
                 problem(
@@ -331,4 +377,14 @@ class CanarySpec(StrictModel):
         return found
 
     def analysis_metrics(self) -> set[str]:
-        return {m for s in self.steps if s.analysis for m in s.analysis.metrics}
+        return {m for s in self.steps if s.judged for m in s.judged.metrics}
+
+
+def _with_template(step: Any, template: dict[str, Any]) -> Any:
+    """A shadow or analysis step with the `canary.analysis` keys it does not give."""
+    if not isinstance(step, dict):
+        return step
+    for kind in JUDGED_KINDS:
+        if kind in step and isinstance(step[kind], dict | None):
+            return {**step, kind: {**template, **(step[kind] or {})}}
+    return step

@@ -161,8 +161,8 @@ def canary_metrics_are_measured(spec: PipelineSpec) -> Problems:
         hint = ""
     found: dict[str, InitErrorDetails] = {}  # one error per metric, at its first step
     for i, step in enumerate(canary.steps):
-        for name, rule in (step.analysis.metrics if step.analysis else {}).items():
-            loc = _canary_metric_loc(canary, i, name)
+        for name, rule in (step.judged.metrics if step.judged else {}).items():
+            loc = _canary_metric_loc(canary, i, step.kind, name)
             if name in found:
                 continue
             if name not in known:
@@ -180,13 +180,13 @@ def canary_metrics_are_measured(spec: PipelineSpec) -> Problems:
     return list(found.values())
 
 
-def _canary_metric_loc(canary: CanarySpec, step: int, name: str) -> Loc:
+def _canary_metric_loc(canary: CanarySpec, step: int, kind: str, name: str) -> Loc:
     """Where a step's metric is written: the `canary.analysis` template a step took it from
-    (`- analysis: {}`), else the step itself."""
+    (`- analysis: {}`, `- shadow: {}`), else the step itself."""
     template = canary.analysis.metrics if canary.analysis else {}
     if name in template:
         return ("canary", "analysis", "metrics", name)
-    return ("canary", "steps", step, "analysis", "metrics", name)
+    return ("canary", "steps", step, kind, "metrics", name)
 
 
 def paths_stay_inside(spec: PipelineSpec) -> Problems:

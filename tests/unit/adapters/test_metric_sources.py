@@ -87,3 +87,44 @@ def test_hash_split_is_stable_sticky_and_close_to_the_weight() -> None:
     frame = pd.DataFrame({"x": range(10)})
     assert [len(window(frame, i, 4, None)) for i in range(4)] == [3, 3, 3, 1]
     assert list(window(frame, 1, 4, 4)["x"]) == [4, 5, 6, 7]
+
+
+def mirrored(n: int = 400, seed: int = 1) -> pd.DataFrame:
+    """A serving log with shadow predictions: v1 served every request, v2 scored it in shadow
+    (a worse model), named as the YAML says."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 2, n)
+    good = np.clip(label * 0.6 + rng.normal(0.2, 0.15, n), 0, 1)
+    return pd.DataFrame(
+        {
+            "served_by": "1",
+            "score": good,
+            "churned": label,
+            "mirror_model": np.where(np.arange(n) < n - 50, "2", None),  # 50 not mirrored
+            "mirror_score": np.where(np.arange(n) < n - 50, rng.random(n), np.nan),
+        }
+    )
+
+
+def test_inference_logs_shadow_predictions_pair_both_models_on_each_request(
+    tmp_path: Path,
+) -> None:
+    storage = Storage(tmp_path)
+    storage.write_frame(mirrored(), str(tmp_path / "logs" / "part-0.parquet"))
+    settings = InferenceLogsMetrics.model_validate(
+        {"source": "logs", "version_column": "served_by", "prediction_column": "score",
+         "latency_column": None, "error_column": None, "shadow_version_column": "mirror_model",
+         "shadow_prediction_column": "mirror_score", "shadow_latency_column": None,
+         "shadow_error_column": None}
+    )  # fmt: skip
+    source = InferenceLogsSource(storage, settings, source="logs", label="churned", threshold=0.5)
+    mine, theirs, cov = source.shadow(["roc_auc"], challenger="2", champion="1", step=0)
+    assert mine["roc_auc"].n == theirs["roc_auc"].n == 350  # the mirrored requests only
+    assert theirs["roc_auc"].value > 0.9 and 0.3 < mine["roc_auc"].value < 0.7
+    assert "roc_auc" in cov
+    storage.write_frame(mirrored().drop(columns="mirror_model"), str(tmp_path / "o.parquet"))
+    unmirrored = InferenceLogsSource(
+        storage, settings, source="o.parquet", label="churned", threshold=0.5
+    )
+    with pytest.raises(MlopsConfigError, match="mirror_model.*shadow_version_column"):
+        unmirrored.shadow(["roc_auc"], challenger="2", champion="1", step=0)

@@ -60,6 +60,26 @@ def test_canary_steps_say_weight_measurement_and_result() -> None:
     assert weight != measured
 
 
+def test_shadow_lines_say_shadow_and_that_nothing_was_served() -> None:
+    base = {"version": "3", "champion": "2", "step": 0, "shadow": True}
+    measured = audit_text.describe(
+        entry(
+            "canary_step",
+            {**base, "weight": 0, "analysis": "fail", "measurement": 1,
+             "reasons": ["roc_auc regression 0.35"], "samples": {"canary": 666, "champion": 666},
+             "canary": {"roc_auc": 0.5}, "champion_arm": {"roc_auc": 0.85}},
+        )
+    )  # fmt: skip
+    assert measured.startswith("SHADOW: v3 step 1, not served: measurement 1 FAIL")
+    assert "roc_auc 0.5 vs 0.85" in measured and "666 requests scored by both" in measured
+    stopped = audit_text.describe(
+        entry("canary_failed", {**base, "reason": "SHADOW: steps[0] found evidence of harm"})
+    )
+    assert stopped == (
+        "SHADOW: v3 stopped at step 1 before serving any request — steps[0] found evidence of harm"
+    )
+
+
 def test_every_event_is_a_sentence_without_reprs() -> None:
     gated = audit_text.describe(
         entry("gated", {"decision": "promote", "version": "2", "champion": "1",

@@ -144,3 +144,51 @@ def test_too_little_traffic_is_not_enough_evidence_and_a_new_worker_continues(rt
     assert [d["decision"] for e, d in events if "analysis" in d] == ["not enough evidence yet"] * 2
     # each look measured the step's traffic since its weight was set
     assert first.source.windows == [0.0] and second.source.windows == [30.0]
+
+
+@pytest.mark.usefixtures("versions")
+def test_a_challenger_failing_in_shadow_is_stopped_without_touching_the_router(
+    rt, registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Inference logs with shadow predictions: v1 served 2,000 requests, v2 scored them in
+    shadow and failed 6% of them. The shadow step stops v2 on evidence before any
+    set_weight: the router was never written, the stop is audited and notified as SHADOW."""
+    n = 2000
+    frame = pd.DataFrame(
+        {
+            "model_version": "1",
+            "prediction": 0.5,
+            "error": np.arange(n) % 1000 == 0,
+            "shadow_version": "2",
+            "shadow_prediction": 0.5,
+            "shadow_error": np.arange(n) % 50 < 3,
+        }
+    )
+    rt.storage.write_frame(frame, str(Path(rt.storage.base_dir) / "logs" / "part-0.parquet"))
+    events, notices = [], []
+    rollout = driver(rt, registry, Clock(), events)
+    rollout.steps = list(
+        CanarySpec.model_validate(
+            {"enabled": True, "metric_source": "inference_logs",
+             "inference_logs": {"source": "logs"}, "analysis": {"metrics": {"error_rate": {
+                 "max": 0.01}}, "interval": "30s", "count": 2},
+             "steps": [{"shadow": {}}, {"set_weight": 20}, {"analysis": {}}]}
+        ).steps
+    )  # fmt: skip
+    rollout.source = rollout.source.inner
+    rollout.notify = notices.append
+    with caplog.at_level(logging.INFO, "airflow_mlops_provider.services.rollout"):
+        action, state = rollout.advance()
+    assert state.phase == canary.ROLLED_BACK and state.weight == 0
+    assert canary.at_shadow_step(rollout.steps, state)
+    assert state.reason.startswith("SHADOW: steps[0]") and "error_rate value 0.0600" in state.reason
+    assert rollout.router.current()["canary"] is None  # only the rollback's "champion" write
+    assert not any("set_weight" in d for _, d in events)
+    line = next(r.getMessage() for r in caplog.records if "measurement 1" in r.getMessage())
+    assert line.startswith(
+        "SHADOW: measurement 1 of at most 2, 2,000 requests scored by both models, none "
+        "served by the challenger: EVIDENCE OF HARM"
+    )
+    assert notices[0].startswith(":rotating_light: SHADOW: churn v2 stopped before serving")
+    assert events[-1][0] == "canary_failed" and events[-1][1]["shadow"] is True
+    assert registry.get_version("2").tags["mlops.decision"] == "stopped_in_shadow"

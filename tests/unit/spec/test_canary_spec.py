@@ -88,6 +88,27 @@ canary:
             "put a {set_weight: N} step before it",
         ),
         (
+            "canary: {enabled: true, analysis: {metrics: {roc_auc: {min: 0.5}}}, "
+            "steps: [{set_weight: 10}, {shadow: {}}]}",
+            "canary.steps[1].shadow",
+            "a shadow step judges the challenger before any user sees it; put it before the "
+            "first set_weight (steps[0])",
+        ),
+        (
+            "canary: {enabled: true, metric_source: prometheus, steps: [{shadow: "
+            "{metrics: {error_rate: {max: 0.3}}}}, {set_weight: 10}], "
+            "prometheus: {url: 'http://127.0.0.1:9090', queries: {error_rate: "
+            "{events: 'e', requests: 'r'}}}}",
+            "canary.steps[0].shadow",
+            "a shadow step compares both models on the same requests, which needs "
+            "per-request predictions",
+        ),
+        (
+            "canary: {enabled: true, steps: [{shadow: {metrics: {recall_at_k: {min: 0.1}}}}]}",
+            "canary.steps[0].shadow.metrics.recall_at_k",
+            "'recall_at_k' is not measured by metric_source replay",
+        ),
+        (
             "canary: {enabled: true, steps: [{set_weight: 10, pause: {}}]}",
             "canary.steps[0]",
             "a step is exactly one of",
@@ -139,6 +160,30 @@ def test_invalid_canary_names_the_field_and_the_fix(
 ) -> None:
     found = problems(with_canary(tmp_path, block))
     assert any(p == path and fix in message for p, message in found), found
+
+
+def test_shadow_step_takes_the_analysis_template_and_runs_before_any_weight(
+    tmp_path: Path,
+) -> None:
+    spec = load_spec(
+        with_canary(
+            tmp_path,
+            """
+canary:
+  enabled: true
+  analysis: {metrics: {roc_auc: {max_regression: 0.02}}, interval: 5m, count: 2}
+  steps:
+    - shadow: {count: 6}
+    - set_weight: 20
+    - analysis: {}
+""",
+        )
+    )
+    shadow, _, analysis = spec.canary.steps
+    assert [s.kind for s in spec.canary.steps] == ["shadow", "set_weight", "analysis"]
+    assert shadow.shadow.count == 6 and analysis.analysis.count == 2
+    assert set(shadow.judged.metrics) == {"roc_auc"} and shadow.shadow.interval_seconds == 300
+    assert spec.canary.analysis_metrics() == {"roc_auc"}
 
 
 def test_disabled_canary_keeps_direct_promotion(tmp_path: Path) -> None:

@@ -9,6 +9,11 @@ measurement replays its own window of the log and writes the scored requests as 
 in the inference-log layout (`model_version`, `prediction`, `latency_ms`, `error`), so the
 metric sources read replayed and real logs the same way. A window already written is never
 replayed again: a resumed rollout reuses it.
+
+A shadow step (`shadow_replay`) routes nothing: the champion serves every request of the
+window and the challenger scores each one too, written in the same row as
+`shadow_version`, `shadow_prediction`, `shadow_latency_ms`, `shadow_error` — the layout the
+`inference_logs` source reads for a serving system's shadow predictions.
 """
 
 from __future__ import annotations
@@ -137,3 +142,39 @@ def replay(
             part["label"] = rows[label].to_numpy()
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+def shadow_replay(
+    requests: pd.DataFrame,
+    *,
+    models: dict[str, Any],
+    versions: dict[str, str],
+    features: list[str],
+    id_column: str | None,
+    label: str | None,
+    batch_size: int,
+) -> pd.DataFrame:
+    """One window served by the champion and scored by the challenger in shadow: one row per
+    request with both models' predictions (the challenger's never reaches a user)."""
+    import pandas as pd
+
+    rows = requests[features]
+    served = score(models["champion"], rows, batch_size)
+    shadow = score(models["canary"], rows, batch_size)
+    frame = pd.DataFrame(
+        {
+            "request_id": [str(i) for i in (requests[id_column] if id_column else requests.index)],
+            "arm": "champion",
+            "model_version": versions["champion"],
+            "prediction": served[0],
+            "latency_ms": served[1],
+            "error": served[2],
+            "shadow_version": versions["canary"],
+            "shadow_prediction": shadow[0],
+            "shadow_latency_ms": shadow[1],
+            "shadow_error": shadow[2],
+        }
+    )
+    if label and label in requests:
+        frame["label"] = requests[label].to_numpy()
+    return frame
