@@ -326,7 +326,7 @@ def child(argv: list[str]) -> int:
     """The fan-out's processes: plan, map-<kind> (slice ids), reduce-<kind>; and engines."""
     from airflow_mlops_provider.adapters import fanout as fan
     from airflow_mlops_provider.adapters.storage import Storage
-    from airflow_mlops_provider.cli import contract_types
+    from airflow_mlops_provider.services.validation import contract_types
     from airflow_mlops_provider.core.contract import checks_from_contract
     from airflow_mlops_provider.core.drift_profile import DriftProfile
     from airflow_mlops_provider.spec.loader import load_pipeline_file
@@ -337,7 +337,7 @@ def child(argv: list[str]) -> int:
         return 0
     work = Path(argv[2] if step == "plan" else argv[1])
     spec = load_pipeline_file(DATA / "scale.yaml")
-    storage, types = Storage(DATA), contract_types(spec)
+    storage, types = Storage(DATA), contract_types(spec.contract)
     checks = checks_from_contract(spec.contract)
     if step == "plan":
         plan = fan.plan_slices(storage, argv[1], slices=max(2, _rows(argv[1]) // 2_500_000),
