@@ -85,6 +85,9 @@ class CsvSpec(StrictModel):
         return self
 
 
+PARQUET_ROW_GROUP_ROWS = 1024 * 1024  # pyarrow's default
+
+
 class FanoutSpec(StrictModel):
     """Validate and check drift as Airflow mapped tasks, one per slice of the batch, merged by
     one reduce task (docs/data.md, "Fan-out"): for batches one worker should not scan alone."""
@@ -92,13 +95,18 @@ class FanoutSpec(StrictModel):
     slices: int | None = Field(
         None, ge=2, le=1000, description="how many slices (mapped tasks); null: from slice_rows"
     )
-    slice_rows: int = Field(
-        5_000_000, ge=10_000, description="rows per slice when slices is null"
-    )
+    slice_rows: int = Field(5_000_000, ge=10_000, description="rows per slice when slices is null")
 
     def planning(self) -> dict[str, int | None]:
         """The keywords of adapters/fanout.plan_slices."""
         return {"slices": self.slices, "slice_rows": self.slice_rows}
+
+    def snapshot_row_group_rows(self, rows: int) -> int | None:
+        """Row groups of the training snapshot, so the drift check can cut it into `slices`
+        (slices are whole row groups); at most pyarrow's default (None), about 1M rows."""
+        if self.slices is None:
+            return None
+        return max(1, min(PARQUET_ROW_GROUP_ROWS, -(-rows // self.slices)))
 
 
 class DataSpec(StrictModel):
