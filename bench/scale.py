@@ -552,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)],
                        check=False, capture_output=True)  # fmt: skip
-    print(f"results: {out.relative_to(REPO)}")
+    print(f"results: {out}")
     return 0
 
 

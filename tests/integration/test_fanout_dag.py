@@ -26,7 +26,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from .airflow_helpers import load_dags
-from .canary_fixtures import small_replay_bounds
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +61,8 @@ def batches(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Path:
 
 
 def make_project(base: Path, name: str, batches: Path, fanout: str | None) -> Path:
-    """The example pipeline (no monitoring, nobody asked to approve) reading `batches`."""
+    """The example pipeline reading `batches`, without what is not about the data gate and
+    could wait for a person: monitoring, approval, the canary."""
     project = base / name
     (project / "dags").mkdir(parents=True)
     shutil.copy(ROOT / "dags" / "pipelines.py", project / "dags")
@@ -75,11 +75,12 @@ def make_project(base: Path, name: str, batches: Path, fanout: str | None) -> Pa
         "include/demo/data/batches": str(batches),
         "min_rows: 1000": "min_rows: 100",
         approval.group(0): "approval: {mode: never}",
+        "  enabled: true": "  enabled: false",  # promote after the gate: no canary to wait for
         "  wait: {marker": (f"  fanout: {fanout}\n" if fanout else "") + "  wait: {marker",
     }.items():
         assert old in text, old
         text = text.replace(old, new, 1)
-    (project / "dags" / f"{name}.yaml").write_text(small_replay_bounds(text))
+    (project / "dags" / f"{name}.yaml").write_text(text)
     shutil.copytree(ROOT / "include" / "trainer", project / "include" / "trainer")
     return project
 
