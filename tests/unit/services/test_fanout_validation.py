@@ -15,27 +15,22 @@ from airflow_mlops_provider.services import fanout_validation as fan
 from airflow_mlops_provider.services import validation
 from airflow_mlops_provider.spec.data import FanoutSpec
 
-from .test_validation import CONTRACT, DATA
+from .test_validation import CONTRACT, DATA, batch
 
 FANOUT = FanoutSpec(slices=3)
 
 
-def parts(tmp_path: Path, x: list[float] | None = None) -> str:
-    """A batch of 3 files of 4 rows (3 slices)."""
-    xs = x or [float(i % 10) for i in range(12)]
-    frame = pd.DataFrame(
-        {
-            "id": [f"c{i}" for i in range(len(xs))],
-            "t": pd.date_range("2026-11-01", periods=len(xs), freq="h"),
-            "x": xs,
-            "y": [i % 2 for i in range(len(xs))],
-        }
-    )
-    folder = tmp_path / "lake" / "dt=1"
-    folder.mkdir(parents=True, exist_ok=True)
+def parts(tmp_path: Path) -> str:
+    """test_validation's batch with 12 rows, as 3 files of 4 rows (3 slices)."""
+    source = batch(tmp_path, x=[float(i % 10) for i in range(12)])
+    whole = tmp_path / source / "part-0.parquet"
+    frame = pd.read_parquet(whole)
+    whole.unlink()
     for index in range(3):
-        frame.iloc[index * 4 : index * 4 + 4].to_parquet(folder / f"part-{index}.parquet")
-    return "lake/dt=1"
+        frame.iloc[index * 4 : index * 4 + 4].to_parquet(
+            tmp_path / source / f"part-{index}.parquet"
+        )
+    return source
 
 
 def fanned(rt, source: str, *, drop: int | None = None):
