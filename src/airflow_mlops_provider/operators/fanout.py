@@ -26,8 +26,7 @@ from airflow_mlops_provider.operators.drift import DriftBranchOperator, forced_r
 from airflow_mlops_provider.operators.run_identity import BatchTemplated
 from airflow_mlops_provider.operators.validate import BatchRejected
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
-from airflow_mlops_provider.spec import ContractSpec, DataSpec, DriftSpec, Features
-from airflow_mlops_provider.spec.data import FanoutSpec
+from airflow_mlops_provider.spec import ContractSpec, DataSpec, DriftSpec, FanoutSpec, Features
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from airflow_mlops_provider.core.drift_profile import DriftProfile
     from airflow_mlops_provider.services.drift import DriftDecision, DriftRoutes, Interval
     from airflow_mlops_provider.services.runtime import Runtime
-    from airflow_mlops_provider.spec import DriftSpec, Features
-    from airflow_mlops_provider.spec.data import FanoutSpec
+    from airflow_mlops_provider.spec import DriftSpec, FanoutSpec, Features
 
 
 def plan_drift(rt: Runtime, *, current_uri: str, fanout: FanoutSpec) -> dict[str, Any]:

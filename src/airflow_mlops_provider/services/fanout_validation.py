@@ -24,8 +24,7 @@ from airflow_mlops_provider.exceptions import DataReadError, MlopsError
 if TYPE_CHECKING:
     from airflow_mlops_provider.services.runtime import Runtime
     from airflow_mlops_provider.services.validation import Snapshot
-    from airflow_mlops_provider.spec import ContractSpec, DataSpec
-    from airflow_mlops_provider.spec.data import FanoutSpec
+    from airflow_mlops_provider.spec import ContractSpec, DataSpec, FanoutSpec
 
 
 class StalePlan(MlopsError):
