@@ -1,10 +1,15 @@
 """Scale benchmark: `check-data` and `drift` on partitioned batches of 1M, 10M and 50M rows,
-streaming (this branch) side by side with the whole-batch path (main's code, run from a
-temporary git worktree of main in the same run), plus the fan-out with 2 parallel workers.
+streaming (this branch) side by side with the whole-batch path (commit 3ffbdbe, main before
+streaming, run from a temporary git worktree in the same run), plus the fan-out with 2
+parallel workers.
 
     .venv/bin/python bench/scale.py                             # 1M, 10M, 50M rows (~1 h here)
     .venv/bin/python bench/scale.py --rows 1000000              # quick
-    .venv/bin/python bench/scale.py --before-max-rows 10000000  # skip main's path above 10M
+    .venv/bin/python bench/scale.py --before-max-rows 10000000  # skip the anchor above 10M
+
+The whole-batch path needs ~0.33 GiB per million rows (16 GiB at 50M): it runs only when
+`MemAvailable` covers that plus 4 GiB for the machine's other users (capped at
+`--before-min-available-gib`, 20) at that moment, else the JSON says why it was skipped.
 
 Data: a seeded churn-like table of 11 columns (the demo's ten — customer_id, event_time,
 tenure_months, monthly_charges, total_charges, support_calls, contract, payment_method,
@@ -15,7 +20,7 @@ contracts, one customer_id twice — in the first and the last file), and the fe
 shifted against the reference so the drift verdict is "drift".
 
 Each measurement is one fresh process (the CLI, `python -m airflow_mlops_provider.cli`, with
-PYTHONPATH at the branch's or main's ``src``): wall time, and peak RSS from ``wait4``'s
+PYTHONPATH at the branch's or the anchor's ``src``): wall time, and peak RSS from ``wait4``'s
 ``ru_maxrss``. `drift` compares with a saved reference profile (fitted once from a 1M-row
 reference batch), so its time is the current batch's. Main's reader does not descend into
 partition folders, so it reads a flat folder of symlinks to the same files, in the same order.
@@ -50,6 +55,9 @@ ROW_GROUP = 250_000
 DAYS = 5
 SEED = 20261201
 SIZES = (1_000_000, 10_000_000, 50_000_000)
+ANCHOR = "3ffbdbe"  # main before streaming: the whole-batch read
+WHOLE_BATCH_GIB_PER_M = 0.33  # its peak per million rows (3.2 GiB at 10M)
+HEADROOM_GIB = 4  # left to the other sessions sharing the machine
 PIPELINE = """\
 pipeline: scale
 owner: bench
@@ -153,7 +161,7 @@ def _table(index: int, rows: int, drifted: bool, *, last: bool) -> Any:
 
 
 def flat_view(folder: Path) -> Path:
-    """The same part files as symlinks in one flat folder, in the same order: main's reader
+    """The same part files as symlinks in one flat folder, in the same order: the anchor's reader
     lists only a folder's own files (no partition subfolders)."""
     view = folder.with_name(folder.name + "-flat")
     if not (view / "_SUCCESS").exists():
@@ -321,9 +329,9 @@ def child(argv: list[str]) -> int:
     """The fan-out's processes: plan, map-<kind> (slice ids), reduce-<kind>; and engines."""
     from airflow_mlops_provider.adapters import fanout as fan
     from airflow_mlops_provider.adapters.storage import Storage
-    from airflow_mlops_provider.cli import contract_types
     from airflow_mlops_provider.core.contract import checks_from_contract
     from airflow_mlops_provider.core.drift_profile import DriftProfile
+    from airflow_mlops_provider.services.validation import contract_types
     from airflow_mlops_provider.spec.loader import load_pipeline_file
 
     step = argv[0]
@@ -332,7 +340,7 @@ def child(argv: list[str]) -> int:
         return 0
     work = Path(argv[2] if step == "plan" else argv[1])
     spec = load_pipeline_file(DATA / "scale.yaml")
-    storage, types = Storage(DATA), contract_types(spec)
+    storage, types = Storage(DATA), contract_types(spec.contract)
     checks = checks_from_contract(spec.contract)
     if step == "plan":
         plan = fan.plan_slices(storage, argv[1], slices=max(2, _rows(argv[1]) // 2_500_000),
@@ -407,14 +415,24 @@ def verdict(kind: str, stdout: str) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def main_worktree() -> Path:
-    path = Path(tempfile.mkdtemp(prefix="main-", dir=DATA)) / "repo"
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), "main"],
+def anchor_worktree(revision: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="anchor-", dir=DATA)) / "repo"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), revision],
                    check=True, capture_output=True)  # fmt: skip
     return path
 
 
-def run_size(rows: int, before_src: Path | None, workers: int) -> dict[str, Any]:
+def available_gib() -> float:
+    """MemAvailable now: the whole-batch anchor needs ~0.33 GiB per million rows."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return round(int(line.split()[1]) / 2**20, 1)
+    return 0.0
+
+
+def run_size(
+    rows: int, before_src: Path | None, workers: int, min_available_gib: float
+) -> dict[str, Any]:
     folder = dataset(rows, drifted=True, name=f"current-{rows}")
     profile = reference_profile()
     pipeline = str(DATA / "scale.yaml")
@@ -430,7 +448,13 @@ def run_size(rows: int, before_src: Path | None, workers: int) -> dict[str, Any]
         result: dict[str, Any] = {"loadavg_before": os.getloadavg()[0]}
         result["streaming"] = cli(after, *args)
         result["fanout"] = fanout(kind, folder, workers)
-        if before_src is not None:
+        available = result["available_gib_before_whole_batch"] = available_gib()
+        needed = min(min_available_gib, WHOLE_BATCH_GIB_PER_M * rows / 1e6 + HEADROOM_GIB)
+        if before_src is None:
+            result["whole_batch_skipped"] = "above --before-max-rows"
+        elif available < needed:
+            result["whole_batch_skipped"] = f"{available} GiB available, {needed:.1f} needed"
+        else:
             flat = str(flat_view(folder))
             result["whole_batch"] = cli(
                 before_src, *[flat if a == str(folder) else a for a in args]
@@ -492,18 +516,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="*", default=list(SIZES))
     parser.add_argument("--before-max-rows", type=int, default=10_000_000,
-                        help="run main's whole-batch path only up to this size")  # fmt: skip
+                        help="run the whole-batch anchor only up to this size")  # fmt: skip
+    parser.add_argument("--before-min-available-gib", type=float, default=20.0,
+                        help="the most memory the anchor may ask to be available")  # fmt: skip
+    parser.add_argument("--anchor", default=ANCHOR, help="the whole-batch commit to compare with")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="the results JSON (default: dated)")
     args = parser.parse_args(argv)
     DATA.mkdir(parents=True, exist_ok=True)
     (DATA / "scale.yaml").write_text(PIPELINE)
-    before = main_worktree()
+    before = anchor_worktree(args.anchor)
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"scale-{time.strftime('%Y-%m-%d')}.json"
+    out = args.out or RESULTS / f"scale-{time.strftime('%Y-%m-%d')}.json"
     record = {
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
         "workers": args.workers,
+        "anchor": args.anchor,
         "sizes": [],
     }
     probe = run_timed(
@@ -516,12 +545,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for rows in args.rows:  # the JSON is rewritten after each size: a long run keeps its parts
             before_src = before / "src" if rows <= args.before_max_rows else None
-            record["sizes"].append(run_size(rows, before_src, args.workers))
+            record["sizes"].append(
+                run_size(rows, before_src, args.workers, args.before_min_available_gib)
+            )
             out.write_text(json.dumps(record, indent=2) + "\n")
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)],
                        check=False, capture_output=True)  # fmt: skip
-    print(f"results: {out.relative_to(REPO)}")
+    print(f"results: {out}")
     return 0
 
 

@@ -18,7 +18,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,14 @@ def airflow_server(tmp_path: Path, demo_data: Path) -> Iterator[dict[str, Any]]:
     shutil.copy(ROOT / "dags" / "pipelines.py", project / "dags")
     (project / "dags" / "churn.yaml").write_text(risky_pipeline(demo_data))
     shutil.copytree(ROOT / "include" / "trainer", project / "include" / "trainer")
+    with standalone(project, home, tmp_path / "standalone.log") as server:
+        yield {**server, "project": project}
+
+
+@contextmanager
+def standalone(project: Path, home: Path, log_path: Path) -> Iterator[dict[str, Any]]:
+    """`airflow standalone` over `project`'s dags folder in `home`, on a free port, with user
+    alice (admin); yields its base URL, alice's headers and the log."""
     password = secrets.token_urlsafe(12)
     (home / "passwords.json").write_text(json.dumps({"alice": password}))
     port = free_port()
@@ -90,7 +99,7 @@ def airflow_server(tmp_path: Path, demo_data: Path) -> Iterator[dict[str, Any]]:
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
     }
-    log = (tmp_path / "standalone.log").open("w")
+    log = log_path.open("w")
     process = subprocess.Popen(
         [str(bin_dir / "airflow"), "standalone"],
         cwd=project,
@@ -102,12 +111,7 @@ def airflow_server(tmp_path: Path, demo_data: Path) -> Iterator[dict[str, Any]]:
     base = f"http://127.0.0.1:{port}"
     try:
         token = _wait_for(lambda: _token(base, password), "the API server to log alice in")
-        yield {
-            "base": base,
-            "headers": {"Authorization": f"Bearer {token}"},
-            "project": project,
-            "log": tmp_path / "standalone.log",
-        }
+        yield {"base": base, "headers": {"Authorization": f"Bearer {token}"}, "log": log_path}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -137,29 +141,41 @@ def _wait_for(probe: Any, what: str, interval: float = 3.0) -> Any:
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def test_approval_over_the_rest_api_promotes_and_records_the_approver(
-    airflow_server: dict[str, Any],
-) -> None:
-    base, headers = airflow_server["base"], airflow_server["headers"]
-    api = f"{base}/api/v2/dags/{DAG_ID}"
+def poller(api: str, headers: dict[str, str]) -> Callable[[str], dict[str, Any]]:
+    """GET of a path under `api` as a poll: a slow answer (SQLite busy while tasks write)
+    counts as "not yet" ({})."""
 
     def get(path: str) -> dict[str, Any]:
-        """A poll: a slow answer (SQLite busy while tasks write) counts as "not yet"."""
         try:
             response = requests.get(f"{api}{path}", headers=headers, timeout=60)
         except requests.Timeout:
             return {}
         return response.json() if response.status_code == 200 else {}
 
-    _wait_for(lambda: get("").get("dag_id"), f"{DAG_ID} to be parsed")
+    return get
+
+
+def trigger(api: str, headers: dict[str, str], day: str, run_id: str) -> str:
+    """Trigger the DAG at `api` for `day` once it is parsed; the run's path under `api`."""
+    _wait_for(lambda: poller(api, headers)("").get("dag_id"), f"{api} to be parsed")
     started = requests.post(
         f"{api}/dagRuns",
         headers=headers,
-        json={"logical_date": "2026-11-01T00:00:00Z", "dag_run_id": "approval-test"},
+        json={"logical_date": f"{day}T00:00:00Z", "dag_run_id": run_id},
         timeout=60,
     )
     assert started.status_code == 200, started.text
-    run = f"/dagRuns/{started.json()['dag_run_id']}"
+    return f"/dagRuns/{started.json()['dag_run_id']}"
+
+
+def test_approval_over_the_rest_api_promotes_and_records_the_approver(
+    airflow_server: dict[str, Any],
+) -> None:
+    base, headers = airflow_server["base"], airflow_server["headers"]
+    api = f"{base}/api/v2/dags/{DAG_ID}"
+
+    get = poller(api, headers)
+    run = trigger(api, headers, "2026-11-01", "approval-test")
 
     waiting: list[int] = []
 

@@ -32,9 +32,21 @@ if TYPE_CHECKING:
     from airflow_mlops_provider.core.drift import DriftReport
     from airflow_mlops_provider.core.drift_profile import DriftProfile
 
-__all__ = ["drift_map", "drift_reduce", "plan_slices", "validate_map", "validate_reduce"]
+__all__ = [
+    "BatchChanged",
+    "drift_map",
+    "drift_reduce",
+    "plan_slices",
+    "planned_batch",
+    "validate_map",
+    "validate_reduce",
+]
 
 SLICE_ROWS = 5_000_000
+
+
+class BatchChanged(ValueError):
+    """The batch's files differ from those its plan pinned: its slices would judge other data."""
 
 
 def plan_slices(
@@ -87,7 +99,7 @@ def validate_map(
     `spill_to` (a storage location every task can reach)."""
     from airflow_mlops_provider.adapters.validation import validate_slice
 
-    batch = _planned_batch(storage, plan, types, csv)
+    batch = planned_batch(storage, plan, types, csv)
     order = int(slice_["order"])
     with tempfile.TemporaryDirectory(prefix="mlops-map-") as local:
         part = validate_slice(
@@ -108,14 +120,21 @@ def validate_map(
 
 
 def validate_reduce(
-    storage: Storage, checks: Sequence[Check], parts: Sequence[Mapping[str, Any]]
+    storage: Storage,
+    checks: Sequence[Check],
+    parts: Sequence[Mapping[str, Any]],
+    *,
+    keep_spill: bool = False,
 ) -> ValidationResult:
-    """The batch's result from every slice's part (any order); the spill is removed after."""
+    """The batch's result from every slice's part (any order); the spill is removed after,
+    unless `keep_spill` (mapped tasks: a cleared reduce task reduces the same parts again)."""
     from airflow_mlops_provider.adapters.validation import reduce_validation
     from airflow_mlops_provider.core.validation_parts import ValidationPart
 
     loaded = [ValidationPart.from_dict(p) for p in parts]
     result = reduce_validation(checks, loaded, read=storage.read_bytes)
+    if keep_spill:
+        return result
     for part in loaded:
         for folders in part.spills.values():
             for folder in folders:
@@ -137,7 +156,7 @@ def drift_map(
     """One slice scanned on the reference profile, as JSON."""
     from airflow_mlops_provider.adapters.drift_batch import scan_batch
 
-    batch = _planned_batch(storage, plan, types, csv)
+    batch = planned_batch(storage, plan, types, csv)
     scan = scan_batch(
         batch,
         profile,
@@ -162,15 +181,16 @@ def drift_reduce(
     return compare_profile(profile, merged, **settings)
 
 
-def _planned_batch(
+def planned_batch(
     storage: Storage, plan: Mapping[str, Any], types: Mapping[str, str] | None, csv: Any
 ) -> Batch:
+    """The plan's batch, opened; BatchChanged when its files are no longer those planned."""
     if plan.get("kind") != "slice_plan":
         raise ValueError("not a slice plan (expected kind: slice_plan, from plan_slices)")
     batch = open_batch(storage, plan["location"], plan["format"], types=types, csv=csv)
     now = [[p.uri, p.bytes] for p in batch.parts]
     if now != [list(p) for p in plan["parts"]]:
-        raise ValueError(
+        raise BatchChanged(
             f"the batch at {plan['location']} changed since it was planned (files added, "
             "removed or rewritten); plan it again"
         )

@@ -94,9 +94,12 @@ class Storage:
 
         return open_batch(self, location, fmt, types=types, csv=csv).read_pandas()
 
-    def write_frame(self, frame: pd.DataFrame, location: str) -> str:
+    def write_frame(
+        self, frame: pd.DataFrame, location: str, *, row_group_rows: int | None = None
+    ) -> str:
+        """Parquet; row groups of at most `row_group_rows` rows (None: pyarrow's default)."""
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
+        frame.to_parquet(buffer, index=False, row_group_size=row_group_rows)
         return self.write_bytes(location, buffer.getvalue())
 
     def files(self, location: str, fmt: str = "parquet") -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from airflow.sdk import (
 
 from airflow_mlops_provider.core.run_batch import BATCH_PATTERN, PARAM
 from airflow_mlops_provider.factory.docs import dag_docs
+from airflow_mlops_provider.factory.fanout import fanned_out_gate
 from airflow_mlops_provider.log_noise import quiet_library_noise
 from airflow_mlops_provider.operators.approval import GateApprovalOperator
 from airflow_mlops_provider.operators.drift import DriftBranchOperator
@@ -42,6 +43,7 @@ from airflow_mlops_provider.operators.retrain_request import ReleaseRetrainReque
 from airflow_mlops_provider.operators.validate import DataValidateOperator
 from airflow_mlops_provider.sensors.batch import BatchSensor
 from airflow_mlops_provider.services.config import PipelineConfig
+from airflow_mlops_provider.services.drift import DriftRoutes
 from airflow_mlops_provider.spec import PipelineSpec
 from airflow_mlops_provider.spec.secrets import mask_text
 
@@ -93,25 +95,32 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
         doc_md=doc,
         **_dag_args(spec, "training"),
     ) as dag:
-        validate = DataValidateOperator(
-            task_id="validate_data",
-            pipeline=pipeline,
-            data=spec.data,
-            contract=spec.contract,
-            source=spec.data.source,
-            outlets=[Asset(spec.validated_asset_uri)],
-        )
-        drift = DriftBranchOperator(
-            task_id="detect_drift",
-            pipeline=pipeline,
-            drift=spec.drift,
-            features=spec.data.features,
-            prediction_column=_prediction_column(spec),
-            current_task_id="validate_data",
-            drift_branch="retrain",
-            stable_branch="skip_retrain",
-            no_champion_branch="retrain",
-        )
+        routes = DriftRoutes(drift="retrain", stable="skip_retrain", no_champion="retrain")
+        if spec.data.fanout is None:
+            validate = DataValidateOperator(
+                task_id="validate_data",
+                pipeline=pipeline,
+                data=spec.data,
+                contract=spec.contract,
+                source=spec.data.source,
+                outlets=[Asset(spec.validated_asset_uri)],
+            )
+            drift = DriftBranchOperator(
+                task_id="detect_drift",
+                pipeline=pipeline,
+                drift=spec.drift,
+                features=spec.data.features,
+                prediction_column=_prediction_column(spec),
+                current_task_id="validate_data",
+                drift_branch=routes.drift,
+                stable_branch=routes.stable,
+                no_champion_branch=routes.no_champion,
+            )
+            validate >> drift
+            entry, gate = validate, (validate, drift)
+        else:  # the same gate as mapped tasks over slices of the batch (factory/fanout.py)
+            fanned = fanned_out_gate(spec, pipeline, routes, _prediction_column(spec))
+            entry, drift, gate = fanned.entry, fanned.drift, fanned.tasks
         retrain = RetrainOperator(
             task_id="retrain",
             pipeline=pipeline,
@@ -162,7 +171,7 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
                 "rejected": "reject",
             },
         )
-        before_training: list[BaseOperator] = [validate, drift]
+        before_training: list[BaseOperator] = list(gate)
         if spec.data.wait is not None:
             wait = BatchSensor(
                 task_id="wait_for_batch",
@@ -170,9 +179,9 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
                 wait=spec.data.wait,
                 source=spec.data.source,
             )
-            wait >> validate
+            wait >> entry
             before_training.append(wait)
-        validate >> drift >> [retrain, skip]
+        drift >> [retrain, skip]
         if spec.retrain_on_request:
             release = ReleaseRetrainRequestOperator(
                 task_id="release_retrain_request",

@@ -63,9 +63,14 @@ def judge(
     it); the pipeline's check and `airflow-mlops drift` judge with this same call."""
     from airflow_mlops_provider.adapters.drift_batch import compare_batch
 
-    settings = drift.compare_settings(*([prediction_column] if prediction_column else []))
+    settings = judge_settings(drift, prediction_column)
     chunking = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
     return compare_batch(profile, current, settings, **chunking)
+
+
+def judge_settings(drift: DriftSpec, prediction_column: str | None) -> dict[str, Any]:
+    """compare_profile's keywords from the YAML's drift block (None: the default column)."""
+    return drift.compare_settings(*([prediction_column] if prediction_column else []))
 
 
 def check_drift(
@@ -82,11 +87,41 @@ def check_drift(
     """Compare the batch at `current_uri` with the champion's reference and decide;
     `data_interval` (the run's) is named in the report, with what was compared."""
     from airflow_mlops_provider.adapters.mlflow_registry import CHAMPION
+    from airflow_mlops_provider.adapters.reader import open_batch
+    from airflow_mlops_provider.services.references import reference_of
 
     champion = rt.registry.by_alias(CHAMPION)
     if champion is None:
-        return _decide(rt, DriftDecision(routes.no_champion, "no champion yet", None))
-    summary = _compare(rt, current_uri, drift, features, prediction_column, champion, data_interval)
+        return no_champion(rt, routes)
+    profile, reference_uri = reference_of(rt, features, champion)
+    report = judge(profile, open_batch(rt.storage, current_uri), drift, prediction_column)
+    compared = Compared(current_uri, reference_uri, champion, data_interval)
+    return decide(rt, report, compared, routes, forced_reason)
+
+
+@dataclass(frozen=True)
+class Compared:
+    """What a drift report compared: the batch, the champion and its reference profile."""
+
+    current_uri: str
+    reference_uri: str
+    champion: Version
+    data_interval: Interval | None
+
+
+def no_champion(rt: Runtime, routes: DriftRoutes) -> DriftDecision:
+    return _decide(rt, DriftDecision(routes.no_champion, "no champion yet", None))
+
+
+def decide(
+    rt: Runtime,
+    report: DriftReport,
+    compared: Compared,
+    routes: DriftRoutes,
+    forced_reason: str | None,
+) -> DriftDecision:
+    """Publish the report and take the route (also the fan-out's reduce step)."""
+    summary = _summarize(rt, report, compared)
     if summary["dataset_drift"]:
         reason = f"drift in {', '.join(summary['drifted_features'])}"
         return _decide(rt, DriftDecision(routes.drift, reason, summary))
@@ -95,27 +130,17 @@ def check_drift(
     return _decide(rt, DriftDecision(routes.stable, "no dataset drift", summary))
 
 
-def _compare(
-    rt: Runtime,
-    current_uri: str,
-    drift: DriftSpec,
-    features: Features,
-    prediction_column: str | None,
-    champion: Version,
-    data_interval: Interval | None,
-) -> dict[str, Any]:
-    from airflow_mlops_provider.adapters.reader import open_batch
-    from airflow_mlops_provider.services.references import reference_of, save_report
+def _summarize(rt: Runtime, report: DriftReport, compared: Compared) -> dict[str, Any]:
+    from airflow_mlops_provider.services.references import save_report
 
-    profile, reference_uri = reference_of(rt, features, champion)
-    report = judge(profile, open_batch(rt.storage, current_uri), drift, prediction_column)
+    champion = compared.champion
     uris = save_report(
         rt,
         report,
         title=f"{rt.pipeline}: drift vs champion v{champion.version}",
         run_id=champion.run_id,
         artifact_path=_artifact_path(rt),
-        compared=_compared(rt, current_uri, reference_uri, champion.version, data_interval),
+        compared=_compared(rt, compared),
     )
     rt.publish(DRIFT_REPORT_LINK, uris["drift.html"])
     for feature in report.features:
@@ -136,8 +161,8 @@ def _compare(
         "prediction_drift": report.prediction_drift,
         "report": uris["drift.html"],
         "report_json": uris["drift.json"],
-        "reference": reference_uri,
-        "current": current_uri,
+        "reference": compared.reference_uri,
+        "current": compared.current_uri,
         "champion_version": champion.version,
     }
 
@@ -148,23 +173,18 @@ def _decide(rt: Runtime, decision: DriftDecision) -> DriftDecision:
     return decision
 
 
-def _compared(
-    rt: Runtime,
-    current: str,
-    reference: str,
-    version: str,
-    data_interval: Interval | None,
-) -> dict[str, str]:
+def _compared(rt: Runtime, compared: Compared) -> dict[str, str]:
     """What the drift report compared, for the people reading it."""
     window = "n/a"
-    if data_interval and all(data_interval):
-        start, end = data_interval
+    if compared.data_interval and all(compared.data_interval):
+        start, end = compared.data_interval
         window = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
     return {
         "Run": f"{rt.task.dag_id} {rt.task.run_id}",
         "Data interval": window,
-        "Current data": current,
-        "Reference": f"champion v{version}'s training data ({reference})",
+        "Current data": compared.current_uri,
+        "Reference": f"champion v{compared.champion.version}'s training data "
+        f"({compared.reference_uri})",
     }
 
 

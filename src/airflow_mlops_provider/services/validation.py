@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_mlops_provider.exceptions import DataReadError, DataValidationError
 from airflow_mlops_provider.services.runtime import VALIDATION_REPORT_LINK
@@ -119,6 +119,13 @@ def validate_batch(
     checks = checks_from_contract(contract)
     read = {"types": contract_types(contract), "csv": data.csv}
     batch, _, report = _gate(rt, location, data.format, checks, now, read)
+    return snapshot_batch(rt, batch, location, data, report)
+
+
+def snapshot_batch(
+    rt: Runtime, batch: Batch, location: str, data: DataSpec, report: str
+) -> Snapshot:
+    """The snapshot of a batch that passed (also the fan-out's reduce step)."""
     manifest = _write_snapshot(rt, batch.read_pandas(), location, data)
     log.info(
         "Snapshot %s: %s train rows, %s holdout rows",
@@ -164,14 +171,24 @@ def _gate(
     try:
         batch, result = check_batch(rt.storage, location, fmt, checks, now=now, **read)
     except UnreadableBatch as exc:
-        reason = str(exc)
-        _quarantine(rt, None, location, reason)
-        rt.audit("rejected_data", {"source": location, "failed": [reason]})
-        rt.notify(f":no_entry: {rt.pipeline}: batch {location} rejected: {reason}")
-        raise DataRejected(
-            f"batch {location} rejected; nothing downstream runs.\n{reason}",
-            decision=f"Batch {location} rejected: {reason}",
-        ) from None
+        reject_unreadable(rt, location, str(exc))
+    return batch, result.row_count, settle(rt, batch, result, location)
+
+
+def reject_unreadable(rt: Runtime, location: str, reason: str) -> NoReturn:
+    """Quarantine, audit and announce a batch that cannot be read; DataRejected."""
+    _quarantine(rt, None, location, reason)
+    rt.audit("rejected_data", {"source": location, "failed": [reason]})
+    rt.notify(f":no_entry: {rt.pipeline}: batch {location} rejected: {reason}")
+    raise DataRejected(
+        f"batch {location} rejected; nothing downstream runs.\n{reason}",
+        decision=f"Batch {location} rejected: {reason}",
+    ) from None
+
+
+def settle(rt: Runtime, batch: Batch, result: ValidationResult, location: str) -> str:
+    """The report URI of a batch whose result passed; a failed one is quarantined, audited,
+    announced and DataRejected (the fan-out's reduce step settles the same way)."""
     report = _write_report(rt, result, location)
     rt.publish(VALIDATION_REPORT_LINK, report)
     log.info("%s\nReport: %s", result.summary(), report)
@@ -189,7 +206,7 @@ def _gate(
             decision=f"Batch {location} rejected: {result.summary()}",
         )
     rt.audit("validated", {"source": location, "rows": result.row_count})
-    return batch, result.row_count, report
+    return report
 
 
 def _quarantine(rt: Runtime, frame: pd.DataFrame | None, location: str, why: str) -> None:
@@ -229,13 +246,16 @@ def _write_snapshot(
     if storage.exists(manifest_uri):
         return json.loads(storage.read_text(manifest_uri))
     train, holdout = time_split(frame, split.time_column, split.holdout_fraction)
+    groups = data.fanout.snapshot_row_group_rows(len(train)) if data.fanout else None
     manifest = {
         "snapshot_id": ident,
         "source": location,
         "source_files": storage.files(location, data.format),
         "rows": len(frame),
         "schema": {name: str(dtype) for name, dtype in frame.dtypes.items()},
-        "train_uri": storage.write_frame(train, storage.join(folder, "train.parquet")),
+        "train_uri": storage.write_frame(
+            train, storage.join(folder, "train.parquet"), row_group_rows=groups
+        ),
         "holdout_uri": storage.write_frame(holdout, storage.join(folder, "holdout.parquet")),
         "train_rows": len(train),
         "holdout_rows": len(holdout),

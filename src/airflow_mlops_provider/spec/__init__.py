@@ -26,7 +26,14 @@ from airflow_mlops_provider.spec.contract import (
     NoFutureTimestamps,
     UniqueKey,
 )
-from airflow_mlops_provider.spec.data import CsvSpec, DataSpec, Features, Split, WaitSpec
+from airflow_mlops_provider.spec.data import (
+    CsvSpec,
+    DataSpec,
+    FanoutSpec,
+    Features,
+    Split,
+    WaitSpec,
+)
 from airflow_mlops_provider.spec.drift import DriftSpec, FeatureDriftRule
 from airflow_mlops_provider.spec.evaluation import (
     DisagreementSpec,
@@ -82,6 +89,7 @@ __all__ = [
     "DriftSpec",
     "EvaluationSpec",
     "FairnessSpec",
+    "FanoutSpec",
     "FeatureDriftRule",
     "Features",
     "FolderScan",

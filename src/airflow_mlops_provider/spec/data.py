@@ -85,6 +85,30 @@ class CsvSpec(StrictModel):
         return self
 
 
+PARQUET_ROW_GROUP_ROWS = 1024 * 1024  # pyarrow's default
+
+
+class FanoutSpec(StrictModel):
+    """Validate and check drift as Airflow mapped tasks, one per slice of the batch, merged by
+    one reduce task (docs/data.md, "Fan-out"): for batches one worker should not scan alone."""
+
+    slices: int | None = Field(
+        None, ge=2, le=1000, description="how many slices (mapped tasks); null: from slice_rows"
+    )
+    slice_rows: int = Field(5_000_000, ge=10_000, description="rows per slice when slices is null")
+
+    def planning(self) -> dict[str, int | None]:
+        """The keywords of adapters/fanout.plan_slices."""
+        return {"slices": self.slices, "slice_rows": self.slice_rows}
+
+    def snapshot_row_group_rows(self, rows: int) -> int | None:
+        """Row groups of the training snapshot, so the drift check can cut it into `slices`
+        (slices are whole row groups); at most pyarrow's default (None), about 1M rows."""
+        if self.slices is None:
+            return None
+        return max(1, min(PARQUET_ROW_GROUP_ROWS, -(-rows // self.slices)))
+
+
 class DataSpec(StrictModel):
     """The training batch of one run."""
 
@@ -102,6 +126,11 @@ class DataSpec(StrictModel):
     features: Features = Field(description="model inputs: {numeric: [...], categorical: [...]}")
     split: Split = Field(description="how the batch is split into train and holdout")
     wait: WaitSpec | None = Field(None, description="wait for the batch before validating")
+    fanout: FanoutSpec | None = Field(
+        None,
+        description="validate and check drift as mapped tasks over slices of the batch; "
+        "null: one task each",
+    )
 
     @model_validator(mode="after")
     def _csv_only_for_csv(self) -> DataSpec:

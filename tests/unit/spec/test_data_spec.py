@@ -60,3 +60,29 @@ def test_patterns_re2_cannot_run_are_refused(tmp_path: Path, pattern: str, messa
     with pytest.raises(SpecError, match=message):
         load(tmp_path, "customer_id: {type: str, unique: true}",
              f"customer_id: {{type: str, unique: true, pattern: {pattern}}}")  # fmt: skip
+
+
+def test_fanout_is_off_unless_asked_and_sizes_the_snapshot_for_its_slices(tmp_path: Path) -> None:
+    assert load(tmp_path, "  format: parquet\n", "  format: parquet\n").data.fanout is None
+    fanout = load(tmp_path, "  format: parquet\n", "  format: parquet\n  fanout: {slices: 3}\n")
+    fanout = fanout.data.fanout
+    assert fanout.planning() == {"slices": 3, "slice_rows": 5_000_000}
+    assert fanout.snapshot_row_group_rows(3_200) == 1_067  # 3 row groups: 3 drift slices
+    assert fanout.snapshot_row_group_rows(90_000_000) == 1024 * 1024  # never above the default
+    by_rows = load(tmp_path, "  format: parquet\n", "  format: parquet\n  fanout: {}\n")
+    assert by_rows.data.fanout.snapshot_row_group_rows(90_000_000) is None
+
+
+@pytest.mark.parametrize(
+    ("fanout", "message"),
+    [
+        ("{slices: 1}", "greater than or equal to 2"),
+        ("{slice_rows: 100}", "greater than or equal to 10000"),
+        ("{slices: 4, workers: 2}", "workers"),
+    ],
+)
+def test_fanout_settings_that_cannot_work_are_refused(
+    tmp_path: Path, fanout: str, message: str
+) -> None:
+    with pytest.raises(SpecError, match=message):
+        load(tmp_path, "  format: parquet\n", f"  format: parquet\n  fanout: {fanout}\n")
