@@ -100,6 +100,7 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
             contract=spec.contract,
             source=spec.data.source,
             outlets=[Asset(spec.validated_asset_uri)],
+            pod=spec.step_pod("validation"),
         )
         drift = DriftBranchOperator(
             task_id="detect_drift",
@@ -108,6 +109,7 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
             features=spec.data.features,
             prediction_column=_prediction_column(spec),
             current_task_id="validate_data",
+            pod=spec.step_pod("drift"),
             drift_branch="retrain",
             stable_branch="skip_retrain",
             no_champion_branch="retrain",
@@ -130,6 +132,7 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
             reject_branch="reject",
             promote_branch="canary_promote",
             approval_branch="approve" if asks else None,
+            pod=spec.step_pod("evaluation"),
         )
         promote = CanaryPromoteOperator(
             task_id="canary_promote",
@@ -238,6 +241,7 @@ def build_monitoring(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> 
             purpose="serving",
             window_task_id="collect_window",
             monitoring=monitoring,
+            pod=spec.step_pod("validation"),
         )
         drift = DriftBranchOperator(
             task_id="detect_drift",
@@ -246,6 +250,7 @@ def build_monitoring(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> 
             features=spec.data.features,
             prediction_column=monitoring.prediction_column,
             current_task_id="validate_serving_data",
+            pod=spec.step_pod("drift"),
             drift_branch="decide",
             stable_branch="decide",
             no_champion_branch="decide",

@@ -19,6 +19,7 @@ from airflow_mlops_provider.spec.canary import (
     PrometheusSpec,
     ReplaySpec,
 )
+from airflow_mlops_provider.spec.compute import ComputeSpec, StepCompute, StepPod
 from airflow_mlops_provider.spec.contract import (
     ColumnRule,
     ContractSpec,
@@ -74,6 +75,7 @@ __all__ = [
     "CanarySpec",
     "CanaryStep",
     "ColumnRule",
+    "ComputeSpec",
     "ConnectionsSpec",
     "ContractSpec",
     "CsvSpec",
@@ -108,6 +110,8 @@ __all__ = [
     "SlackSpec",
     "SpecError",
     "Split",
+    "StepCompute",
+    "StepPod",
     "StorageSpec",
     "StrictModel",
     "Toleration",
