@@ -85,15 +85,14 @@ class EvaluateOperator(RunsStepOnPod, BaseBranchOperator):
         return self.do_branch(context, self._route(context, self.step_result(context, event)))
 
     def _inputs(self, context: Context, rt: Runtime) -> dict[str, Any]:
-        """The gate's inputs, as JSON (services/steps.py), for this worker or a pod; the
-        holdout resolved here, where local paths are confined to the allowed roots."""
+        """The gate's inputs, as JSON (services/steps.py), for this worker or a pod."""
         ti = context["ti"]
         holdout_uri = (
             self.evaluation.holdout or ti.xcom_pull(task_ids=self.snapshot_task_id)["holdout_uri"]
         )
         return {
             "challenger": ti.xcom_pull(task_ids=self.train_task_id),
-            "holdout_uri": rt.storage.resolve(holdout_uri),
+            "holdout_uri": self.located(rt, holdout_uri),
             "data": self.data.model_dump(mode="json"),
             "evaluation": self.evaluation.model_dump(mode="json"),
             "approval": self.approval.model_dump(mode="json"),

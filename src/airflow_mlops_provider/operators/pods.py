@@ -100,6 +100,12 @@ class RunsStepOnPod(DefersToPod):
             return steps.run_step(self.step, rt, inputs)
         return self._run_in_pod(context, rt, inputs)
 
+    def located(self, rt: Runtime, location: str) -> str:
+        """A location as the step's service gets it: as written in the worker (the service
+        resolves it), resolved here for a pod — which has no project folder — where local
+        paths are confined to the allowed roots."""
+        return location if self.pod is None else rt.storage.resolve(location)
+
     def step_result(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """In `execute_complete`: the pod's log and clean-up (the provider's re-entry, which
         also fails the task on a failed pod), then its outcome."""

@@ -93,8 +93,7 @@ class DataValidateOperator(RunsStepOnPod, BatchTemplated, BaseOperator):
         return self._decide(context, lambda: self.step_result(context, event))
 
     def _inputs(self, context: Context, rt: Runtime) -> dict[str, Any]:
-        """The check's inputs, as JSON (services/steps.py), for this worker or a pod; the
-        source resolved here, where local paths are confined to the allowed roots."""
+        """The check's inputs, as JSON (services/steps.py), for this worker or a pod."""
         from airflow_mlops_provider.services.steps import when_text
 
         inputs = {
@@ -104,7 +103,7 @@ class DataValidateOperator(RunsStepOnPod, BatchTemplated, BaseOperator):
             "now": when_text(context.get("data_interval_end")),
         }
         if self.purpose == "training":
-            return {**inputs, "source": rt.storage.resolve(str(self.source))}
+            return {**inputs, "source": self.located(rt, str(self.source))}
         window = context["ti"].xcom_pull(task_ids=self.window_task_id)
         monitoring = self.monitoring.model_dump(mode="json")  # type: ignore[union-attr]
         return {**inputs, "window_uri": window["window_uri"], "monitoring": monitoring}
