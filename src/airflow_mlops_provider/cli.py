@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 
 
 CHUNK_HELP = "rows read and checked at a time (default 500,000): memory, not results"
-STEP_NAMES = ("validation", "drift", "evaluation")  # spec/compute.py STEPS, without importing it
+STEP_NAMES = (
+    "validation",
+    "drift",
+    "evaluation",
+    "scoring",
+)  # spec/compute.py STEPS, without importing it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,8 +387,8 @@ def _drift_columns(
 
 def render_pod(path: Path, step: str | None = None) -> int:
     """Print the exact pod spec (YAML) of each step that runs on kubernetes — training's
-    (`training.compute`) and validation's, drift's and evaluation's (`compute:`) — or of the
-    one `step`; several pods are separate YAML documents. No cluster needed.
+    (`training.compute`) and validation's, drift's, evaluation's and scoring's (`compute:`) —
+    or of the one `step`; several pods are separate YAML documents. No cluster needed.
 
     Run-time values (the MLflow run id, snapshot paths, lineage, request URIs) are shown as
     placeholders."""

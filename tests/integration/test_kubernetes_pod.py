@@ -124,7 +124,7 @@ def render_pod_command(*args: str) -> list[dict]:
 def test_render_pod_prints_every_steps_pod_and_each_is_valid(k8s_version: str) -> None:
     pods = render_pod_command()
     steps = [pod["metadata"]["labels"]["mlops/step"] for pod in pods]
-    assert steps == ["training", "validation", "drift", "evaluation"]
+    assert steps == ["training", "validation", "drift", "evaluation", "scoring"]
     assert pods[0]["metadata"]["name"].startswith("fraud-gpu-train-")
     for pod in pods:
         assert pod["kind"] == "Pod"
@@ -152,19 +152,22 @@ def test_step_pods_are_locked_down_like_training_pods() -> None:
 
 
 def test_step_pods_get_resources_images_and_credentials_by_reference() -> None:
-    _, validation, drift, evaluation = render_pod_command()
-    images = [pod["spec"]["containers"][0]["image"] for pod in (validation, drift, evaluation)]
-    # validation and drift name the provider's image; evaluation loads models: the trainer's
+    _, validation, drift, evaluation, scoring = render_pod_command()
+    pods = (validation, drift, evaluation, scoring)
+    images = [pod["spec"]["containers"][0]["image"] for pod in pods]
+    # validation and drift name the provider's image; the scoring steps load models: the
+    # trainer's image
     assert images == [
         "registry.example.com/ml/airflow-mlops:1.0",
         "registry.example.com/ml/airflow-mlops:1.0",
+        "registry.example.com/ml/fraud-trainer:1.4.0",
         "registry.example.com/ml/fraud-trainer:1.4.0",
     ]
     (scorer,) = evaluation["spec"]["containers"]
     assert scorer["resources"]["limits"] == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
     assert evaluation["spec"]["activeDeadlineSeconds"] == 30 * 60
     assert evaluation["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A10G"}
-    for pod in (drift, evaluation):  # they read the registry: the server, credentials by ref
+    for pod in (drift, evaluation, scoring):  # they read the registry: credentials by ref
         env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
         assert env["MLFLOW_TRACKING_URI"]["value"] == "https://mlflow.example.com"
         assert "value" not in env["MLFLOW_TRACKING_PASSWORD"]

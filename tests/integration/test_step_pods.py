@@ -447,3 +447,47 @@ def test_a_real_airflow_run_defers_each_step_and_branches_after(
     }
     assert [name.split("-")[1] for name in cluster.created] == ["validation", "drift"]
     assert cluster.deleted == cluster.created
+
+
+def test_scoring_in_a_pod_collects_the_window_the_worker_collects(
+    trained: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, demo_data: Path
+) -> None:
+    """Monitoring logs without predictions are scored with the champion — in the pod."""
+    import pandas as pd
+
+    from airflow_mlops_provider.operators.monitoring import CollectWindowOperator
+
+    registry(trained).set_alias(CHAMPION, trained.model["version"])
+    logs = Path(trained.config.project_dir) / "logs"
+    served = pd.read_parquet(demo_data / "inference_logs" / "dt=2026-11-01" / "part-0.parquet")
+    (logs / "dt=2026-11-01").mkdir(parents=True)
+    assert "prediction" not in served.columns  # the demo's logs carry no predictions
+    served.to_parquet(logs / "dt=2026-11-01" / "part-0.parquet")
+    cluster = install(monkeypatch, StandInCluster(run_container()))
+
+    def collector(pod: StepPod | None) -> CollectWindowOperator:
+        return CollectWindowOperator(
+            task_id="collect_window",
+            pipeline=trained.config,
+            monitoring=trained.spec.monitoring,
+            features=trained.spec.data.features,
+            source=str(logs / "dt={{ ds }}"),
+            pod=pod,
+        )
+
+    def monitoring_context() -> dict:
+        ctx = context("scheduled__s1", "collect_window", {})
+        run = SimpleNamespace(dag_id="churn__monitoring", run_id="scheduled__s1", run_after=DAY)
+        return {**ctx, "logical_date": DAY, "dag_run": run}
+
+    local = collector(None).execute(monitoring_context())
+    ctx = monitoring_context()
+    deferred = start(collector(POD), ctx)
+    on_pod = resume(collector(POD), ctx, deferred)
+
+    assert on_pod == local and on_pod["scored_with"] == trained.model["version"]
+    assert on_pod["rows"] == len(served)
+    scored = pd.read_parquet(on_pod["window_uri"])
+    assert "prediction" in scored.columns and scored["prediction"].notna().all()
+    (pod_name,) = cluster.created
+    assert pod_name.startswith("churn-scoring-") and cluster.deleted == [pod_name]

@@ -232,6 +232,7 @@ def build_monitoring(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> 
             features=spec.data.features,
             source=monitoring.source,
             cron=_cron(monitoring.schedule),
+            pod=spec.step_pod("scoring"),
         )
         validate = DataValidateOperator(
             task_id="validate_serving_data",

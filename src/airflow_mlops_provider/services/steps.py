@@ -98,10 +98,27 @@ def _evaluation(rt: Runtime, inputs: dict[str, Any]) -> dict[str, Any]:
     ).to_xcom()
 
 
+def _scoring(rt: Runtime, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Monitoring's window, scored with the champion when the logs carry no predictions;
+    `skipped` says why there is no window (the operator skips the task then)."""
+    from airflow_mlops_provider.services.monitoring import collect_window
+    from airflow_mlops_provider.spec import MonitoringSpec
+
+    window = collect_window(
+        rt,
+        locations=inputs["locations"],
+        monitoring=MonitoringSpec.model_validate(inputs["monitoring"]),
+        features=inputs["features"],
+        window=inputs["window"],
+    )
+    return {"window": window.to_xcom(), "skipped": window.skipped}
+
+
 STEPS: dict[str, Callable[[Runtime, dict[str, Any]], dict[str, Any]]] = {
     "validation": _validation,
     "drift": _drift,
     "evaluation": _evaluation,
+    "scoring": _scoring,
 }
 
 

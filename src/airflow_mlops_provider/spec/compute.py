@@ -31,8 +31,9 @@ STEPS = {
     "validation": "validate_data (training) and validate_serving_data (monitoring)",
     "drift": "detect_drift (training and monitoring)",
     "evaluation": "evaluate: both models scored on the holdout",
+    "scoring": "collect_window (monitoring): logs without predictions scored with the champion",
 }
-MODEL_STEPS = ("drift", "evaluation")  # steps that read the registry (MLflow)
+MODEL_STEPS = ("drift", "evaluation", "scoring")  # steps that read the registry (MLflow)
 SHORT_DEFAULT: dict[str, Any] = {"default": "local"}  # the default, as people write it
 
 
@@ -65,7 +66,8 @@ class StepCompute(StrictModel):
 
 
 class ComputeSpec(StrictModel):
-    """Where validation, drift and evaluation run (training: `training.compute`)."""
+    """Where validation, drift, evaluation and monitoring's scoring run (training:
+    `training.compute`)."""
 
     validation: StepCompute = Field(
         default_factory=StepCompute,
@@ -82,12 +84,17 @@ class ComputeSpec(StrictModel):
         json_schema_extra=SHORT_DEFAULT,
         description=f"{STEPS['evaluation']}: local, kubernetes, or {{mode: ..., resources: ...}}",
     )
+    scoring: StepCompute = Field(
+        default_factory=StepCompute,
+        json_schema_extra=SHORT_DEFAULT,
+        description=f"{STEPS['scoring']}: local, kubernetes, or {{mode: ..., resources: ...}}",
+    )
     kubernetes: KubernetesSpec = Field(
         default_factory=KubernetesSpec,
         description="pod settings every step pod shares (not training's: set them here too)",
     )
 
-    @field_validator("validation", "drift", "evaluation", mode="before",
+    @field_validator("validation", "drift", "evaluation", "scoring", mode="before",
                      json_schema_input_type=Mode | StepCompute)  # fmt: skip
     @classmethod
     def _short_form(cls, value: Any) -> Any:

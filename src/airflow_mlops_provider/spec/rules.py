@@ -65,7 +65,8 @@ def pod_reaches_its_inputs(spec: PipelineSpec) -> Problems:
 
 def step_pods_reach_their_inputs(spec: PipelineSpec) -> Problems:
     """A step pod (`compute:`) has an image, and sees no worker-local file either: storage
-    (requests, results, reports), the batch it validates, a golden holdout and, for the steps
+    (requests, results, reports), the batch it validates, a golden holdout, the inference logs
+    it scores and, for the steps
     that read the registry, the MLflow server must be remote. Storage and MLflow are reported
     once, by the training rule, when training runs in a pod too."""
     steps = spec.compute.on_pods()
@@ -88,6 +89,7 @@ def step_pods_reach_their_inputs(spec: PipelineSpec) -> Problems:
     remote = {
         "validation": (("data", "source"), spec.data.source),
         "evaluation": (("evaluation", "holdout"), spec.evaluation.holdout),
+        "scoring": (("monitoring", "source"), spec.monitoring and spec.monitoring.source),
     }
     found += [
         problem(loc, f"compute.{step}: kubernetes reads this in a pod: put it on s3://")

@@ -168,6 +168,19 @@ from airflow_mlops_provider.spec import SpecError, load_spec
             [
                 (
                     "# notifications:",
+                    "compute: {scoring: {mode: kubernetes, image: ghcr.io/a/s:1}}\n"
+                    "storage: {root: s3://b/m}\n# notifications:",
+                )
+            ],
+            "monitoring.source",
+            "  source: include/demo/data/inference_logs",
+            "compute.scoring: kubernetes reads this in a pod: put it on s3://",
+            id="step-pod-logs",
+        ),
+        pytest.param(
+            [
+                (
+                    "# notifications:",
                     "compute: {drift: {mode: local, resources: {cpu: 2}}}\n# notifications:",
                 )
             ],
