@@ -32,10 +32,10 @@ def rebuilt(trigger: Any, **overrides: Any) -> Any:
     return getattr(importlib.import_module(module), name)(**{**kwargs, **overrides})
 
 
-def trigger_event(deferred: Any) -> dict[str, Any]:
+def trigger_event(deferred: Any, poll: float = 0.2) -> dict[str, Any]:
     """What the triggerer does: rebuild the trigger from its serialised form, run it to its
-    first event (polling fast: the stand-in pods are short)."""
-    trigger = rebuilt(deferred.trigger, poll_interval=0.2)
+    first event (polling every `poll` seconds: fast by default, the stand-in pods are short)."""
+    trigger = rebuilt(deferred.trigger, poll_interval=poll)
 
     async def first() -> dict[str, Any]:
         async for event in trigger.run():
