@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 
 
 CHUNK_HELP = "rows read and checked at a time (default 500,000): memory, not results"
+STEP_NAMES = (
+    "validation",
+    "drift",
+    "evaluation",
+    "scoring",
+)  # spec/compute.py STEPS, without importing it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     gate.add_argument("--holdout", required=True, help="labelled rows (file or folder)")
     gate.add_argument("--report", type=Path, help="also write the HTML gate report here")
     drift.add_argument("--chunk-rows", type=int, default=None, help=CHUNK_HELP)
-    render = sub.add_parser("render-pod", help="print the training pod a pipeline would create")
+    render = sub.add_parser("render-pod", help="print the pods a pipeline would create")
     render.add_argument("pipeline", type=Path)
+    render.add_argument(
+        "--step",
+        choices=["training", *STEP_NAMES],
+        help="only this step's pod (default: every step that runs on kubernetes)",
+    )
+    step = sub.add_parser("run-step", help="run one pipeline step from a stored request (pods)")
+    step.add_argument("step", choices=STEP_NAMES)
+    step.add_argument("--request", required=True, help="the request's URI (s3:// or a path)")
     demo = sub.add_parser("demo", help="run the continuous-training loop on the embedded default")
     demo.add_argument(
         "--project",
@@ -79,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "gate":
         return gate_cli(args.pipeline, args.challenger, args.champion, args.holdout, args.report)
     if args.command == "render-pod":
-        return render_pod(args.pipeline)
+        return render_pod(args.pipeline, args.step)
+    if args.command == "run-step":
+        return run_step(args.step, args.request)
     if args.command == "ui":
         from airflow_mlops_provider.ui_server import run_ui
 
@@ -369,13 +385,15 @@ def _drift_columns(
     return numeric, categorical
 
 
-def render_pod(path: Path) -> int:
-    """Print the exact pod spec (YAML) for a `compute: kubernetes` pipeline; no cluster needed.
+def render_pod(path: Path, step: str | None = None) -> int:
+    """Print the exact pod spec (YAML) of each step that runs on kubernetes — training's
+    (`training.compute`) and validation's, drift's, evaluation's and scoring's (`compute:`) —
+    or of the one `step`; several pods are separate YAML documents. No cluster needed.
 
-    Run-time values (the MLflow run id, snapshot paths, lineage) are shown as placeholders."""
+    Run-time values (the MLflow run id, snapshot paths, lineage, request URIs) are shown as
+    placeholders."""
     import yaml
 
-    from airflow_mlops_provider.execution.contract import trainer_env
     from airflow_mlops_provider.execution.kubernetes import render_pod as render
     from airflow_mlops_provider.spec import SpecError, load_pipeline_file
 
@@ -384,31 +402,86 @@ def render_pod(path: Path) -> int:
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 2
-    if spec.training.compute != "kubernetes":
+    on_pods = (["training"] if spec.training.compute == "kubernetes" else []) + (
+        spec.compute.on_pods()
+    )
+    wanted = [step] if step else on_pods
+    if not wanted or step not in (None, *on_pods):
+        what = f"{step} does not run" if step else "no step runs"
         print(
-            f"{path}: training.compute is {spec.training.compute!r}; render-pod needs "
-            "compute: kubernetes",
+            f"{path}: {what} on kubernetes (training.compute, compute.<step>: kubernetes)",
             file=sys.stderr,
         )
         return 2
-    env = trainer_env(
-        spec.training,
-        spec.data,
-        tracking_uri=spec.mlflow.tracking_uri or "<mlflow_default connection>",
-        run_id="<created at run time>",
-        train_uri="<snapshot>/train.parquet",
-        holdout_uri="<snapshot>/holdout.parquet",
-        lineage={"mlops.pipeline": spec.pipeline},
-    )
     with contextlib.redirect_stdout(sys.stderr):  # the pod operator logs to stdout
-        pod = render(
-            spec.training,
-            pipeline=spec.pipeline,
-            kubernetes_conn_id=spec.connections.kubernetes,
-            env=env,
-        )
-    print(yaml.safe_dump(pod, sort_keys=False), end="")
+        pods = [render(_pod_operator(spec, name)) for name in wanted]
+    print(yaml.safe_dump_all(pods, sort_keys=False), end="")
     return 0
+
+
+def _pod_operator(spec: PipelineSpec, step: str) -> Any:
+    """The pod operator a task of `spec` builds for `step`, with placeholders for what only a
+    run knows."""
+    from airflow_mlops_provider.execution import kubernetes
+    from airflow_mlops_provider.execution.contract import trainer_env
+    from airflow_mlops_provider.spec.compute import MODEL_STEPS
+
+    tracking = spec.mlflow.tracking_uri or "<mlflow_default connection>"
+    where = {"pipeline": spec.pipeline, "kubernetes_conn_id": spec.connections.kubernetes}
+    if step == "training":
+        env = trainer_env(
+            spec.training,
+            spec.data,
+            tracking_uri=tracking,
+            run_id="<created at run time>",
+            train_uri="<snapshot>/train.parquet",
+            holdout_uri="<snapshot>/holdout.parquet",
+            lineage={"mlops.pipeline": spec.pipeline},
+        )
+        return kubernetes.training_pod(
+            spec.training, task_id="retrain", run_id="xxxxxxxx", env=env, **where
+        )
+    return kubernetes.step_pod(
+        spec.step_pod(step),
+        step=step,
+        request_uri=f"<{spec.storage.root}/.../{step} request.json>",
+        task_id=step,
+        env=kubernetes.step_env(tracking) if step in MODEL_STEPS else {},
+        **where,
+    )
+
+
+def run_step(step: str, request_uri: str) -> int:
+    """In a step pod: run `step` on the stored request and store its outcome (exit 0), or say
+    in one line why it could not run (exit 1). S3 through boto3's credential chain (the pod's
+    service account, or AWS_* from `compute.kubernetes.secret_env`); MLflow through
+    MLFLOW_TRACKING_URI and MLFLOW_TRACKING_USERNAME/PASSWORD or _TOKEN."""
+    import logging
+    import os
+
+    from airflow_mlops_provider.adapters.mlflow_registry import Tracking
+    from airflow_mlops_provider.adapters.storage import Storage, s3_client
+    from airflow_mlops_provider.services.steps import run_request
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    tracking = (
+        Tracking(
+            uri,
+            username=os.environ.get("MLFLOW_TRACKING_USERNAME"),
+            password=os.environ.get("MLFLOW_TRACKING_PASSWORD"),
+            token=os.environ.get("MLFLOW_TRACKING_TOKEN"),
+        )
+        if uri
+        else None
+    )
+    try:
+        return run_request(
+            step, request_uri, storage=Storage(Path.cwd(), s3_client=s3_client), tracking=tracking
+        )
+    except Exception as exc:  # no request, no storage: nothing ran
+        print(f"airflow-mlops run-step {step}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 def _group(paths: list[Path]) -> list[tuple[Path, list[Path]]]:

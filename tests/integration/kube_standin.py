@@ -57,6 +57,24 @@ def run_trainer(gate: Path | None = None) -> Kubelet:
     return start
 
 
+def run_container() -> Kubelet:
+    """The pod's own command, run here: `airflow-mlops ...` is this venv's console script (the
+    image's), with the pod's plain environment over this process's — which stands in for the
+    Secrets `secret_env` names (the MLflow and S3 credentials a test has set)."""
+
+    def start(pod: dict[str, Any]) -> subprocess.Popen:
+        (container,) = pod["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+        env = {k: v for k, v in env.items() if k not in ("HOME", "TMPDIR")}
+        command = [*container["command"], *container.get("args", [])]
+        command[0] = str(Path(sys.executable).parent / command[0])
+        return subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+
+    return start
+
+
 def sleep_for(seconds: float, exit_code: int = 0) -> Kubelet:
     """A container that runs `seconds` and exits with `exit_code` (a simulated training)."""
 

@@ -3,6 +3,7 @@ Kubernetes schemas. No cluster runs here, so nothing pretends to run one."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,11 @@ import pytest
 import yaml
 
 from airflow_mlops_provider.execution.contract import trainer_env
-from airflow_mlops_provider.execution.kubernetes import render_pod, without_credentials
+from airflow_mlops_provider.execution.kubernetes import (
+    render_pod,
+    training_pod,
+    without_credentials,
+)
 from airflow_mlops_provider.spec import SpecError, load_spec
 
 pytestmark = pytest.mark.integration
@@ -31,12 +36,15 @@ def rendered(spec_path: Path = EXAMPLE) -> dict:
         holdout_uri="s3://b/holdout.parquet",
         lineage={"mlops.pipeline": spec.pipeline},
     )
-    return render_pod(
+    operator = training_pod(
         spec.training,
         pipeline=spec.pipeline,
         kubernetes_conn_id=spec.connections.kubernetes,
+        task_id="retrain",
+        run_id="run-abc123",
         env=env,
     )
+    return render_pod(operator)
 
 
 @pytest.mark.parametrize("k8s_version", ["1.30", "1.34"])
@@ -95,14 +103,98 @@ def test_pod_mode_needs_remote_storage(tmp_path: Path) -> None:
         load_spec(tmp_path / "p.yaml")
 
 
-def test_render_pod_command_prints_yaml() -> None:
+@functools.cache
+def _render_pod_output(*args: str) -> str:
+    """`airflow-mlops render-pod` on the example (once per arguments: it starts Airflow)."""
     airflow_mlops = Path(sys.executable).parent / "airflow-mlops"
     done = subprocess.run(
-        [str(airflow_mlops), "render-pod", str(EXAMPLE)], capture_output=True, text=True, check=True
+        [str(airflow_mlops), "render-pod", str(EXAMPLE), *args],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    pod = yaml.safe_load(done.stdout)
-    assert pod["kind"] == "Pod" and pod["metadata"]["name"].startswith("fraud-gpu-retrain")
-    kubernetes_validate.validate(pod, "1.30", strict=True)
+    return done.stdout
+
+
+def render_pod_command(*args: str) -> list[dict]:
+    return list(yaml.safe_load_all(_render_pod_output(*args)))
+
+
+@pytest.mark.parametrize("k8s_version", ["1.30", "1.34"])
+def test_render_pod_prints_every_steps_pod_and_each_is_valid(k8s_version: str) -> None:
+    pods = render_pod_command()
+    steps = [pod["metadata"]["labels"]["mlops/step"] for pod in pods]
+    assert steps == ["training", "validation", "drift", "evaluation", "scoring"]
+    assert pods[0]["metadata"]["name"].startswith("fraud-gpu-train-")
+    for pod in pods:
+        assert pod["kind"] == "Pod"
+        kubernetes_validate.validate(pod, k8s_version, strict=True)
+
+
+def test_render_pod_prints_one_step_when_asked() -> None:
+    (pod,) = render_pod_command("--step", "drift")
+    (container,) = pod["spec"]["containers"]
+    assert pod["metadata"]["name"].startswith("fraud-gpu-drift-")
+    assert container["command"] == ["airflow-mlops"]
+    assert container["args"][:2] == ["run-step", "drift"]
+
+
+def test_step_pods_are_locked_down_like_training_pods() -> None:
+    training, *steps = render_pod_command()
+    for pod in steps:
+        spec = pod["spec"]
+        (container,) = spec["containers"]
+        assert spec["securityContext"] == training["spec"]["securityContext"]
+        assert container["securityContext"] == training["spec"]["containers"][0]["securityContext"]
+        assert container["volumeMounts"] == [{"mountPath": "/scratch", "name": "scratch"}]
+        assert pod["metadata"]["namespace"] == "ml-pipelines"  # compute.kubernetes, not training's
+        assert spec["serviceAccountName"] == "fraud-steps"
+
+
+def test_step_pods_get_resources_images_and_credentials_by_reference() -> None:
+    _, validation, drift, evaluation, scoring = render_pod_command()
+    pods = (validation, drift, evaluation, scoring)
+    images = [pod["spec"]["containers"][0]["image"] for pod in pods]
+    # validation and drift name the provider's image; the scoring steps load models: the
+    # trainer's image
+    assert images == [
+        "registry.example.com/ml/airflow-mlops:1.0",
+        "registry.example.com/ml/airflow-mlops:1.0",
+        "registry.example.com/ml/fraud-trainer:1.4.0",
+        "registry.example.com/ml/fraud-trainer:1.4.0",
+    ]
+    (scorer,) = evaluation["spec"]["containers"]
+    assert scorer["resources"]["limits"] == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
+    assert evaluation["spec"]["activeDeadlineSeconds"] == 30 * 60
+    assert evaluation["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A10G"}
+    for pod in (drift, evaluation, scoring):  # they read the registry: credentials by ref
+        env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+        assert env["MLFLOW_TRACKING_URI"]["value"] == "https://mlflow.example.com"
+        assert "value" not in env["MLFLOW_TRACKING_PASSWORD"]
+    (checker,) = validation["spec"]["containers"]
+    names = {e["name"] for e in checker["env"]}
+    assert names == {"HOME", "TMPDIR", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
+    assert "nvidia.com/gpu" not in str(validation["spec"])
+
+
+def test_render_pod_says_when_a_step_does_not_run_on_kubernetes(tmp_path: Path) -> None:
+    block = (
+        "  drift:\n    mode: kubernetes\n    image: registry.example.com/ml/airflow-mlops:1.0\n"
+        '    resources: {cpu: "2", memory: 4Gi}\n'
+    )
+    assert block in EXAMPLE.read_text()
+    local = EXAMPLE.read_text().replace(block, "  drift: local\n")
+    path = tmp_path / "p.yaml"
+    path.write_text(local)
+    airflow_mlops = Path(sys.executable).parent / "airflow-mlops"
+    done = subprocess.run(
+        [str(airflow_mlops), "render-pod", str(path), "--step", "drift"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith("drift does not run on kubernetes (training.compute, "
+                                        "compute.<step>: kubernetes)")  # fmt: skip
 
 
 def test_image_digest_is_read_from_the_pod_status() -> None:

@@ -11,7 +11,6 @@ triggerer does) polling the pod, the reference trainer, the MLflow store, the re
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,25 +27,11 @@ from airflow_mlops_provider.services.config import PipelineConfig
 from airflow_mlops_provider.spec import load_spec
 
 from .kube_standin import DIGEST, StandInCluster, install, run_trainer, sleep_for
+from .pod_task import TI, StateStore, rebuilt, trigger_event
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "registry.example.com/ml/fraud-trainer:1.4.0"
-
-
-class StateStore(dict):
-    """Airflow 3.3's task_state_store (what `durable` pods persist their identity in)."""
-
-    def set(self, key: str, value: Any) -> None:
-        self[key] = value
-
-
-class TI(SimpleNamespace):
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
-        return self.xcoms.get((task_ids, key))
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 @pytest.fixture
@@ -102,26 +87,6 @@ def start(op: RetrainOperator, ctx: dict) -> TaskDeferred:
         op.execute(ctx)
     assert deferred.value.method_name == "execute_complete"
     return deferred.value
-
-
-def rebuilt(trigger: Any, **overrides: Any) -> Any:
-    """The trigger as the triggerer gets it: from its serialised classpath and kwargs."""
-    classpath, kwargs = trigger.serialize()
-    module, name = classpath.rsplit(".", 1)
-    return getattr(importlib.import_module(module), name)(**{**kwargs, **overrides})
-
-
-def trigger_event(deferred: TaskDeferred) -> dict[str, Any]:
-    """What the triggerer does: rebuild the trigger from its serialised form, run it to its
-    first event (polling fast: the stand-in pods are short)."""
-    trigger = rebuilt(deferred.trigger, poll_interval=0.2)
-
-    async def first() -> dict[str, Any]:
-        async for event in trigger.run():
-            return event.payload
-        raise AssertionError("the trigger ended without an event")
-
-    return asyncio.run(asyncio.wait_for(first(), timeout=120))
 
 
 def resume(setup: SimpleNamespace, ctx: dict, deferred: TaskDeferred) -> dict[str, Any]:
@@ -193,6 +158,22 @@ def test_a_retry_after_registration_reuses_the_version_and_a_clear_trains_anew(
     again = resume(setup, ctx, start(operator(setup), ctx))
     assert again["run_id"] != trained["run_id"] and len(cluster.created) == 2
     assert sorted(v.version for v in registry(setup).versions()) == ["1", "2"]
+
+
+def test_a_retry_that_registers_from_mlflow_deletes_the_pod_left_behind(
+    setup: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pod trained and succeeded, but the worker died before the task resumed (nothing
+    re-entered, so nothing deleted the pod): the retry registers the run from MLflow and
+    deletes the succeeded pod instead of leaving it behind."""
+    cluster = install(monkeypatch, StandInCluster(run_trainer()))
+    deferred = start(operator(setup), context(setup, 1, 2))
+    trigger_event(deferred)  # the pod ended; the task never resumed
+    (pod_name,) = cluster.created
+    assert cluster.pods_by_name[pod_name].process.poll() == 0 and cluster.deleted == []
+    registered = operator(setup).execute(context(setup, 2, 2))
+    assert registered["trained"] is False  # registered what the pod trained, no new training
+    assert cluster.created == [pod_name] and cluster.deleted == [pod_name]
 
 
 def test_a_failed_pod_fails_the_task_registers_nothing_and_stays_for_inspection(

@@ -1,25 +1,37 @@
-"""Run the trainer in a Kubernetes pod (production training compute).
+"""Run the trainer, or one pipeline step, in a Kubernetes pod (production compute).
 
-The pod is a KubernetesPodOperator built inside the retrain task at run time (composition, not
-inheritance — DESIGN.md §6), so DAG parsing never imports the kubernetes client; the retrain
-operator starts it, defers, and finishes the training when the provider's trigger fires. Security is
-fixed here, not configurable from YAML: non-root user, no privilege escalation, all
-capabilities dropped, read-only root filesystem with a writable /scratch volume, RuntimeDefault
-seccomp, and no service-account token unless a service account is named.
+The pod is a KubernetesPodOperator built inside the task at run time (composition, not
+inheritance — DESIGN.md §6), so DAG parsing never imports the kubernetes client; the task
+starts it, defers, and finishes when the provider's trigger fires (operators/pods.py). A
+training pod runs the trainer (`training:`); a step pod runs `airflow-mlops run-step` for
+validation, drift or evaluation (`compute:`). Security is the same for both and fixed here, not
+configurable from YAML: non-root user, no privilege escalation, all capabilities dropped,
+read-only root filesystem with a writable /scratch volume, RuntimeDefault seccomp, and no
+service-account token unless a service account is named.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
-    from airflow_mlops_provider.spec import TrainingSpec
+    from airflow_mlops_provider.spec import KubernetesSpec, Resources, StepPod, TrainingSpec
 
 SCRATCH = "/scratch"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
-POLL_SECONDS = 15  # how often the triggerer reads a training pod's status
+POLL_SECONDS = 15  # how often the triggerer reads a pod's status
+STEP_LABEL = "mlops/step"
+
+
+class PodShape(Protocol):
+    """What a pod is made of: `training:` (TrainingSpec) and a step's `StepPod` both are."""
+
+    image: str | None
+    resources: Resources
+    timeout_minutes: int
+    kubernetes: KubernetesSpec
 
 
 def training_pod(
@@ -35,6 +47,8 @@ def training_pod(
     it (its name carries the run, so a retry that resumes the run looks for the same pod)."""
     return pod_operator(
         training,
+        command=training.command,
+        step="training",
         pipeline=pipeline,
         kubernetes_conn_id=kubernetes_conn_id,
         task_id=task_id,
@@ -43,38 +57,71 @@ def training_pod(
     )
 
 
-def pod_operator(
-    training: TrainingSpec,
+def step_pod(
+    pod: StepPod,
     *,
+    step: str,
+    request_uri: str,
+    pipeline: str,
+    kubernetes_conn_id: str,
+    task_id: str,
+    env: dict[str, str],
+) -> Any:
+    """The deferrable pod operator that runs one step (`airflow-mlops run-step`) on the
+    request stored at `request_uri`; `env`: the tracking URI for steps that read MLflow."""
+    return pod_operator(
+        pod,
+        command=["airflow-mlops", "run-step", step, "--request", request_uri],
+        step=step,
+        pipeline=pipeline,
+        kubernetes_conn_id=kubernetes_conn_id,
+        task_id=task_id,
+        name=pod_name(pipeline, step),
+        env=env,
+    )
+
+
+def step_env(tracking_uri: str) -> dict[str, str]:
+    """The plain environment of a step pod that reads the registry: the tracking URI
+    (credentials stripped in `_env`); the credentials come from `compute.kubernetes.secret_env`
+    as Secret references, like a training pod's."""
+    return {"MLFLOW_TRACKING_URI": tracking_uri}
+
+
+def pod_operator(
+    shape: PodShape,
+    *,
+    command: list[str],
+    step: str,
     pipeline: str,
     kubernetes_conn_id: str,
     task_id: str,
     name: str,
     env: dict[str, str],
 ) -> Any:
-    """The KubernetesPodOperator that runs the trainer with the contract environment.
+    """The KubernetesPodOperator that runs `command` in the image of `shape`, with `env`.
 
     Deferrable: once the pod is created the worker slot is given back and the provider's
     KubernetesPodTrigger watches the pod from the triggerer; killing the deferred task deletes
     the pod (the trigger's on_kill), and `durable` makes a new try of the task reattach to a
-    pod that still runs instead of starting a second training."""
+    pod that still runs instead of starting a second one."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
-    kube = training.kubernetes
+    kube = shape.kubernetes
     uid = kube.run_as_user
     return KubernetesPodOperator(
         task_id=task_id,
         kubernetes_conn_id=kubernetes_conn_id,
         namespace=kube.namespace,
         name=name,
-        image=training.image,
-        cmds=training.command[:1],
-        arguments=training.command[1:],
+        image=shape.image,
+        cmds=command[:1],
+        arguments=command[1:],
         env_vars=_env(env, kube.secret_env),
-        container_resources=_resources(training.resources),
-        node_selector=_node_selector(training),
-        tolerations=_tolerations(training),
+        container_resources=_resources(shape.resources),
+        node_selector=_node_selector(shape),
+        tolerations=_tolerations(shape),
         affinity=kube.affinity or None,
         security_context=k8s.V1PodSecurityContext(
             run_as_non_root=True,
@@ -100,11 +147,15 @@ def pod_operator(
         automount_service_account_token=kube.service_account is not None,
         image_pull_secrets=[k8s.V1LocalObjectReference(name=n) for n in kube.image_pull_secrets],
         priority_class_name=kube.priority_class,
-        labels={"app.kubernetes.io/part-of": "airflow-mlops", "mlops/pipeline": pipeline},
+        labels={
+            "app.kubernetes.io/part-of": "airflow-mlops",
+            "mlops/pipeline": pipeline,
+            STEP_LABEL: step,
+        },
         startup_timeout_seconds=kube.startup_timeout_seconds,
-        active_deadline_seconds=training.timeout_minutes * 60,
+        active_deadline_seconds=shape.timeout_minutes * 60,
         durable=True,  # a worker restart reattaches to the running pod instead of a second one
-        deferrable=True,  # no worker slot held while the pod trains
+        deferrable=True,  # no worker slot held while the pod runs
         poll_interval=POLL_SECONDS,
         get_logs=True,
         do_xcom_push=False,
@@ -114,20 +165,10 @@ def pod_operator(
     )
 
 
-def render_pod(
-    training: TrainingSpec, *, pipeline: str, kubernetes_conn_id: str, env: dict[str, str]
-) -> dict[str, Any]:
-    """The exact pod the operator would create, as a plain dict (no cluster needed)."""
+def render_pod(operator: Any) -> dict[str, Any]:
+    """The exact pod `operator` would create, as a plain dict (no cluster needed)."""
     from kubernetes.client import ApiClient
 
-    operator = pod_operator(
-        training,
-        pipeline=pipeline,
-        kubernetes_conn_id=kubernetes_conn_id,
-        task_id="retrain",
-        name=pod_name(pipeline, "retrain"),
-        env=env,
-    )
     pod = operator.build_pod_request_obj(dry_run=True)  # dry run: no kube config needed
     return ApiClient().sanitize_for_serialization(pod)
 
@@ -145,8 +186,8 @@ def image_digest(operator: Any) -> str | None:
     return statuses[0].image_id if statuses else None
 
 
-def pod_failure(operator: Any, error: Exception) -> str:
-    """Why a training pod failed, in one line: its container's exit code and reason when the
+def pod_failure(operator: Any, error: Exception, what: str = "training") -> str:
+    """Why a `what` pod failed, in one line: its container's exit code and reason when the
     pod status has them (OOMKilled, DeadlineExceeded, Error), else the provider's message."""
     pod = getattr(operator, "pod", None)
     name = pod.metadata.name if pod is not None else operator.name
@@ -158,7 +199,7 @@ def pod_failure(operator: Any, error: Exception) -> str:
         reasons.append(f"pod {status.reason}")
     why = ", ".join(filter(None, reasons)) or str(error).split("\n")[0] or type(error).__name__
     namespace = pod.metadata.namespace if pod is not None else operator.namespace
-    return f"training pod {namespace}/{name} failed ({why})"
+    return f"{what} pod {namespace}/{name} failed ({why})"
 
 
 def without_credentials(uri: str) -> str:
@@ -198,17 +239,17 @@ def _resources(resources: Any) -> Any:
     return k8s.V1ResourceRequirements(requests=amounts or None, limits=limits or None)
 
 
-def _node_selector(training: TrainingSpec) -> dict[str, str]:
-    selector = dict(training.kubernetes.node_selector)
-    if training.resources.gpu_product:
-        selector[GPU_PRODUCT_LABEL] = training.resources.gpu_product
+def _node_selector(shape: PodShape) -> dict[str, str]:
+    selector = dict(shape.kubernetes.node_selector)
+    if shape.resources.gpu_product:
+        selector[GPU_PRODUCT_LABEL] = shape.resources.gpu_product
     return selector
 
 
-def _tolerations(training: TrainingSpec) -> list[Any]:
+def _tolerations(shape: PodShape) -> list[Any]:
     from kubernetes.client import models as k8s
 
-    wanted = [t.model_dump(exclude_none=True) for t in training.kubernetes.tolerations]
-    if training.resources.gpu and not any(t["key"] == GPU_RESOURCE for t in wanted):
+    wanted = [t.model_dump(exclude_none=True) for t in shape.kubernetes.tolerations]
+    if shape.resources.gpu and not any(t["key"] == GPU_RESOURCE for t in wanted):
         wanted.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
     return [k8s.V1Toleration(**t) for t in wanted]

@@ -104,6 +104,7 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
                 contract=spec.contract,
                 source=spec.data.source,
                 outlets=[Asset(spec.validated_asset_uri)],
+                pod=spec.step_pod("validation"),
             )
             drift = DriftBranchOperator(
                 task_id="detect_drift",
@@ -112,6 +113,7 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
                 features=spec.data.features,
                 prediction_column=_prediction_column(spec),
                 current_task_id="validate_data",
+                pod=spec.step_pod("drift"),
                 drift_branch=routes.drift,
                 stable_branch=routes.stable,
                 no_champion_branch=routes.no_champion,
@@ -139,6 +141,7 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
             reject_branch="reject",
             promote_branch="canary_promote",
             approval_branch="approve" if asks else None,
+            pod=spec.step_pod("evaluation"),
         )
         promote = CanaryPromoteOperator(
             task_id="canary_promote",
@@ -238,6 +241,7 @@ def build_monitoring(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> 
             features=spec.data.features,
             source=monitoring.source,
             cron=_cron(monitoring.schedule),
+            pod=spec.step_pod("scoring"),
         )
         validate = DataValidateOperator(
             task_id="validate_serving_data",
@@ -247,6 +251,7 @@ def build_monitoring(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> 
             purpose="serving",
             window_task_id="collect_window",
             monitoring=monitoring,
+            pod=spec.step_pod("validation"),
         )
         drift = DriftBranchOperator(
             task_id="detect_drift",
@@ -255,6 +260,7 @@ def build_monitoring(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> 
             features=spec.data.features,
             prediction_column=monitoring.prediction_column,
             current_task_id="validate_serving_data",
+            pod=spec.step_pod("drift"),
             drift_branch="decide",
             stable_branch="decide",
             no_champion_branch="decide",

@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseBranchOperator
 
 from airflow_mlops_provider.links import DriftReportLink
+from airflow_mlops_provider.operators.pods import RunsStepOnPod
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
-from airflow_mlops_provider.spec import DriftSpec, Features
+from airflow_mlops_provider.spec import DriftSpec, Features, StepPod
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class DriftBranchOperator(BaseBranchOperator):
+class DriftBranchOperator(RunsStepOnPod, BaseBranchOperator):
     """Branch to `drift_branch` when the batch drifted from the champion's reference profile.
 
     The batch is the `train_uri` (a snapshot) or `window_uri` (a monitoring window) in
@@ -22,7 +23,8 @@ class DriftBranchOperator(BaseBranchOperator):
     `mlops.drift_profile`, fitted at training). Without a champion the task takes
     `no_champion_branch`. A `force_retrain` param or a triggering retrain-request Asset event
     takes `drift_branch` with that reason. The summary is XCom "drift"; the HTML report is
-    the task's "Drift report" link (services/drift.py).
+    the task's "Drift report" link (services/drift.py). With `pod` the comparison runs in a
+    Kubernetes pod (`compute.drift: kubernetes`) while the task defers; it branches the same.
 
     :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
     :param drift: YAML block `drift` (`DriftSpec` or dict): tests, alpha, correction,
@@ -34,10 +36,13 @@ class DriftBranchOperator(BaseBranchOperator):
     :param no_champion_branch: task id(s) to follow when there is no champion yet.
     :param prediction_column: column of the batch with the champion's predictions, tested
         against the reference's prediction distribution (monitoring); None: "prediction".
+    :param pod: where to compare: a `StepPod` (or dict of it) for a Kubernetes pod, None
+        (default) for this worker.
     """
 
     operator_extra_links = (DriftReportLink(),)
     ui_color = "#fff4d6"
+    step = "drift"
 
     def __init__(
         self,
@@ -50,6 +55,7 @@ class DriftBranchOperator(BaseBranchOperator):
         stable_branch: str | list[str],
         no_champion_branch: str | list[str],
         prediction_column: str | None = None,
+        pod: StepPod | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,24 +67,45 @@ class DriftBranchOperator(BaseBranchOperator):
         self.stable_branch = stable_branch
         self.no_champion_branch = no_champion_branch
         self.prediction_column = prediction_column
+        self.pod = as_block(StepPod, pod)
 
     def choose_branch(self, context: Context) -> str | list[str]:
         from airflow_mlops_provider.operators.runtime import build_runtime
-        from airflow_mlops_provider.services.drift import DriftRoutes, check_drift
+
+        decision = self.run_step(
+            context, build_runtime(self.pipeline, context), self._inputs(context)
+        )
+        return _route(context, decision)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """The drift pod ended: branch on its decision, as if it had been taken here."""
+        return self.do_branch(context, _route(context, self.step_result(context, event)))
+
+    def _inputs(self, context: Context) -> dict[str, Any]:
+        """The comparison's inputs, as JSON (services/steps.py), for this worker or a pod."""
+        from airflow_mlops_provider.services.steps import when_text
 
         upstream = context["ti"].xcom_pull(task_ids=self.current_task_id)
-        decision = check_drift(
-            build_runtime(self.pipeline, context),
-            current_uri=upstream.get("train_uri") or upstream["window_uri"],
-            drift=self.drift,
-            features=self.features,
-            routes=DriftRoutes(self.drift_branch, self.stable_branch, self.no_champion_branch),
-            prediction_column=self.prediction_column,
-            forced_reason=forced_reason(context),
-            data_interval=(context.get("data_interval_start"), context.get("data_interval_end")),
-        )
-        context["ti"].xcom_push(key="drift", value=decision.to_xcom())
-        return decision.route
+        interval = (context.get("data_interval_start"), context.get("data_interval_end"))
+        return {
+            "current_uri": upstream.get("train_uri") or upstream["window_uri"],
+            "drift": self.drift.model_dump(mode="json"),
+            "features": self.features.model_dump(mode="json"),
+            "routes": {
+                "drift": self.drift_branch,
+                "stable": self.stable_branch,
+                "no_champion": self.no_champion_branch,
+            },
+            "prediction_column": self.prediction_column,
+            "forced_reason": forced_reason(context),
+            "data_interval": [when_text(when) for when in interval],
+        }
+
+
+def _route(context: Context, decision: dict[str, Any]) -> str | list[str]:
+    """The decision's summary to XCom "drift", its route to the branch."""
+    context["ti"].xcom_push(key="drift", value=decision)
+    return decision["branch"]
 
 
 def forced_reason(context: Context) -> str | None:

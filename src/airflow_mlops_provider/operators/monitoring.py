@@ -18,16 +18,23 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseBranchOperator, BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_mlops_provider.operators.pods import RunsStepOnPod
 from airflow_mlops_provider.operators.run_identity import BatchTemplated, run_batch
 from airflow_mlops_provider.operators.run_note import note_decision
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
-from airflow_mlops_provider.spec import DataSpec, EvaluationSpec, Features, MonitoringSpec
+from airflow_mlops_provider.spec import (
+    DataSpec,
+    EvaluationSpec,
+    Features,
+    MonitoringSpec,
+    StepPod,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class CollectWindowOperator(BaseOperator):
+class CollectWindowOperator(RunsStepOnPod, BaseOperator):
     """Freeze this run's inference-log window into the run folder, with predictions.
 
     `source` is rendered once per day of the run's schedule period (core/windows.py;
@@ -35,7 +42,9 @@ class CollectWindowOperator(BaseOperator):
     of every partition is read and listed in the log. The copy means every later step — and a
     cleared re-run — reads the same rows even if the log source keeps growing. Logs without a
     prediction column are scored with the champion. No rows at all: the task is skipped with
-    the reason, which is recorded (audit, status for the health report).
+    the reason, which is recorded (audit, status for the health report). With `pod` the
+    window is read and scored in a Kubernetes pod (`compute.scoring: kubernetes`, by default
+    in the trainer's image) while the task defers, with the same outcome.
 
     :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
     :param monitoring: YAML block `monitoring` (`MonitoringSpec` or dict): log format and
@@ -43,9 +52,12 @@ class CollectWindowOperator(BaseOperator):
     :param features: YAML `data.features` (`Features` or dict): what the champion scores.
     :param source: the inference-log partition, a template rendered per day.
     :param cron: the DAG's schedule as cron, which defines the period; None: the run's day.
+    :param pod: where to read and score: a `StepPod` (or dict of it) for a Kubernetes pod,
+        None (default) for this worker.
     """
 
     ui_color = "#eef7e8"
+    step = "scoring"
 
     def __init__(
         self,
@@ -55,6 +67,7 @@ class CollectWindowOperator(BaseOperator):
         features: Features | dict[str, Any],
         source: str,
         cron: str | None = None,
+        pod: StepPod | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -63,25 +76,24 @@ class CollectWindowOperator(BaseOperator):
         self.features = as_block(Features, features)
         self.source = source  # a template, rendered per day in execute()
         self.cron = cron
+        self.pod = as_block(StepPod, pod)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_mlops_provider.operators.runtime import build_runtime
-        from airflow_mlops_provider.services.monitoring import collect_window
 
         rt = build_runtime(self.pipeline, context)
         locations = [rt.storage.resolve(p) for p in self._partitions(context)]
-        window = collect_window(
-            rt,
-            locations=list(dict.fromkeys(locations)),
-            monitoring=self.monitoring,
-            features=self.features.all,
-            window=window_end(context),
-        )
-        if window.skipped:
-            raise AirflowSkipException(
-                f"{window.skipped}: nothing to monitor; downstream tasks are skipped"
-            )
-        return window.to_xcom()
+        inputs = {
+            "locations": list(dict.fromkeys(locations)),
+            "monitoring": self.monitoring.model_dump(mode="json"),
+            "features": self.features.all,
+            "window": window_end(context),
+        }
+        return _window(self.run_step(context, rt, inputs))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """The scoring pod ended: its window, as if collected here."""
+        return _window(self.step_result(context, event))
 
     def _partitions(self, context: Context) -> list[str]:
         """The source rendered for each day of the period ending at the run's logical date."""
@@ -356,6 +368,15 @@ class NotifyOperator(BaseOperator):
         )
         note_decision(context, *summary["text"].splitlines()[1:])  # below the headline
         return summary
+
+
+def _window(collected: dict[str, Any]) -> dict[str, Any]:
+    """The window for XCom; none at all skips the task (and everything after it)."""
+    if collected["skipped"]:
+        raise AirflowSkipException(
+            f"{collected['skipped']}: nothing to monitor; downstream tasks are skipped"
+        )
+    return collected["window"]
 
 
 def window_end(context: Context) -> str:

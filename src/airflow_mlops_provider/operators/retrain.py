@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_mlops_provider.links import MlflowRunLink
+from airflow_mlops_provider.operators.pods import DefersToPod
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
 from airflow_mlops_provider.spec import DataSpec, TrainingSpec
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
+    from airflow_mlops_provider.exceptions import TrainingError
     from airflow_mlops_provider.services.runtime import Runtime
     from airflow_mlops_provider.services.training import TrainedModel, TrainingStart
 
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 CARRIED = "mlops_training"  # the trigger event's key for what execute_complete needs
 
 
-class RetrainOperator(BaseOperator):
+class RetrainOperator(DefersToPod, BaseOperator):
     """Create (or resume) the MLflow run, run the trainer under the contract, register it.
 
     The run is keyed by dag/run/task id, so a retry resumes it (or reuses the version the
@@ -61,7 +63,6 @@ class RetrainOperator(BaseOperator):
         self.data = as_block(DataSpec, data)
         self.snapshot_task_id = snapshot_task_id
         self._lineage: tuple[dict[str, Any], str] | None = None  # for OpenLineage, after execute
-        self._pod: Any = None  # the pod operator this worker is starting or finishing
 
     def execute(self, context: Context) -> dict[str, Any]:
         snapshot = context["ti"].xcom_pull(task_ids=self.snapshot_task_id)
@@ -94,30 +95,27 @@ class RetrainOperator(BaseOperator):
         # No environment: re-entry only watches and cleans up the pod the environment created.
         started, snapshot = TrainingStart(**carried["start"], env={}), carried["snapshot"]
         pod = self._pod_operator(started, snapshot)
-        self._watch(pod, lambda: pod.trigger_reentry(context, event), started)
+        self.watch_pod(pod, lambda: pod.trigger_reentry(context, event), _failed(started))
         return self._finish(build_runtime(self.pipeline, context), started, snapshot, pod)
-
-    def on_kill(self) -> None:
-        """Delete the training pod this worker is starting or finishing. While the task is
-        deferred no worker holds it: the provider's trigger deletes the pod on a kill."""
-        if self._pod is not None:
-            self._pod.on_kill()
 
     def _start_pod_training(self, context: Context, snapshot: dict[str, Any]) -> dict[str, Any]:
         """Open (or find) the MLflow run; if it still needs training, create the pod — or
-        reattach to the one an earlier try left running — and defer until it finishes."""
+        reattach to the one an earlier try left running — and defer until it finishes. A
+        retry that finds the run trained deletes the succeeded pod its try left behind."""
+        from airflow_mlops_provider.operators.pods import delete_leftover_pod
         from airflow_mlops_provider.operators.runtime import build_runtime
         from airflow_mlops_provider.services.training import start_training
 
         rt = build_runtime(self.pipeline, context)
         args = self._service_args(context, snapshot)
         started = start_training(rt, **args, image=str(self.training.image))
-        if not started.must_train:
-            return self._finish(rt, started, snapshot, None)
         pod = self._pod_operator(started, snapshot)
+        if not started.must_train:
+            delete_leftover_pod(pod, context)
+            return self._finish(rt, started, snapshot, None)
         # execute_async, not execute: the pod operator runs inside this task, not on its own
         # (execute would warn that it is called outside the task runner); the name is valid.
-        self._watch(pod, lambda: pod.execute_async(context), started)
+        self.watch_pod(pod, lambda: pod.execute_async(context), _failed(started))
         # Not deferred: the pod had already finished when this try found it.
         return self._finish(rt, started, snapshot, pod)
 
@@ -133,27 +131,6 @@ class RetrainOperator(BaseOperator):
             "ui_url": self.pipeline.mlflow.ui_url,
             "attempt": attempt_of(context),
         }
-
-    def _watch(self, pod: Any, step: Callable[[], object], started: TrainingStart) -> None:
-        """Run one step of the pod operator; when it defers, defer this task instead, so the
-        trigger's event comes back to `execute_complete`."""
-        from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
-
-        self._pod = pod
-        try:
-            step()
-        except TaskDeferred as deferred:
-            self.defer(
-                trigger=deferred.trigger, method_name="execute_complete", timeout=deferred.timeout
-            )
-        except AirflowException as exc:
-            from airflow_mlops_provider.exceptions import TrainingError
-            from airflow_mlops_provider.execution.kubernetes import pod_failure
-
-            raise TrainingError(
-                f"{pod_failure(pod, exc)}; nothing was registered. Its log is above (a failed "
-                f"pod is kept for kubectl logs); a retry resumes MLflow run {started.run_id}"
-            ) from None
 
     def _finish(
         self, rt: Runtime, started: TrainingStart, snapshot: dict[str, Any], pod: Any
@@ -206,3 +183,16 @@ class RetrainOperator(BaseOperator):
         return training_lineage(
             result, model_name=self.pipeline.model_name, tracking_uri=tracking_uri
         )
+
+
+def _failed(started: TrainingStart) -> Callable[[str], TrainingError]:
+    """A failed training pod's error: nothing was registered, and a retry resumes the run."""
+    from airflow_mlops_provider.exceptions import TrainingError
+
+    def failed(why: str) -> TrainingError:
+        return TrainingError(
+            f"{why}; nothing was registered. Its log is above (a failed pod is kept for "
+            f"kubectl logs); a retry resumes MLflow run {started.run_id}"
+        )
+
+    return failed

@@ -19,6 +19,7 @@ from airflow_mlops_provider.spec.canary import (
     PrometheusSpec,
     ReplaySpec,
 )
+from airflow_mlops_provider.spec.compute import ComputeSpec, StepCompute, StepPod
 from airflow_mlops_provider.spec.contract import (
     ColumnRule,
     ContractSpec,
@@ -81,6 +82,7 @@ __all__ = [
     "CanarySpec",
     "CanaryStep",
     "ColumnRule",
+    "ComputeSpec",
     "ConnectionsSpec",
     "ContractSpec",
     "CsvSpec",
@@ -116,6 +118,8 @@ __all__ = [
     "SlackSpec",
     "SpecError",
     "Split",
+    "StepCompute",
+    "StepPod",
     "StorageSpec",
     "StrictModel",
     "Toleration",

@@ -11,6 +11,7 @@ from airflow_mlops_provider.spec import rules
 from airflow_mlops_provider.spec.approval import ApprovalSpec
 from airflow_mlops_provider.spec.base import NAME_PATTERN, Schedule, StrictModel, check_schedule
 from airflow_mlops_provider.spec.canary import CanarySpec
+from airflow_mlops_provider.spec.compute import ComputeSpec, StepPod
 from airflow_mlops_provider.spec.contract import ContractSpec
 from airflow_mlops_provider.spec.data import DataSpec
 from airflow_mlops_provider.spec.drift import DriftSpec
@@ -50,6 +51,10 @@ class PipelineSpec(StrictModel, MlflowNames):
     contract: ContractSpec = Field(description="the data contract, inline or {file: odcs.yaml}")
     drift: DriftSpec = Field(default_factory=DriftSpec, description="drift tests")
     training: TrainingSpec = Field(default_factory=TrainingSpec, description="the trainer")
+    compute: ComputeSpec = Field(
+        default_factory=ComputeSpec,
+        description="where validation, drift and evaluation run: the worker or a pod",
+    )
     evaluation: EvaluationSpec = Field(description="the release gate")
     approval: ApprovalSpec = Field(default_factory=ApprovalSpec, description="who decides")
     canary: CanarySpec = Field(default_factory=CanarySpec, description="progressive delivery")
@@ -89,6 +94,19 @@ class PipelineSpec(StrictModel, MlflowNames):
     # names: MlflowNames).
     def dag_id(self, kind: str) -> str:
         return f"{self.pipeline}__{kind}"
+
+    def step_pod(self, step: str) -> StepPod | None:
+        """The pod `compute.<step>` runs in (its image defaulting to the trainer's), or None
+        when the step runs in the worker."""
+        chosen = getattr(self.compute, step)
+        if chosen.mode != "kubernetes":
+            return None
+        return StepPod(
+            image=chosen.image or self.training.image,
+            resources=chosen.resources,
+            timeout_minutes=chosen.timeout_minutes,
+            kubernetes=self.compute.kubernetes,
+        )
 
     @property
     def retrain_asset_uri(self) -> str:

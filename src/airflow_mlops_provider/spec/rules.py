@@ -24,6 +24,7 @@ from airflow_mlops_provider.core.vocabulary import (
     unfit_test_reason,
 )
 from airflow_mlops_provider.spec.base import Loc, problem, report
+from airflow_mlops_provider.spec.compute import MODEL_STEPS
 
 if TYPE_CHECKING:
     from airflow_mlops_provider.spec.canary import CanarySpec
@@ -57,26 +58,71 @@ def pod_reaches_its_inputs(spec: PipelineSpec) -> Problems:
     """A training pod sees no worker-local file: data and the MLflow store must be remote."""
     if spec.training.compute != "kubernetes":
         return []
-    found = []
-    if not spec.storage.root.startswith("s3://"):
-        written = "root" in spec.storage.model_fields_set
-        found.append(
-            problem(
-                ("storage", "root") if written else ("training", "compute"),
-                "compute: kubernetes needs storage.root on s3:// (the pod reads the snapshot "
-                f"from there); storage.root is {spec.storage.root!r}",
-            )
+    return _remote_storage(spec, ("training", "compute"), "the pod reads the snapshot") + (
+        _remote_mlflow(spec)
+    )
+
+
+def step_pods_reach_their_inputs(spec: PipelineSpec) -> Problems:
+    """A step pod (`compute:`) has an image, and sees no worker-local file either: storage
+    (requests, results, reports), the batch it validates, a golden holdout, the inference logs
+    it scores and, for the steps
+    that read the registry, the MLflow server must be remote. Storage and MLflow are reported
+    once, by the training rule, when training runs in a pod too."""
+    steps = spec.compute.on_pods()
+    if not steps:
+        return []
+    trainer = "or training.image " if spec.training.compute == "kubernetes" else ""
+    found = [
+        problem(
+            ("compute", step),
+            f"kubernetes needs an image: set compute.{step}.image {trainer}(an image with "
+            "airflow-mlops-provider installed)",
         )
-    uri = spec.mlflow.tracking_uri
-    if uri is not None and not uri.startswith(("http://", "https://", "databricks")):
-        found.append(
-            problem(
-                ("mlflow", "tracking_uri"),
-                "compute: kubernetes needs an MLflow server the pod can reach: write "
-                "http(s)://... here, or remove it to use the connection",
-            )
-        )
+        for step in steps
+        if not (getattr(spec.compute, step).image or spec.training.image)
+    ]
+    if spec.training.compute != "kubernetes":
+        found += _remote_storage(spec, ("compute", steps[0]), "the step pod reads and writes")
+        if set(steps) & set(MODEL_STEPS):
+            found += _remote_mlflow(spec)
+    remote = {
+        "validation": (("data", "source"), spec.data.source),
+        "evaluation": (("evaluation", "holdout"), spec.evaluation.holdout),
+        "scoring": (("monitoring", "source"), spec.monitoring and spec.monitoring.source),
+    }
+    found += [
+        problem(loc, f"compute.{step}: kubernetes reads this in a pod: put it on s3://")
+        for step, (loc, where) in remote.items()
+        if step in steps and where is not None and not where.startswith("s3://")
+    ]
     return found
+
+
+def _remote_storage(spec: PipelineSpec, default_loc: Loc, why: str) -> Problems:
+    if spec.storage.root.startswith("s3://"):
+        return []
+    written = "root" in spec.storage.model_fields_set
+    return [
+        problem(
+            ("storage", "root") if written else default_loc,
+            f"compute: kubernetes needs storage.root on s3:// ({why} there); storage.root "
+            f"is {spec.storage.root!r}",
+        )
+    ]
+
+
+def _remote_mlflow(spec: PipelineSpec) -> Problems:
+    uri = spec.mlflow.tracking_uri
+    if uri is None or uri.startswith(("http://", "https://", "databricks")):
+        return []
+    return [
+        problem(
+            ("mlflow", "tracking_uri"),
+            "compute: kubernetes needs an MLflow server the pod can reach: write "
+            "http(s)://... here, or remove it to use the connection",
+        )
+    ]
 
 
 def fairness_fits(spec: PipelineSpec) -> Problems:
@@ -279,6 +325,7 @@ def prometheus_placeholders(spec: PipelineSpec) -> Problems:
 RULES: tuple[Callable[[PipelineSpec], Problems], ...] = (
     contract_covers_inputs,
     pod_reaches_its_inputs,
+    step_pods_reach_their_inputs,
     fairness_fits,
     drift_fits_features,
     metrics_fit_task,

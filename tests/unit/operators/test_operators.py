@@ -214,16 +214,25 @@ def test_retrain_in_a_pod_defers_to_execute_complete(pipeline, calls, monkeypatc
 def test_retrain_in_a_pod_with_nothing_to_train_registers_without_a_pod(
     pipeline, calls, monkeypatch
 ) -> None:
+    """No pod is started: the pod operator is only built to find (and delete) a succeeded
+    pod the earlier try left behind."""
+    from types import SimpleNamespace
+
     from airflow_mlops_provider.execution import kubernetes
+    from airflow_mlops_provider.operators import pods
 
     start = training.TrainingStart("r1", "reuse", {}, {})
     calls(training, "start_training", returns=start)
     trained = training.TrainedModel("r1", "3", "models:/p/3", "s1", False, "/profile.json")
     finished = calls(training, "finish_training", returns=trained)
-    built = calls(kubernetes, "training_pod")
+    pod = SimpleNamespace(execute_async=lambda context: pytest.fail("a pod was started"))
+    calls(kubernetes, "training_pod", returns=pod)
+    looked: list = []
+    monkeypatch.setattr(pods, "delete_leftover_pod", lambda op, context: looked.append(op))
     ti = FakeTI({("validate_data", "return_value"): SNAPSHOT})
     assert pod_retrain_op(pipeline).execute(make_context(ti)) == trained.to_xcom()
-    assert built == [] and finished[0]["args"] == (start,) and finished[0]["digest"] is None
+    assert looked == [pod]
+    assert finished[0]["args"] == (start,) and finished[0]["digest"] is None
 
 
 def evaluate_op(pipeline, approval_branch=None) -> EvaluateOperator:

@@ -118,6 +118,77 @@ from airflow_mlops_provider.spec import SpecError, load_spec
             "needs an MLflow server the pod can reach",
             id="pod-mlflow",
         ),
+        pytest.param(
+            [("# notifications:", "compute: {drift: kubernetes}\n# notifications:")],
+            "compute.drift",
+            "compute: {drift: kubernetes}",
+            "set compute.drift.image (an image with airflow-mlops-provider",
+            id="step-pod-image",
+        ),
+        pytest.param(
+            [
+                (
+                    "# notifications:",
+                    "compute:\n  validation: {mode: kubernetes, image: ghcr.io/a/s:1}\n"
+                    "# notifications:",
+                )
+            ],
+            "compute.validation",
+            "  validation: {mode: kubernetes",
+            "needs storage.root on s3:// (the step pod reads and writes there)",
+            id="step-pod-storage",
+        ),
+        pytest.param(
+            [
+                (
+                    "# notifications:",
+                    "compute:\n  validation: {mode: kubernetes, image: ghcr.io/a/s:1}\n"
+                    "storage: {root: s3://b/m}\n# notifications:",
+                )
+            ],
+            "data.source",
+            "  source: include/demo/data/batches",
+            "compute.validation: kubernetes reads this in a pod: put it on s3://",
+            id="step-pod-source",
+        ),
+        pytest.param(
+            [
+                (
+                    "# notifications:",
+                    "compute: {evaluation: {mode: kubernetes, image: ghcr.io/a/s:1}}\n"
+                    "storage: {root: s3://b/m}\nmlflow: {tracking_uri: sqlite:///m.db}\n#",
+                )
+            ],
+            "mlflow.tracking_uri",
+            "mlflow: {tracking_uri:",
+            "needs an MLflow server the pod can reach",
+            id="step-pod-mlflow",
+        ),
+        pytest.param(
+            [
+                (
+                    "# notifications:",
+                    "compute: {scoring: {mode: kubernetes, image: ghcr.io/a/s:1}}\n"
+                    "storage: {root: s3://b/m}\n# notifications:",
+                )
+            ],
+            "monitoring.source",
+            "  source: include/demo/data/inference_logs",
+            "compute.scoring: kubernetes reads this in a pod: put it on s3://",
+            id="step-pod-logs",
+        ),
+        pytest.param(
+            [
+                (
+                    "# notifications:",
+                    "compute: {drift: {mode: local, resources: {cpu: 2}}}\n# notifications:",
+                )
+            ],
+            "compute.drift.resources",
+            "compute: {drift:",
+            "for mode: kubernetes only",
+            id="step-local-with-pod-settings",
+        ),
     ],
 )
 def test_cross_block_rule_points_at_its_key(
