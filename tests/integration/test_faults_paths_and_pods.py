@@ -16,7 +16,7 @@ import yaml
 from airflow_mlops_provider.adapters.storage import ALLOWED_ROOTS_ENV, Storage, allowed_roots
 from airflow_mlops_provider.exceptions import PathNotAllowedError
 from airflow_mlops_provider.execution.contract import trainer_env
-from airflow_mlops_provider.execution.kubernetes import render_pod
+from airflow_mlops_provider.execution.kubernetes import render_pod, training_pod
 from airflow_mlops_provider.spec import SpecError, load_spec
 
 from .airflow_helpers import load_dags
@@ -157,10 +157,14 @@ def rendered_pods(tmp_path: Path) -> dict[str, tuple[Any, dict]]:
                 lineage={"mlops.pipeline": spec.pipeline},
             )
             pod = render_pod(
-                spec.training,
-                pipeline=spec.pipeline,
-                kubernetes_conn_id=spec.connections.kubernetes,
-                env=env,
+                training_pod(
+                    spec.training,
+                    pipeline=spec.pipeline,
+                    kubernetes_conn_id=spec.connections.kubernetes,
+                    task_id="retrain",
+                    run_id="run-r1",
+                    env=env,
+                )
             )
             pods[f"{example.name}: {label}"] = (spec, pod)
     return pods
