@@ -65,30 +65,22 @@ class StepCompute(StrictModel):
         return self
 
 
+def _step_field(step: str) -> Any:
+    return Field(
+        default_factory=StepCompute,
+        json_schema_extra=SHORT_DEFAULT,
+        description=f"{STEPS[step]}: local, kubernetes, or {{mode: ..., resources: ...}}",
+    )
+
+
 class ComputeSpec(StrictModel):
     """Where validation, drift, evaluation and monitoring's scoring run (training:
     `training.compute`)."""
 
-    validation: StepCompute = Field(
-        default_factory=StepCompute,
-        json_schema_extra=SHORT_DEFAULT,
-        description=f"{STEPS['validation']}: local, kubernetes, or {{mode: ..., resources: ...}}",
-    )
-    drift: StepCompute = Field(
-        default_factory=StepCompute,
-        json_schema_extra=SHORT_DEFAULT,
-        description=f"{STEPS['drift']}: local, kubernetes, or {{mode: ..., resources: ...}}",
-    )
-    evaluation: StepCompute = Field(
-        default_factory=StepCompute,
-        json_schema_extra=SHORT_DEFAULT,
-        description=f"{STEPS['evaluation']}: local, kubernetes, or {{mode: ..., resources: ...}}",
-    )
-    scoring: StepCompute = Field(
-        default_factory=StepCompute,
-        json_schema_extra=SHORT_DEFAULT,
-        description=f"{STEPS['scoring']}: local, kubernetes, or {{mode: ..., resources: ...}}",
-    )
+    validation: StepCompute = _step_field("validation")
+    drift: StepCompute = _step_field("drift")
+    evaluation: StepCompute = _step_field("evaluation")
+    scoring: StepCompute = _step_field("scoring")
     kubernetes: KubernetesSpec = Field(
         default_factory=KubernetesSpec,
         description="pod settings every step pod shares (not training's: set them here too)",
