@@ -6,6 +6,8 @@ parallel workers.
     .venv/bin/python bench/scale.py                             # 1M, 10M, 50M rows (~1 h here)
     .venv/bin/python bench/scale.py --rows 1000000              # quick
     .venv/bin/python bench/scale.py --before-max-rows 10000000  # skip the anchor above 10M
+    .venv/bin/python bench/scale.py --rows 50000000 --before-max-rows 50000000 \
+        --paths streaming whole_batch                           # the anchor beside streaming
 
 The whole-batch path needs ~0.33 GiB per million rows (16 GiB at 50M): it runs only when
 `MemAvailable` covers that plus 4 GiB for the machine's other users (capped at
@@ -55,6 +57,7 @@ ROW_GROUP = 250_000
 DAYS = 5
 SEED = 20261201
 SIZES = (1_000_000, 10_000_000, 50_000_000)
+PATHS = ("streaming", "fanout", "whole_batch")
 ANCHOR = "3ffbdbe"  # main before streaming: the whole-batch read
 WHOLE_BATCH_GIB_PER_M = 0.33  # its peak per million rows (3.2 GiB at 10M)
 HEADROOM_GIB = 4  # left to the other sessions sharing the machine
@@ -431,7 +434,11 @@ def available_gib() -> float:
 
 
 def run_size(
-    rows: int, before_src: Path | None, workers: int, min_available_gib: float
+    rows: int,
+    before_src: Path | None,
+    workers: int,
+    min_available_gib: float,
+    paths: tuple[str, ...] = PATHS,
 ) -> dict[str, Any]:
     folder = dataset(rows, drifted=True, name=f"current-{rows}")
     profile = reference_profile()
@@ -446,11 +453,15 @@ def run_size(
     }  # fmt: skip
     for kind, args in jobs.items():
         result: dict[str, Any] = {"loadavg_before": os.getloadavg()[0]}
-        result["streaming"] = cli(after, *args)
-        result["fanout"] = fanout(kind, folder, workers)
+        if "streaming" in paths:
+            result["streaming"] = cli(after, *args)
+        if "fanout" in paths:
+            result["fanout"] = fanout(kind, folder, workers)
         available = result["available_gib_before_whole_batch"] = available_gib()
         needed = min(min_available_gib, WHOLE_BATCH_GIB_PER_M * rows / 1e6 + HEADROOM_GIB)
-        if before_src is None:
+        if "whole_batch" not in paths:
+            result["whole_batch_skipped"] = "not asked for (--paths)"
+        elif before_src is None:
             result["whole_batch_skipped"] = "above --before-max-rows"
         elif available < needed:
             result["whole_batch_skipped"] = f"{available} GiB available, {needed:.1f} needed"
@@ -464,10 +475,14 @@ def run_size(
             for path in ("streaming", "fanout", "whole_batch")
             if path in result
         }
-        result["verdicts_identical"] = len({json.dumps(v) for v in verdicts.values()}) == 1 and (
-            None not in verdicts.values()
+        # None: one path alone has nothing to be identical with
+        result["verdicts_identical"] = (
+            None
+            if len(verdicts) < 2
+            else len({json.dumps(v) for v in verdicts.values()}) == 1
+            and None not in verdicts.values()
         )
-        result["verdict"] = verdicts["streaming"]
+        result["verdict"] = next(iter(verdicts.values()))
         result["loadavg_after"] = os.getloadavg()[0]
         entry[kind] = result
         print(_line(rows, kind, result), flush=True)
@@ -483,7 +498,8 @@ def _line(rows: int, kind: str, result: dict[str, Any]) -> str:
                 f"{path} {r['seconds']:7.1f} s ({r['cpu_seconds']:6.1f} s CPU) "
                 f"{r['peak_rss_mib']:6.0f} MiB"
             )
-    parts.append("same verdicts" if result["verdicts_identical"] else "VERDICTS DIFFER")
+    same = result["verdicts_identical"]
+    parts.append("one path" if same is None else "same verdicts" if same else "VERDICTS DIFFER")
     return " | ".join(parts)
 
 
@@ -521,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the most memory the anchor may ask to be available")  # fmt: skip
     parser.add_argument("--anchor", default=ANCHOR, help="the whole-batch commit to compare with")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS),
+                        help="the paths to run (the anchor beside streaming alone)")  # fmt: skip
     parser.add_argument("--out", type=Path, help="the results JSON (default: dated)")
     args = parser.parse_args(argv)
     DATA.mkdir(parents=True, exist_ok=True)
@@ -546,7 +564,13 @@ def main(argv: list[str] | None = None) -> int:
         for rows in args.rows:  # the JSON is rewritten after each size: a long run keeps its parts
             before_src = before / "src" if rows <= args.before_max_rows else None
             record["sizes"].append(
-                run_size(rows, before_src, args.workers, args.before_min_available_gib)
+                run_size(
+                    rows,
+                    before_src,
+                    args.workers,
+                    args.before_min_available_gib,
+                    tuple(args.paths),
+                )
             )
             out.write_text(json.dumps(record, indent=2) + "\n")
     finally:
