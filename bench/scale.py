@@ -8,6 +8,8 @@ parallel workers.
     .venv/bin/python bench/scale.py --before-max-rows 10000000  # skip the anchor above 10M
     .venv/bin/python bench/scale.py --rows 50000000 --before-max-rows 50000000 \
         --paths streaming whole_batch                           # the anchor beside streaming
+    .venv/bin/python bench/scale.py --rows 50000000 --steps drift \
+        --paths streaming whole_frame                           # drift, today's code whole
 
 The whole-batch path needs ~0.33 GiB per million rows (16 GiB at 50M): it runs only when
 `MemAvailable` covers that plus 4 GiB for the machine's other users (capped at
@@ -57,7 +59,10 @@ ROW_GROUP = 250_000
 DAYS = 5
 SEED = 20261201
 SIZES = (1_000_000, 10_000_000, 50_000_000)
-PATHS = ("streaming", "fanout", "whole_batch")
+PATHS = ("streaming", "fanout", "whole_batch", "whole_frame")
+# whole_frame: today's drift comparison on the whole batch as one frame — the like-for-like
+# anchor for drift verdicts, since the whole_batch commit predates today's drift method
+WHOLE_FRAME_GIB_PER_M = 0.2
 ANCHOR = "3ffbdbe"  # main before streaming: the whole-batch read
 WHOLE_BATCH_GIB_PER_M = 0.33  # its peak per million rows (3.2 GiB at 10M)
 HEADROOM_GIB = 4  # left to the other sessions sharing the machine
@@ -341,6 +346,8 @@ def child(argv: list[str]) -> int:
     if step == "engines":
         print(json.dumps(engines(argv[1])))
         return 0
+    if step == "whole-drift":
+        return whole_frame_drift(argv[1])
     work = Path(argv[2] if step == "plan" else argv[1])
     spec = load_pipeline_file(DATA / "scale.yaml")
     storage, types = Storage(DATA), contract_types(spec.contract)
@@ -370,6 +377,25 @@ def child(argv: list[str]) -> int:
         print(json.dumps(_check_summary(result)))
         return 0 if result.passed else 1
     report = fan.drift_reduce(profile, parts, settings)
+    print(json.dumps(report.summary()))
+    return 1 if report.dataset_drift else 0
+
+
+def whole_frame_drift(folder: str) -> int:
+    """Today's `compare_profile` on the whole batch read as one pandas frame (no chunks)."""
+    import pyarrow.dataset as pads
+
+    from airflow_mlops_provider.core.arrow_types import to_pandas
+    from airflow_mlops_provider.core.drift import compare_profile
+    from airflow_mlops_provider.core.drift_profile import DriftProfile
+    from airflow_mlops_provider.spec.loader import load_pipeline_file
+
+    settings = load_pipeline_file(DATA / "scale.yaml").drift.compare_settings()
+    profile = DriftProfile.from_dict(json.loads(reference_profile().read_text()))
+    dataset = pads.dataset(folder, format="parquet", partitioning="hive")
+    predicted = settings.get("prediction_column")
+    columns = [*profile.columns, *([predicted] if predicted in dataset.schema.names else [])]
+    report = compare_profile(profile, to_pandas(dataset.to_table(columns=columns)), **settings)
     print(json.dumps(report.summary()))
     return 1 if report.dataset_drift else 0
 
@@ -439,6 +465,7 @@ def run_size(
     workers: int,
     min_available_gib: float,
     paths: tuple[str, ...] = PATHS,
+    steps: tuple[str, ...] = ("check", "drift"),
 ) -> dict[str, Any]:
     folder = dataset(rows, drifted=True, name=f"current-{rows}")
     profile = reference_profile()
@@ -452,6 +479,8 @@ def run_size(
                   "--pipeline", pipeline),
     }  # fmt: skip
     for kind, args in jobs.items():
+        if kind not in steps:
+            continue
         result: dict[str, Any] = {"loadavg_before": os.getloadavg()[0]}
         if "streaming" in paths:
             result["streaming"] = cli(after, *args)
@@ -470,18 +499,16 @@ def run_size(
             result["whole_batch"] = cli(
                 before_src, *[flat if a == str(folder) else a for a in args]
             )
-        verdicts = {
-            path: verdict(kind, result[path]["stdout"])
-            for path in ("streaming", "fanout", "whole_batch")
-            if path in result
-        }
-        # None: one path alone has nothing to be identical with
-        result["verdicts_identical"] = (
-            None
-            if len(verdicts) < 2
-            else len({json.dumps(v) for v in verdicts.values()}) == 1
-            and None not in verdicts.values()
+        if kind == "drift" and "whole_frame" in paths:
+            result["whole_frame"] = _whole_frame(folder, rows)
+        verdicts = {path: verdict(kind, result[path]["stdout"]) for path in PATHS if path in result}
+        # today's code three ways (streaming, fanout, whole_frame); the anchor commit apart,
+        # since its drift method is older. None: nothing to compare with.
+        result["verdicts_identical"] = _same(
+            [v for path, v in verdicts.items() if path != "whole_batch"]
         )
+        if "whole_batch" in verdicts:
+            result["anchor_verdict_identical"] = _same(list(verdicts.values()))
         result["verdict"] = next(iter(verdicts.values()))
         result["loadavg_after"] = os.getloadavg()[0]
         entry[kind] = result
@@ -489,10 +516,24 @@ def run_size(
     return entry
 
 
+def _whole_frame(folder: Path, rows: int) -> dict[str, Any]:
+    needed = WHOLE_FRAME_GIB_PER_M * rows / 1e6 + HEADROOM_GIB
+    if available_gib() < needed:
+        return {"skipped": f"{available_gib()} GiB available, {needed:.1f} needed"}
+    child = [sys.executable, str(Path(__file__).resolve()), "--child", "whole-drift"]
+    return run_timed([*child, str(folder)], REPO / "src")
+
+
+def _same(verdicts: list[Any]) -> bool | None:
+    if len(verdicts) < 2:
+        return None
+    return None not in verdicts and len({json.dumps(v) for v in verdicts}) == 1
+
+
 def _line(rows: int, kind: str, result: dict[str, Any]) -> str:
     parts = [f"{rows:>11,} {kind:5}"]
-    for path in ("streaming", "fanout", "whole_batch"):
-        if path in result:
+    for path in PATHS:
+        if "seconds" in result.get(path, {}):
             r = result[path]
             parts.append(
                 f"{path} {r['seconds']:7.1f} s ({r['cpu_seconds']:6.1f} s CPU) "
@@ -500,6 +541,8 @@ def _line(rows: int, kind: str, result: dict[str, Any]) -> str:
             )
     same = result["verdicts_identical"]
     parts.append("one path" if same is None else "same verdicts" if same else "VERDICTS DIFFER")
+    if "anchor_verdict_identical" in result:
+        parts.append(f"anchor {'same' if result['anchor_verdict_identical'] else 'differs'}")
     return " | ".join(parts)
 
 
@@ -539,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS),
                         help="the paths to run (the anchor beside streaming alone)")  # fmt: skip
+    parser.add_argument(
+        "--steps", nargs="+", choices=("check", "drift"), default=["check", "drift"]
+    )
     parser.add_argument("--out", type=Path, help="the results JSON (default: dated)")
     args = parser.parse_args(argv)
     DATA.mkdir(parents=True, exist_ok=True)
@@ -570,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.workers,
                     args.before_min_available_gib,
                     tuple(args.paths),
+                    tuple(args.steps),
                 )
             )
             out.write_text(json.dumps(record, indent=2) + "\n")
