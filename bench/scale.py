@@ -28,6 +28,9 @@ PYTHONPATH at the branch's or the anchor's ``src``): wall time, and peak RSS fro
 ``ru_maxrss``. `drift` compares with a saved reference profile (fitted once from a 1M-row
 reference batch), so its time is the current batch's. Main's reader does not descend into
 partition folders, so it reads a flat folder of symlinks to the same files, in the same order.
+`whole_frame` (drift only): today's `compare_profile` on the whole batch as one frame — the
+anchor commit's drift method is older, so drift verdicts are compared with this one
+(`verdicts_identical`), the anchor's apart (`anchor_verdict_identical`).
 Fan-out: one plan process, then 2 map
 processes at once (half the slices each: `adapters/fanout.py`, what mapped tasks call), then
 one reduce process; wall time is end to end, peak RSS the largest of the processes. Verdicts
