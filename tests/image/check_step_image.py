@@ -156,13 +156,19 @@ def write_request(project: Path, store: Path, version: str | None = None) -> tup
 
 def run_in_pod_like_sandbox(venv: Path, project: Path, store: Path, scratch: Path,
                             request_uri: str) -> subprocess.CompletedProcess:  # fmt: skip
-    """`airflow-mlops run-step` as uid 1000 with / read-only, scratch a tmpfs, store writable."""
+    """`airflow-mlops run-step` as uid 1000 with / read-only, scratch a tmpfs, store writable,
+    and `import airflow` failing (run-step must not need Airflow, only the package does)."""
+    blocker = project.parent / "no-airflow"
+    (blocker / "airflow").mkdir(parents=True, exist_ok=True)
+    (blocker / "airflow" / "__init__.py").write_text(
+        'raise ImportError("run-step imported Airflow")'
+    )
     inner = (
         f"mount --bind {store} {store} && mount -t tmpfs -o size=1g,mode=1777 tmpfs {scratch} "
         f"&& mount --rbind / / && mount -o remount,bind,ro / && cd {project} && "
         f"exec setpriv --reuid={UID} --regid={UID} --clear-groups env -i "
         f"PATH={venv / 'bin'}:/usr/bin:/bin HOME={scratch} TMPDIR={scratch} "
-        "PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 "
+        f"PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH={blocker} "
         f"airflow-mlops run-step validation --request {request_uri}"
     )
     return subprocess.run(["unshare", "--mount", "sh", "-c", inner],
@@ -203,6 +209,8 @@ def main() -> int:
             value = outcome.get("value") or {}
             checks["runs validation in the image env"] = done.returncode == 0 and bool(
                 value.get("snapshot_id") or value.get("manifest"))  # fmt: skip
+            lines = len((done.stdout + done.stderr).splitlines())
+            checks[f"the pod log is one screen ({lines} lines)"] = lines <= 20
         else:
             error = outcome.get("error") or {}
             checks["refuses another minor release as the outcome"] = (
