@@ -127,6 +127,7 @@ def frame_part(
     (uniqueness, decided across slices) are not sent to GX; they are marked as run, unless a
     missing column or wrong dtype skips them. `now` must be aware (UTC)."""
     checks = list(checks)
+    _quiet_gx()  # before `_expectation` imports GX (its import logs ~200 INFO lines)
     dtypes: dict[str, str] = {}
     for name, dtype in frame.dtypes.items():
         dtypes.setdefault(str(name), str(dtype))

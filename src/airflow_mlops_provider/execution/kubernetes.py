@@ -12,6 +12,7 @@ service-account token unless a service account is named.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -186,20 +187,84 @@ def image_digest(operator: Any) -> str | None:
     return statuses[0].image_id if statuses else None
 
 
-def pod_failure(operator: Any, error: Exception, what: str = "training") -> str:
-    """Why a `what` pod failed, in one line: its container's exit code and reason when the
-    pod status has them (OOMKilled, DeadlineExceeded, Error), else the provider's message."""
+def pod_failure(
+    operator: Any, error: Exception, what: str = "training", image_field: str = "training.image"
+) -> str:
+    """Why a `what` pod failed, in one line. A pod whose image could not be pulled, or whose
+    image has no such command, is named as that, with the image, the YAML field it came from
+    (`image_field`) and the fix; otherwise its container's exit code and reason when the pod
+    status has them (OOMKilled, DeadlineExceeded, Error), else the provider's message."""
     pod = getattr(operator, "pod", None)
     name = pod.metadata.name if pod is not None else operator.name
+    namespace = pod.metadata.namespace if pod is not None else operator.namespace
     status = getattr(pod, "status", None)
-    statuses = getattr(status, "container_statuses", None) or []
-    ended = statuses[0].state.terminated if statuses and statuses[0].state else None
+    state = _container_state(status)
+    unstarted = _not_started(operator, state, error, what, image_field)
+    if unstarted:
+        return f"{what} pod {namespace}/{name} could not start: {unstarted}"
+    ended = state.terminated if state is not None else None
     reasons = [f"exit code {ended.exit_code}", ended.reason] if ended is not None else []
     if getattr(status, "reason", None):  # e.g. DeadlineExceeded: training.timeout_minutes
         reasons.append(f"pod {status.reason}")
     why = ", ".join(filter(None, reasons)) or str(error).split("\n")[0] or type(error).__name__
-    namespace = pod.metadata.namespace if pod is not None else operator.namespace
     return f"{what} pod {namespace}/{name} failed ({why})"
+
+
+# How the runtimes say a container's command is not in its image: containerd's StartError
+# (exit 128), Docker's ContainerCannotRun (exit 127) and CRI-O's CreateContainerError (waiting)
+# carry the OCI runtime's message; exit 127 alone is a shell's "command not found".
+NOT_STARTED = {"StartError", "ContainerCannotRun", "CreateContainerError", "RunContainerError"}
+# The kubelet's reasons for an image it cannot pull (the provider fails the task on them).
+PULL_FAILED = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+
+
+def _container_state(status: Any) -> Any:
+    """The state of the pod's `base` container (the first one if none is called so)."""
+    statuses = getattr(status, "container_statuses", None) or []
+    base = next((s for s in statuses if s.name == "base"), statuses[0] if statuses else None)
+    return base.state if base is not None else None
+
+
+def _not_started(
+    operator: Any, state: Any, error: Exception, what: str, image_field: str
+) -> str | None:
+    """The line for a pod that never ran its command (image not pulled, command not in the
+    image), or None."""
+    image = f"image {getattr(operator, 'image', None) or '?'} ({image_field})"
+    waiting = getattr(state, "waiting", None)
+    pulled = re.search(r"Image cannot be pulled, unable to start: (\w+)", str(error))
+    reason = getattr(waiting, "reason", None) or (pulled.group(1) if pulled else None)
+    if reason in PULL_FAILED:
+        settings = "training" if what == "training" else "compute"
+        return (
+            f"{image} cannot be pulled ({reason}); check its name and tag, and that "
+            f"{settings}.kubernetes.image_pull_secrets names a Secret with credentials for its "
+            "registry (kubectl describe pod shows the registry's answer)"
+        )
+    command = (getattr(operator, "cmds", None) or ["?"])[0]
+    if not _command_missing(getattr(state, "terminated", None) or waiting, command):
+        return None
+    return f"{image} has no `{command}` command; {_install_fix(what, image_field)}"
+
+
+def _install_fix(what: str, image_field: str) -> str:
+    if what == "training":
+        return f"fix training.command, or build {image_field} with it (include/trainer/Dockerfile)"
+    return (
+        "install airflow-mlops-provider in that image (include/trainer/Dockerfile builds one "
+        f"that trains and runs the steps), or set compute.{what}.image to one that has it"
+    )
+
+
+def _command_missing(state: Any, command: str) -> bool:
+    """Whether a terminated or waiting container state says `command` was not found (not a
+    mount's missing file, which the runtimes report with the same words)."""
+    if state is None:
+        return False
+    message = (getattr(state, "message", None) or "").lower()
+    named = f'"{command.lower()}"' in message
+    said = "executable file not found" in message or (named and "no such file" in message)
+    return (state.reason in NOT_STARTED and said) or getattr(state, "exit_code", None) == 127
 
 
 def without_credentials(uri: str) -> str:

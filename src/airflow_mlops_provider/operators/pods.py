@@ -31,6 +31,7 @@ class DefersToPod:
     """Mixin for an operator that runs a pod operator's pod inside its own task."""
 
     _pod: Any = None  # the pod operator this worker is starting or finishing
+    image_field = "training.image"  # the YAML field naming the pod's image, for its errors
 
     def watch_pod(
         self, pod: Any, step: Callable[[], object], failed: Callable[[str], Exception]
@@ -48,7 +49,7 @@ class DefersToPod:
                 trigger=deferred.trigger, method_name="execute_complete", timeout=deferred.timeout
             )
         except AirflowException as exc:
-            raise failed(_one_line(pod, exc)) from None
+            raise failed(_one_line(pod, exc, self.image_field)) from None
 
     def on_kill(self) -> None:
         """Delete the pod this worker is starting or finishing. While the task is deferred no
@@ -57,10 +58,11 @@ class DefersToPod:
             self._pod.on_kill()
 
 
-def _one_line(pod: Any, error: Exception) -> str:
+def _one_line(pod: Any, error: Exception, image_field: str) -> str:
     from airflow_mlops_provider.execution.kubernetes import STEP_LABEL, pod_failure
 
-    return pod_failure(pod, error, what=pod.labels.get(STEP_LABEL, "training"))
+    what = pod.labels.get(STEP_LABEL, "training")
+    return pod_failure(pod, error, what=what, image_field=image_field)
 
 
 def delete_leftover_pod(pod: Any, context: Context) -> None:
@@ -99,6 +101,12 @@ class RunsStepOnPod(DefersToPod):
         if self.pod is None:
             return steps.run_step(self.step, rt, inputs)
         return self._run_in_pod(context, rt, inputs)
+
+    @property
+    def image_field(self) -> str:  # type: ignore[override]
+        """`training.image` when the step's pod runs the trainer's image by default."""
+        defaulted = self.pod is not None and self.pod.image_defaulted
+        return "training.image" if defaulted else f"compute.{self.step}.image"
 
     def located(self, rt: Runtime, location: str) -> str:
         """A location as the step's service gets it: as written in the worker (the service

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops_provider import __version__
 from airflow_mlops_provider.exceptions import MlopsConfigError, PathNotAllowedError
 
 if TYPE_CHECKING:
@@ -217,17 +218,25 @@ def record(step: str, rt: Runtime, inputs: dict[str, Any]) -> StepOutcome:
 def request(
     step: str, *, config: dict[str, Any], task: dict[str, str], inputs: dict[str, Any], result: str
 ) -> str:
-    """The request document a step pod reads: the step, the pipeline's shared settings
-    (`PipelineConfig`, no secrets), the task it runs for, its inputs and where the outcome
-    goes."""
-    document = {"step": step, "config": config, "task": task, "inputs": inputs, "result": result}
+    """The request document a step pod reads: the step, the provider release that wrote it, the
+    pipeline's shared settings (`PipelineConfig`, no secrets), the task it runs for, its inputs
+    and where the outcome goes."""
+    document = {
+        "step": step,
+        "provider_version": __version__,
+        "config": config,
+        "task": task,
+        "inputs": inputs,
+        "result": result,
+    }
     return json.dumps(document, indent=2)
 
 
 def run_request(step: str, request_uri: str, *, storage: Storage, tracking: Tracking | None) -> int:
     """What `airflow-mlops run-step` does in a pod: read the request, run the step, write its
     outcome. Exit 0 when the step gave its value or its answer, 1 when it crashed (the pod
-    fails; the task says why in one line and a retry runs it again)."""
+    fails; the task says why in one line and a retry runs it again). A request from another
+    release of the provider is answered with a configuration error, not run."""
     from airflow_mlops_provider.adapters.mlflow_registry import Registry
     from airflow_mlops_provider.services.config import PipelineConfig
     from airflow_mlops_provider.services.layout import TaskRef
@@ -236,6 +245,12 @@ def run_request(step: str, request_uri: str, *, storage: Storage, tracking: Trac
     document = json.loads(storage.read_text(request_uri))
     if document["step"] != step:
         raise MlopsConfigError(f"{request_uri} is a {document['step']} request, not {step}")
+    skew = version_skew(step, document.get("provider_version"))
+    if skew is not None:
+        log.error("%s", skew)
+        refused = StepOutcome(error={"kind": "MlopsConfigError", "message": skew})
+        storage.write_text(document["result"], refused.to_json())
+        return 0
     config = PipelineConfig.model_validate(document["config"])
     rt = Runtime(
         pipeline=config.pipeline,
@@ -247,6 +262,27 @@ def run_request(step: str, request_uri: str, *, storage: Storage, tracking: Trac
     outcome = record(step, rt, document["inputs"])
     storage.write_text(document["result"], outcome.to_json())
     return 1 if outcome.crashed else 0
+
+
+def version_skew(step: str, written_by: str | None) -> str | None:
+    """Why this pod must not run a request written by provider release `written_by`, or None.
+    Requests and outcomes may change between minor releases, so the step pod's provider must
+    have the worker's major.minor; patch releases keep both documents."""
+    if written_by is not None and _minor(written_by) == _minor(__version__):
+        return None
+    worker = written_by or "an older release (its request names none)"
+    wanted = f"=={written_by}" if written_by else " of the worker's release"
+    return (
+        f"this {step} pod runs airflow-mlops-provider {__version__}, the worker that wrote its "
+        f"request runs {worker}, and a step pod needs the worker's major.minor: rebuild the "
+        f"step image (compute.{step}.image, or training.image when unset) with "
+        f"airflow-mlops-provider{wanted} (include/trainer/Dockerfile of that release), "
+        "then clear the task"
+    )
+
+
+def _minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
 
 
 def _no_tracking() -> Tracking:

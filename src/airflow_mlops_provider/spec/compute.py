@@ -103,6 +103,9 @@ class StepPod(StrictModel):
     deadline and the shared pod settings. Operators take it as `pod=` (None: in the worker)."""
 
     image: str = Field(description="image with airflow-mlops-provider installed")
+    image_defaulted: bool = Field(
+        False, description="the image is training.image, compute.<step>.image being unset"
+    )
     resources: Resources = Field(default_factory=Resources, description="cpu, memory, gpu")
     timeout_minutes: int = Field(60, ge=1, description="the pod is stopped after this long")
     kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec, description="pod settings")

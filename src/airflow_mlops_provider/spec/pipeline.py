@@ -103,6 +103,7 @@ class PipelineSpec(StrictModel, MlflowNames):
             return None
         return StepPod(
             image=chosen.image or self.training.image,
+            image_defaulted=chosen.image is None,
             resources=chosen.resources,
             timeout_minutes=chosen.timeout_minutes,
             kubernetes=self.compute.kubernetes,
