@@ -60,6 +60,7 @@ class CanaryPromoteOperator(RunsStepOnPod, BatchTemplated, BaseOperator):
     template_fields = ("replay_source", "logs_source")
     ui_color = "#d6f0ff"
     step = "replay"
+    _scored: str | None = None  # the window the last replay pod of this worker call wrote
 
     def __init__(
         self,
@@ -177,10 +178,10 @@ class CanaryPromoteOperator(RunsStepOnPod, BatchTemplated, BaseOperator):
         from airflow_mlops_provider.services.replay import ReplayWindow
 
         wanted = ReplayWindow.from_json(window)
-        if wanted.target == getattr(self, "_scored", None):
+        if wanted.target == self._scored:
             raise MlopsError(
                 f"the replay pod of window {wanted.part} ended without writing "
-                f"{wanted.target}; its log is above, and a retry scores the window again"
+                f"{wanted.target}; its log is above; clearing this task scores the window again"
             )
         versions = wanted.versions
         self.log.info(
