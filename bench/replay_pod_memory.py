@@ -86,13 +86,14 @@ def release(project: Path, store: Path, requests: Path, on_pod: bool) -> dict[st
         )
 
     with MonkeyPatch.context() as patch:
-        install(patch, StandInCluster(run_container()))
+        cluster = install(patch, StandInCluster(run_container()))
         if on_pod:
             from airflow.sdk.exceptions import TaskDeferred
 
             try:
                 operator().execute(ctx)
             except TaskDeferred as deferred:
+                cluster.wait_all(timeout=3600)  # the trigger's own wait is the tests' 2 minutes
                 event = trigger_event(deferred, poll=POLL_SECONDS)
                 result = operator().execute_complete(ctx, event=event)
         else:
@@ -148,6 +149,7 @@ def main() -> None:
     report = {"machine": _machine(), "rows": args.rows, "results": []}
     with tempfile.TemporaryDirectory(prefix="replay-pod-bench-") as folder:
         root = Path(folder)
+        os.environ["MLOPS_ALLOWED_ROOTS"] = str(root)  # the requests sit beside the projects
         _generate(root / "data", args.rows)
         batch = root / "data" / "batches" / "dt=2026-11-01"
         (root / "store").mkdir()
