@@ -26,6 +26,7 @@ STEP_NAMES = (
     "drift",
     "evaluation",
     "scoring",
+    "replay",
 )  # spec/compute.py STEPS, without importing it
 
 
@@ -387,7 +388,8 @@ def _drift_columns(
 
 def render_pod(path: Path, step: str | None = None) -> int:
     """Print the exact pod spec (YAML) of each step that runs on kubernetes — training's
-    (`training.compute`) and validation's, drift's, evaluation's and scoring's (`compute:`) —
+    (`training.compute`) and validation's, drift's, evaluation's, scoring's and the canary
+    replay's (`compute:`) —
     or of the one `step`; several pods are separate YAML documents. No cluster needed.
 
     Run-time values (the MLflow run id, snapshot paths, lineage, request URIs) are shown as

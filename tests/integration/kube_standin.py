@@ -57,10 +57,21 @@ def run_trainer(gate: Path | None = None) -> Kubelet:
     return start
 
 
-def run_container() -> Kubelet:
+# Waits for the gate file (when one is given), then runs the container's command.
+HOLD = """
+import os, subprocess, sys, time
+gate = sys.argv[1]
+while gate and not os.path.exists(gate):
+    time.sleep(0.05)
+sys.exit(subprocess.call(sys.argv[2:]))
+"""
+
+
+def run_container(gate: Path | None = None) -> Kubelet:
     """The pod's own command, run here: `airflow-mlops ...` is this venv's console script (the
     image's), with the pod's plain environment over this process's — which stands in for the
-    Secrets `secret_env` names (the MLflow and S3 credentials a test has set)."""
+    Secrets `secret_env` names (the MLflow and S3 credentials a test has set). With a `gate`,
+    the container holds (the pod shows Running) until that file exists."""
 
     def start(pod: dict[str, Any]) -> subprocess.Popen:
         (container,) = pod["spec"]["containers"]
@@ -69,7 +80,10 @@ def run_container() -> Kubelet:
         command = [*container["command"], *container.get("args", [])]
         command[0] = str(Path(sys.executable).parent / command[0])
         return subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            [sys.executable, "-c", HOLD, str(gate or ""), *command],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
 
     return start

@@ -124,7 +124,7 @@ def render_pod_command(*args: str) -> list[dict]:
 def test_render_pod_prints_every_steps_pod_and_each_is_valid(k8s_version: str) -> None:
     pods = render_pod_command()
     steps = [pod["metadata"]["labels"]["mlops/step"] for pod in pods]
-    assert steps == ["training", "validation", "drift", "evaluation", "scoring"]
+    assert steps == ["training", "validation", "drift", "evaluation", "scoring", "replay"]
     assert pods[0]["metadata"]["name"].startswith("fraud-gpu-train-")
     for pod in pods:
         assert pod["kind"] == "Pod"
@@ -152,8 +152,8 @@ def test_step_pods_are_locked_down_like_training_pods() -> None:
 
 
 def test_step_pods_get_resources_images_and_credentials_by_reference() -> None:
-    _, validation, drift, evaluation, scoring = render_pod_command()
-    pods = (validation, drift, evaluation, scoring)
+    _, validation, drift, evaluation, scoring, replay = render_pod_command()
+    pods = (validation, drift, evaluation, scoring, replay)
     images = [pod["spec"]["containers"][0]["image"] for pod in pods]
     # validation and drift name the provider's image; the scoring steps load models: the
     # trainer's image
@@ -162,12 +162,17 @@ def test_step_pods_get_resources_images_and_credentials_by_reference() -> None:
         "registry.example.com/ml/airflow-mlops:1.0",
         "registry.example.com/ml/fraud-trainer:1.4.0",
         "registry.example.com/ml/fraud-trainer:1.4.0",
+        "registry.example.com/ml/fraud-trainer:1.4.0",
     ]
-    (scorer,) = evaluation["spec"]["containers"]
-    assert scorer["resources"]["limits"] == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
+    for gpu in (evaluation, replay):  # both models on a GPU node
+        (scorer,) = gpu["spec"]["containers"]
+        assert scorer["resources"]["limits"] == {
+            "cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"
+        }  # fmt: skip
+        assert gpu["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A10G"}
     assert evaluation["spec"]["activeDeadlineSeconds"] == 30 * 60
-    assert evaluation["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A10G"}
-    for pod in (drift, evaluation, scoring):  # they read the registry: credentials by ref
+    assert replay["spec"]["containers"][0]["args"][:2] == ["run-step", "replay"]
+    for pod in (drift, evaluation, scoring, replay):  # they read the registry: credentials by ref
         env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
         assert env["MLFLOW_TRACKING_URI"]["value"] == "https://mlflow.example.com"
         assert "value" not in env["MLFLOW_TRACKING_PASSWORD"]

@@ -200,6 +200,37 @@ def test_a_retry_reuses_the_outcome_of_the_pod_its_try_left_and_deletes_the_pod(
     assert [line["event"] for line in lines if line["run_id"] == "manual__3"] == ["validated"]
 
 
+def test_a_new_try_reattaches_to_the_pod_its_earlier_try_left_running(
+    s3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The worker died while the validation pod ran: the next try finds the pod Running (the
+    stand-in holds its container until the gate file exists), watches it instead of starting
+    a second one (the provider's durable reattach, through the task state store), and goes on
+    with the outcome that pod stores."""
+    gate = tmp_path / "gate"
+    cluster = install(monkeypatch, StandInCluster(run_container(gate)))
+    source = "s3://lake/churn/dt=2026-11-01"
+    local = validator(tmp_path, None, source).execute(context("manual__r1", "validate_data", {}))
+    store = StateStore()
+    start(validator(tmp_path, POD, source), context("manual__r2", "validate_data", {}, 1, store))
+    (pod_name,) = cluster.created
+    assert cluster.running() == [pod_name]  # the try ended; its pod did not
+
+    retry = context("manual__r2", "validate_data", {}, 2, store)
+    deferred = start(validator(tmp_path, POD, source), retry)
+    assert cluster.created == [pod_name] and deferred.trigger.pod_name == pod_name
+    gate.touch()  # the pod's work goes on and ends
+    result = resume(validator(tmp_path, POD, source), retry, deferred)
+
+    assert result["snapshot_id"] == local["snapshot_id"]
+    audit = Storage(tmp_path, s3_client=lambda: s3).read_lines(
+        "s3://mlops/root/pipelines/churn/audit.jsonl"
+    )
+    events = [json.loads(line) for line in audit]
+    assert [e["event"] for e in events if e["run_id"] == "manual__r2"] == ["validated"]  # once
+    assert cluster.created == [pod_name] and cluster.deleted == [pod_name]
+
+
 def test_a_failed_pod_fails_the_task_in_one_line_and_stays(
     s3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

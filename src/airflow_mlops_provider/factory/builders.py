@@ -156,6 +156,7 @@ def build_training(spec: PipelineSpec, pipeline: PipelineConfig, doc: str) -> DA
             retries=max(spec.retries, CANARY_RETRIES),
             replay_source=spec.canary.replay.source,
             logs_source=spec.canary.inference_logs and spec.canary.inference_logs.source,
+            pod=spec.step_pod("replay"),
         )
         reject = RejectOperator(task_id="reject", pipeline=pipeline, gate_task_id="evaluate")
         skip = EmptyOperator(task_id="skip_retrain")

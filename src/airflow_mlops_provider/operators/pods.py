@@ -1,7 +1,8 @@
 """Running part of a task in a Kubernetes pod: start it, defer while it runs, come back.
 
 Shared by the retrain task (a training pod) and the steps `compute:` places on kubernetes
-(validation, drift, evaluation). The cncf-kubernetes provider's KubernetesPodOperator is used
+(validation, drift, evaluation, monitoring's scoring, and the canary's replay — one pod per
+measurement window). The cncf-kubernetes provider's KubernetesPodOperator is used
 inside the task (composition, DESIGN.md §6): its `execute_async` creates the pod (or reattaches
 to the one an earlier try left running) and raises TaskDeferred, which the task turns into its
 own deferral on the provider's KubernetesPodTrigger, resuming in `execute_complete`; there the
@@ -95,12 +96,16 @@ class RunsStepOnPod(DefersToPod):
     pipeline: PipelineConfig
     task_id: str
 
-    def run_step(self, context: Context, rt: Runtime, inputs: dict[str, Any]) -> dict[str, Any]:
+    def run_step(
+        self, context: Context, rt: Runtime, inputs: dict[str, Any], part: str | None = None
+    ) -> dict[str, Any]:
+        """`part`: which of several pods of one task this is (the canary's windows), so each
+        has its own request and outcome."""
         from airflow_mlops_provider.services import steps
 
         if self.pod is None:
             return steps.run_step(self.step, rt, inputs)
-        return self._run_in_pod(context, rt, inputs)
+        return self._run_in_pod(context, rt, inputs, part)
 
     @property
     def image_field(self) -> str:  # type: ignore[override]
@@ -127,14 +132,17 @@ class RunsStepOnPod(DefersToPod):
         self.watch_pod(pod, lambda: pod.trigger_reentry(context, event), failed)
         return self._outcome(context, rt, result_uri)
 
-    def _run_in_pod(self, context: Context, rt: Runtime, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _run_in_pod(
+        self, context: Context, rt: Runtime, inputs: dict[str, Any], part: str | None
+    ) -> dict[str, Any]:
         """Reuse the outcome an earlier try's pod stored in this clear cycle; else store the
         request and start (or reattach to) the pod, and defer."""
         from airflow_mlops_provider.operators.runtime import attempt_of
         from airflow_mlops_provider.services import steps
 
         storage = rt.storage
-        folder = rt.task_folder(steps.STEP_FOLDER, str(attempt_of(context).first_try))
+        cycle = [steps.STEP_FOLDER, str(attempt_of(context).first_try), *filter(None, [part])]
+        folder = rt.task_folder(*cycle)
         request_uri = storage.join(folder, "request.json")
         result_uri = storage.join(folder, "result.json")
         pod = self._pod_operator(request_uri=request_uri, result_uri=result_uri, env=self._env(rt))

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_mlops_provider.operators.pods import RunsStepOnPod, delete_leftover_pod
 from airflow_mlops_provider.operators.run_identity import BatchTemplated
 from airflow_mlops_provider.operators.run_note import note_decision
 from airflow_mlops_provider.services.config import PipelineConfig, as_block
-from airflow_mlops_provider.spec import CanarySpec, DataSpec, EvaluationSpec
+from airflow_mlops_provider.spec import CanarySpec, DataSpec, EvaluationSpec, StepPod
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from airflow_mlops_provider.services.runtime import Runtime
 
 
-class CanaryPromoteOperator(BatchTemplated, BaseOperator):
+class CanaryPromoteOperator(RunsStepOnPod, BatchTemplated, BaseOperator):
     """Roll the gated challenger out by `canary.steps`, then make it the champion — or roll
     back.
 
@@ -34,6 +35,13 @@ class CanaryPromoteOperator(BatchTemplated, BaseOperator):
     untouched and fails the task without retries. With `canary.enabled: false`, or no
     champion yet (nothing to compare against), promotion is direct. Idempotent.
 
+    With the local router each measurement scores a window of replayed requests with both
+    models — in this worker, or with `pod` in a Kubernetes pod (`compute.replay: kubernetes`,
+    by default in the trainer's image): the release asks for the window, the task stores the
+    request, starts the pod and DEFERS on the provider's trigger, and on re-entry
+    (`execute_complete`) calls the release again, which measures the written window. One pod
+    per window; a window once written is never scored again (retries, clears).
+
     :param pipeline: the pipeline's shared settings (`PipelineConfig` or a dict of it).
     :param canary: YAML block `canary` (`CanarySpec` or dict): router, metric source, steps.
     :param data: YAML block `data` (`DataSpec` or dict): target, features, id column.
@@ -45,10 +53,14 @@ class CanaryPromoteOperator(BatchTemplated, BaseOperator):
         replay when `canary.replay.source` is not set).
     :param replay_source: `canary.replay.source` (templated).
     :param logs_source: `canary.inference_logs.source` (templated).
+    :param pod: where the local router's windows are scored: a `StepPod` (or dict of it) for
+        a Kubernetes pod per window, None (default) for this worker.
     """
 
     template_fields = ("replay_source", "logs_source")
     ui_color = "#d6f0ff"
+    step = "replay"
+    _scored: str | None = None  # the window the last replay pod of this worker call wrote
 
     def __init__(
         self,
@@ -61,10 +73,12 @@ class CanaryPromoteOperator(BatchTemplated, BaseOperator):
         snapshot_task_id: str,
         replay_source: str | None = None,
         logs_source: str | None = None,
+        pod: StepPod | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.pipeline = as_block(PipelineConfig, pipeline)
+        self.pod = as_block(StepPod, pod)
         self.canary = as_block(CanarySpec, canary)
         self.data = as_block(DataSpec, data)
         self.evaluation = as_block(EvaluationSpec, evaluation)
@@ -74,14 +88,25 @@ class CanaryPromoteOperator(BatchTemplated, BaseOperator):
         self.logs_source = logs_source
 
     def execute(self, context: Context) -> dict[str, Any]:
+        if self.pod is not None:  # a replay pod an earlier try left after it wrote its window
+            delete_leftover_pod(self._pod_operator(request_uri="", result_uri="", env={}), context)
+        return self._release(context)
+
+    def resume(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Re-entry after a deferred wait: carry on from the persisted state."""
+        return self._release(context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Re-entry after a replay pod ended: its log, its clean-up (a failed pod fails the
+        task in one line, nothing measured), then the release measures the written window."""
+        self._scored = self.step_result(context, event)["target"]
+        return self._release(context)
+
+    def _release(self, context: Context) -> dict[str, Any]:
         from airflow_mlops_provider.services.release import release
 
         gate = self._gate(context)
         return self._next(context, lambda rt, plan: release(rt, plan, gate=gate))
-
-    def resume(self, context: Context, event: Any = None) -> dict[str, Any]:
-        """Re-entry after a deferred wait: carry on from the persisted state."""
-        return self.execute(context)
 
     def answered(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Re-entry after a person answered a pause (Airflow HITL)."""
@@ -109,16 +134,20 @@ class CanaryPromoteOperator(BatchTemplated, BaseOperator):
         from airflow_mlops_provider.services.release import (
             PAUSE,
             PAUSE_OPTIONS,
+            REPLAY,
             WAIT,
             ReleaseRefused,
             RolloutFailed,
         )
 
+        rt = build_runtime(self.pipeline, context)
         try:
-            step = step_of(build_runtime(self.pipeline, context), self._plan(context))
+            step = step_of(rt, self._plan(context))
         except (RolloutFailed, ReleaseRefused) as exc:
             note_decision(context, exc.decision)
             raise AirflowFailException(str(exc)) from None
+        if step.kind == REPLAY:
+            return self._replay_in_pod(context, rt, step.result)
         if step.kind == WAIT:
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
@@ -139,6 +168,31 @@ class CanaryPromoteOperator(BatchTemplated, BaseOperator):
             )
             raise TaskAwaitingInput(method_name="answered")
         return step.result
+
+    def _replay_in_pod(
+        self, context: Context, rt: Runtime, window: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Score the window the release asked for in a pod (deferring until it ends), then
+        carry on. The pod's window must then be there: asked for twice, it was not written."""
+        from airflow_mlops_provider.exceptions import MlopsError
+        from airflow_mlops_provider.services.replay import ReplayWindow
+
+        wanted = ReplayWindow.from_json(window)
+        if wanted.target == self._scored:
+            raise MlopsError(
+                f"the replay pod of window {wanted.part} ended without writing "
+                f"{wanted.target}; its log is above; clearing this task scores the window again"
+            )
+        versions = wanted.versions
+        self.log.info(
+            "Canary window %s: v%s and v%s score %s in a replay pod",
+            wanted.part,
+            versions["canary"],
+            versions["champion"],
+            wanted.target,
+        )
+        self._scored = self.run_step(context, rt, window, part=wanted.part)["target"]
+        return self._release(context)  # the pod had already ended when this try found it
 
     def _gate(self, context: Context) -> dict[str, Any] | None:
         """The gate's result (which version it judged); the registry's record on that
@@ -167,6 +221,7 @@ class CanaryPromoteOperator(BatchTemplated, BaseOperator):
                 logs_source=self.logs_source,
                 prometheus_url=url,
             ),
+            replay_in_pod=self.pod is not None,
         )
 
 

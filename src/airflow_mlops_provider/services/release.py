@@ -5,7 +5,9 @@ Only the version the gate (or a person) approved against the current champion is
 `champion` moves only when the release succeeds, and only from the champion the gate judged
 against. The canary rollout itself is services/rollout.py; here is what a release
 step does with its outcome: wait until a time (the operator defers), ask a person (the
-operator raises Airflow's HITL), or finish — promoted, or rolled back (`RolloutFailed`).
+operator raises Airflow's HITL), have a window of replayed traffic scored in a pod
+(`compute.replay: kubernetes`: the operator runs the `replay` step and calls the release again),
+or finish — promoted, or rolled back (`RolloutFailed`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from airflow_mlops_provider.spec import CanarySpec, DataSpec
 
 log = logging.getLogger(__name__)
-DONE, WAIT, PAUSE = "done", "wait", "pause"
+DONE, WAIT, PAUSE, REPLAY = "done", "wait", "pause", "replay"
 PAUSE_OPTIONS = ["continue", "promote", "rollback"]
 
 
@@ -54,19 +56,22 @@ class RolloutFailed(MlopsError):
 class ReleasePlan:
     """How a challenger is released: the YAML's `canary` block, the data's target, features
     and id column (replayed requests), the gate's classification threshold, the Kubernetes
-    connection (KServe router) and where requests and metrics come from."""
+    connection (KServe router), where requests and metrics come from, and whether the local
+    router's windows are scored in a pod (`compute.replay: kubernetes`)."""
 
     canary: CanarySpec
     data: DataSpec
     threshold: float
     kubernetes_conn_id: str = "kubernetes_default"
     sources: RolloutSources = field(default_factory=RolloutSources)
+    replay_in_pod: bool = False
 
 
 @dataclass(frozen=True)
 class ReleaseStep:
     """What the release needs next: nothing (`done`, with the result), to `wait` until a
-    Unix time, or a person's answer to a `pause` (one of PAUSE_OPTIONS)."""
+    Unix time, a person's answer to a `pause` (one of PAUSE_OPTIONS), or a `replay` pod
+    scoring the window in `result` (the `replay` step's inputs) before it can measure."""
 
     kind: str
     result: dict[str, Any] = field(default_factory=dict)
@@ -239,17 +244,22 @@ def _rollout(rt: Runtime, plan: ReleasePlan, challenger: str, champion: str) -> 
         champion=champion,
         sources=plan.sources,
         kubernetes_conn_id=plan.kubernetes_conn_id,
+        replay_in_pod=plan.replay_in_pod,
     )
 
 
 def _advance(rt: Runtime, rollout: Rollout) -> ReleaseStep:
     from airflow_mlops_provider.core import canary
     from airflow_mlops_provider.exceptions import RegistryError
+    from airflow_mlops_provider.services.replay import ReplayInPod
 
     try:
         action, state = rollout.advance()
     except RegistryError as exc:  # `champion` moved by someone else during the canary
         raise ReleaseRefused(str(exc)) from None
+    except ReplayInPod as wanted:  # nothing measured yet: the state is as saved
+        log.info("Canary window %s is scored in a replay pod", wanted.window.part)
+        return ReleaseStep(REPLAY, wanted.window.to_json())
     if action.kind == canary.WAIT:
         return ReleaseStep(WAIT, until=float(action.until or 0))
     if action.kind == canary.PAUSE:

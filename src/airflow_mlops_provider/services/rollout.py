@@ -25,7 +25,8 @@ traffic, the router is set to it as on any rollback).
 `advance()` runs actions until the rollout must wait (a pause or an analysis interval: the
 operator defers), needs a person (inconclusive analysis or `pause: {}`), or is finished.
 `build()` assembles a rollout from the YAML's `canary` block: its router (adapters/routers),
-its metric source (adapters/metric_sources) and, for the local router, the replayed traffic.
+its metric source (adapters/metric_sources) and, for the local router, the replayed traffic
+(services/replay.py: scored here, or — `replay_in_pod` — in a pod the release asks for).
 """
 
 from __future__ import annotations
@@ -43,66 +44,11 @@ from airflow_mlops_provider.core.text import human_mapping
 if TYPE_CHECKING:
     from airflow_mlops_provider.adapters.mlflow_registry import Registry
     from airflow_mlops_provider.adapters.storage import Storage
+    from airflow_mlops_provider.services.replay import ReplayTraffic
     from airflow_mlops_provider.services.runtime import Runtime
     from airflow_mlops_provider.spec import CanarySpec, DataSpec
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ReplayTraffic:
-    """The local router's traffic: windows of logged requests routed and scored per arm."""
-
-    storage: Any
-    folder: str
-    load_requests: Callable[[], Any]
-    load_model: Callable[[str], Any]
-    features: list[str]
-    id_column: str | None
-    label: str | None
-    salt: str
-    batch_size: int
-    per_interval: int | None
-    _requests: Any = None
-
-    def run(self, steps: list[Any], state: canary.RolloutState) -> str:
-        """Route and score this measurement's window once; a resumed rollout reuses it."""
-        from airflow_mlops_provider.adapters.routers.local import replay, shadow_replay, window
-
-        index = len(state.measurements)
-        target = self.storage.join(self.folder, f"step-{state.step:02d}", f"m-{index:02d}.parquet")
-        if self.storage.exists(target):
-            return target
-        if self._requests is None:
-            self._requests = self.load_requests()
-        counts = [s.judged.count for s in steps if s.judged]
-        before = sum(s.judged.count for s in steps[: state.step] if s.judged)
-        requests = window(self._requests, before + index, sum(counts), self.per_interval)
-        versions = {"canary": state.challenger, "champion": str(state.champion)}
-        models = {arm: self.load_model(v) for arm, v in versions.items()}
-        if steps[state.step].shadow is not None:
-            scored = shadow_replay(
-                requests,
-                models=models,
-                versions=versions,
-                features=self.features,
-                id_column=self.id_column,
-                label=self.label,
-                batch_size=self.batch_size,
-            )
-            return self.storage.write_frame(scored, target)
-        scored = replay(
-            requests,
-            models=models,
-            versions=versions,
-            weight=state.weight,
-            features=self.features,
-            id_column=self.id_column,
-            label=self.label,
-            salt=self.salt,
-            batch_size=self.batch_size,
-        )
-        return self.storage.write_frame(scored, target)
 
 
 @dataclass
@@ -384,8 +330,10 @@ def build(
     champion: str,
     sources: RolloutSources,
     kubernetes_conn_id: str,
+    replay_in_pod: bool = False,
 ) -> Rollout:
-    """The rollout `canary_spec` describes, for this challenger against this champion."""
+    """The rollout `canary_spec` describes, for this challenger against this champion;
+    `replay_in_pod`: the local router's windows are scored in a pod (`compute.replay`)."""
     c, storage = canary_spec, rt.storage
     folder = rt.layout.canary
     traffic = storage.join(folder, f"v{challenger}", "traffic")
@@ -414,6 +362,8 @@ def build(
         source = PrometheusSource(sources.prometheus_url or c.prometheus.url, c.prometheus)
     replay = None
     if c.router == "local":
+        from airflow_mlops_provider.services.replay import ReplayTraffic
+
         requests_at = sources.replay_source or sources.holdout_uri
         if requests_at is None:
             raise ValueError("the local router needs requests to replay: canary.replay.source")
@@ -421,7 +371,8 @@ def build(
         replay = ReplayTraffic(
             storage=storage,
             folder=traffic,
-            load_requests=lambda: storage.read_frame(requests_at, c.replay.format),
+            requests=requests_at,
+            format=c.replay.format,
             load_model=lambda v: registry.load_model(f"models:/{registry.model_name}/{v}"),
             features=data.features.all,
             id_column=c.replay.request_id_column or data.id_column,
@@ -429,6 +380,7 @@ def build(
             salt=rt.pipeline,
             batch_size=c.replay.batch_size,
             per_interval=c.replay.requests_per_interval,
+            in_pod=replay_in_pod,
         )
     return Rollout(
         steps=list(c.steps),

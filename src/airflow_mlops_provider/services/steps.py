@@ -115,11 +115,28 @@ def _scoring(rt: Runtime, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"window": window.to_xcom(), "skipped": window.skipped}
 
 
+def _replay(rt: Runtime, inputs: dict[str, Any]) -> dict[str, Any]:
+    """One canary measurement's window of replayed requests, routed (or shadowed) and scored
+    by both models, written where the rollout reads it (services/replay.py)."""
+    from airflow_mlops_provider.services.replay import ReplayWindow, score_window
+
+    window = ReplayWindow.from_json(inputs)
+    registry = rt.registry
+    target = score_window(
+        window,
+        storage=rt.storage,
+        requests=rt.storage.read_frame(window.requests, window.format),
+        load_model=lambda v: registry.load_model(f"models:/{registry.model_name}/{v}"),
+    )
+    return {"target": target}
+
+
 STEPS: dict[str, Callable[[Runtime, dict[str, Any]], dict[str, Any]]] = {
     "validation": _validation,
     "drift": _drift,
     "evaluation": _evaluation,
     "scoring": _scoring,
+    "replay": _replay,
 }
 
 
@@ -287,7 +304,8 @@ def _minor(version: str) -> tuple[str, ...]:
 
 def _no_tracking() -> Tracking:
     raise MlopsConfigError(
-        "this step pod has no MLFLOW_TRACKING_URI; only drift and evaluation pods get one"
+        "this step pod has no MLFLOW_TRACKING_URI; only the steps that read the registry get "
+        "one (drift, evaluation, scoring, replay)"
     )
 
 

@@ -13,6 +13,7 @@ image, command and GPU.
       evaluation:
         mode: kubernetes
         resources: {cpu: 4, memory: 16Gi, gpu: 1}
+      replay: kubernetes                  # the local router's canary windows, scored in a pod
       kubernetes: {namespace: ml-steps, secret_env: {...}}
 """
 
@@ -32,8 +33,10 @@ STEPS = {
     "drift": "detect_drift (training and monitoring)",
     "evaluation": "evaluate: both models scored on the holdout",
     "scoring": "collect_window (monitoring): logs without predictions scored with the champion",
+    "replay": "canary_promote with canary.router: local: each measurement's window of replayed "
+    "requests scored by both models",
 }
-MODEL_STEPS = ("drift", "evaluation", "scoring")  # steps that read the registry (MLflow)
+MODEL_STEPS = ("drift", "evaluation", "scoring", "replay")  # steps that read the registry (MLflow)
 SHORT_DEFAULT: dict[str, Any] = {"default": "local"}  # the default, as people write it
 
 
@@ -74,19 +77,20 @@ def _step_field(step: str) -> Any:
 
 
 class ComputeSpec(StrictModel):
-    """Where validation, drift, evaluation and monitoring's scoring run (training:
-    `training.compute`)."""
+    """Where validation, drift, evaluation, monitoring's scoring and the canary's replay run
+    (training: `training.compute`)."""
 
     validation: StepCompute = _step_field("validation")
     drift: StepCompute = _step_field("drift")
     evaluation: StepCompute = _step_field("evaluation")
     scoring: StepCompute = _step_field("scoring")
+    replay: StepCompute = _step_field("replay")
     kubernetes: KubernetesSpec = Field(
         default_factory=KubernetesSpec,
         description="pod settings every step pod shares (not training's: set them here too)",
     )
 
-    @field_validator("validation", "drift", "evaluation", "scoring", mode="before",
+    @field_validator(*STEPS, mode="before",
                      json_schema_input_type=Mode | StepCompute)  # fmt: skip
     @classmethod
     def _short_form(cls, value: Any) -> Any:

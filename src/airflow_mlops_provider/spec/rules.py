@@ -90,6 +90,7 @@ def step_pods_reach_their_inputs(spec: PipelineSpec) -> Problems:
         "validation": (("data", "source"), spec.data.source),
         "evaluation": (("evaluation", "holdout"), spec.evaluation.holdout),
         "scoring": (("monitoring", "source"), spec.monitoring and spec.monitoring.source),
+        "replay": (("canary", "replay", "source"), spec.canary.replay.source),
     }
     found += [
         problem(loc, f"compute.{step}: kubernetes reads this in a pod: put it on s3://")
@@ -97,6 +98,26 @@ def step_pods_reach_their_inputs(spec: PipelineSpec) -> Problems:
         if step in steps and where is not None and not where.startswith("s3://")
     ]
     return found
+
+
+def replay_pod_has_a_replay(spec: PipelineSpec) -> Problems:
+    """`compute.replay` places the local router's replay: without it there is nothing to
+    place, and a setting that does nothing must not pass as if it did."""
+    canary = spec.canary
+    if spec.compute.replay.mode != "kubernetes" or (canary.enabled and canary.router == "local"):
+        return []
+    why = (
+        "canary.enabled is false"
+        if not canary.enabled
+        else "canary.router is kserve (the serving system scores the traffic)"
+    )
+    return [
+        problem(
+            ("compute", "replay"),
+            f"compute.replay places the local router's canary replay, but {why}; remove "
+            "compute.replay, or use canary: {enabled: true, router: local}",
+        )
+    ]
 
 
 def _remote_storage(spec: PipelineSpec, default_loc: Loc, why: str) -> Problems:
@@ -326,6 +347,7 @@ RULES: tuple[Callable[[PipelineSpec], Problems], ...] = (
     contract_covers_inputs,
     pod_reaches_its_inputs,
     step_pods_reach_their_inputs,
+    replay_pod_has_a_replay,
     fairness_fits,
     drift_fits_features,
     metrics_fit_task,
