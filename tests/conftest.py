@@ -20,9 +20,24 @@ os.environ["GX_ANALYTICS_ENABLED"] = "false"
 # Test data lives in temporary folders outside the projects that use it (adapters/storage.py).
 os.environ.setdefault("MLOPS_ALLOWED_ROOTS", tempfile.gettempdir())
 
-# The longest modules first: xdist hands out whole files in this order (tests/run.sh), so the
-# system and e2e tests overlap with the rest instead of running alone at the end.
-_FIRST = ("tests/system/test_loop.py", "tests/e2e/test_airflow_ui.py")
+# The longest modules first, longest first (seconds per file on 2 workers, bench/BENCHMARKS.md
+# "Test suite time"): xdist hands out whole files in this order (tests/run.sh), so the system
+# and e2e tests overlap with the rest instead of running alone at the end, and the two workers
+# finish on short files, close to each other, instead of one waiting for a long file.
+_FIRST = (
+    "tests/system/test_loop.py",
+    "tests/e2e/test_airflow_ui.py",
+    "tests/integration/test_approval_rest.py",
+    "tests/integration/test_fanout_dag.py",
+    "tests/integration/test_faults_services.py",
+    "tests/integration/test_canary.py",
+    "tests/integration/test_rerun.py",
+    "tests/integration/test_streaming_validation.py",
+    "tests/integration/test_loop.py",
+    "tests/integration/test_canary_shadow.py",
+    "tests/integration/test_gate_acceptance.py",
+    "tests/integration/test_canary_pause.py",
+)
 
 
 def pytest_collection_modifyitems(items: list) -> None:

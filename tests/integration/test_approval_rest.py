@@ -1,10 +1,15 @@
-"""A human approval through the real Airflow API: `airflow standalone` (SQLite, LocalExecutor,
-SimpleAuthManager) on a free 127.0.0.1 port, a training run triggered over REST, the `approve`
-task found waiting in `awaiting_input`, answered with PATCH .../hitlDetails as user `alice`,
-and the run followed to the end. Nothing is mocked; one DAG run.
+"""Two pipelines under a real scheduler: one `airflow standalone` (SQLite, LocalExecutor with
+2 worker slots, SimpleAuthManager) on a free 127.0.0.1 port, both training runs triggered over
+REST at its start so the scheduler works on them at once. Nothing is mocked.
 
-The challenger is a cold start trained with a label bias against one payment method, so its
-fairness gap passes the soft limit (not the hard one): the risk score asks a person.
+A human approval: the `approve` task found waiting in `awaiting_input`, answered with PATCH
+.../hitlDetails as user `alice`, and the run followed to the end. The challenger is a cold
+start trained with a label bias against one payment method, so its fairness gap passes the
+soft limit (not the hard one): the risk score asks a person.
+
+`data.fanout`: the scheduler expands the slice tasks from the plan's XCom (3 mapped task
+instances, run as the executor's slots allow), the reduce merges them, and the verdict and
+report equal those of one validation of the whole batch.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +33,14 @@ import pytest
 import requests
 
 from .airflow_helpers import aliases, registry
+from .test_fanout_dag import CLEAN, SLICED, batches, make_project  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "churn__training"
+FANOUT_DAG_ID = f"{SLICED}__training"
+FANOUT_STORE = ".mlops-fanout"  # its own MLflow store: no two runs write one SQLite file
 DEADLINE = 900  # seconds: a guard against hanging forever, not a performance threshold
 
 
@@ -59,16 +68,39 @@ def risky_pipeline(demo_data: Path) -> str:
     return text[: text.index("\nmonitoring:")] + "\n"
 
 
-@pytest.fixture
-def airflow_server(tmp_path: Path, demo_data: Path) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module")
+def airflow_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    demo_data: Path,
+    batches: Path,  # noqa: F811 - the fixture imported above
+) -> Iterator[dict[str, Any]]:
+    """One Airflow for the module: the risky churn pipeline and the fan-out pipeline in one
+    dags folder, each training run triggered as soon as its DAG is parsed."""
+    tmp_path = tmp_path_factory.mktemp("standalone")
     home, project = tmp_path / "airflow", tmp_path / "project"
     (project / "dags").mkdir(parents=True)
     home.mkdir()
     shutil.copy(ROOT / "dags" / "pipelines.py", project / "dags")
     (project / "dags" / "churn.yaml").write_text(risky_pipeline(demo_data))
     shutil.copytree(ROOT / "include" / "trainer", project / "include" / "trainer")
+    (project / "dags" / f"{SLICED}.yaml").write_text(fanout_pipeline(tmp_path, batches))
     with standalone(project, home, tmp_path / "standalone.log") as server:
-        yield {**server, "project": project}
+        dags, headers = f"{server['base']}/api/v2/dags", server["headers"]
+        runs = {
+            DAG_ID: trigger(f"{dags}/{DAG_ID}", headers, "2026-11-01", "approval-test"),
+            FANOUT_DAG_ID: trigger(f"{dags}/{FANOUT_DAG_ID}", headers, CLEAN, "fanout-test"),
+        }
+        yield {**server, "project": project, "runs": runs}
+
+
+def fanout_pipeline(tmp_path: Path, batches: Path) -> str:  # noqa: F811
+    """test_fanout_dag's 3-slice pipeline, run on demand only, with its own store."""
+    text = (
+        make_project(tmp_path, SLICED, batches, "{slices: 3}") / "dags" / f"{SLICED}.yaml"
+    ).read_text()
+    weekly = 'schedule: "@weekly"'
+    assert weekly in text
+    return text.replace(weekly, "schedule: null") + f"storage: {{root: {FANOUT_STORE}}}\n"
 
 
 @contextmanager
@@ -175,7 +207,7 @@ def test_approval_over_the_rest_api_promotes_and_records_the_approver(
     api = f"{base}/api/v2/dags/{DAG_ID}"
 
     get = poller(api, headers)
-    run = trigger(api, headers, "2026-11-01", "approval-test")
+    run = airflow_server["runs"][DAG_ID]
 
     waiting: list[int] = []
 
@@ -232,3 +264,51 @@ def test_approval_over_the_rest_api_promotes_and_records_the_approver(
     page = f"{base}/dags/{DAG_ID}/runs/approval-test/tasks/approve/required_actions"
     assert requested["details"]["url"].startswith(page)  # the link the Slack notice carries
     assert events.index(("approved", "alice")) < events.index(("promoted", "airflow"))
+
+
+def test_the_scheduler_maps_the_slices_and_the_reduce_decides(
+    airflow_server: dict[str, Any],
+    batches: Path,  # noqa: F811
+) -> None:
+    import pandas as pd
+
+    from airflow_mlops_provider.adapters.great_expectations import validate_frame
+    from airflow_mlops_provider.core.contract import checks_from_contract
+    from airflow_mlops_provider.spec import load_spec
+
+    api = f"{airflow_server['base']}/api/v2/dags/{FANOUT_DAG_ID}"
+    get = poller(api, airflow_server["headers"])
+    run = airflow_server["runs"][FANOUT_DAG_ID]
+    final = _wait_for(
+        lambda: (s := get(run).get("state")) in ("success", "failed") and s, "the run to end"
+    )
+    instances = get(f"{run}/taskInstances")["task_instances"]
+    slices = sorted(
+        (ti["map_index"], ti["state"])
+        for ti in instances
+        if ti["task_id"] == "validate_data_slices"
+    )
+    states = {ti["task_id"]: ti["state"] for ti in instances if ti["map_index"] < 0}
+    assert final == "success", states
+    assert slices == [(0, "success"), (1, "success"), (2, "success")]
+    assert states["validate_data"] == states["retrain"] == "success"  # no champion: train
+    assert states["detect_drift_slices"] == "skipped"  # nothing to compare with yet
+    assert states["skip_retrain"] == "skipped"
+
+    project = airflow_server["project"]
+    reduced = project / FANOUT_STORE / "pipelines" / SLICED / "runs" / FANOUT_DAG_ID
+    report = json.loads((reduced / "fanout-test" / "validate_data" / "validation.json").read_text())
+    spec = load_spec(project / "dags" / f"{SLICED}.yaml")
+    whole = validate_frame(  # one validation of the whole batch, as of the run's interval end
+        pd.read_parquet(batches / f"dt={CLEAN}"),
+        checks_from_contract(spec.contract),
+        now=datetime.fromisoformat(CLEAN).replace(tzinfo=UTC),
+    )
+    assert (report["passed"], report["row_count"], report["summary"]) == (
+        whole.passed,
+        whole.row_count,
+        whole.summary(),
+    )
+    assert [(r["rule"], r["status"], r["observed"]) for r in report["results"]] == [
+        (r.check.rule, r.status, r.observed) for r in whole.results
+    ]

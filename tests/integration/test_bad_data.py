@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .airflow_helpers import load_dags
+from .airflow_helpers import load_dags, task_test
 from .conftest import LogRecords
 
 pytestmark = pytest.mark.integration
@@ -151,23 +151,13 @@ def test_fixed_batch_passes_when_the_task_is_cleared(
     text = spec.read_text().replace(str(demo_data / "batches"), str(project / "landing"))
     spec.write_text("\n".join(line for line in text.splitlines() if "wait:" not in line))
     land(project / "landing" / f"dt={DAY}", "out of range", demo_data)
-    dag_run = load_dags(project)["churn__training"].test(
-        logical_date=datetime.fromisoformat(DAY).replace(tzinfo=UTC)
-    )
+    dag = load_dags(project)["churn__training"]
+    dag_run = dag.test(logical_date=datetime.fromisoformat(DAY).replace(tzinfo=UTC))
     assert str(dag_run.state) == "failed"
 
     good_batch(demo_data).to_parquet(project / "landing" / f"dt={DAY}" / "part-0.parquet")
-    airflow = Path(sys.executable).parent / "airflow"  # re-runs the task in the same DAG run
-    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
-    done = subprocess.run(
-        [str(airflow), "tasks", "test", "churn__training", "validate_data", DAY],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=project,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-2000:]
+    # `airflow tasks test` (in this process): the task re-run in the same DAG run
+    assert task_test(dag, "validate_data", DAY) == "success"
     pipeline = project / ".mlops" / "pipelines" / "churn"
     assert len(list((pipeline / "snapshots").iterdir())) == 1
     events = [json.loads(line)["event"] for line in (pipeline / "audit.jsonl").open()]

@@ -4,19 +4,16 @@ trainer and a local MLflow store, beside the same pipeline without fan-out on th
 batches. Both must reach the same verdicts, reports, branches, snapshots and audit lines: a
 passing cold start, a drifted batch judged against the champion, and a failing batch whose
 faults sit in different slices (a customer id in the first and the last file). Then the
-clear semantics, with `airflow tasks test` on the finished run: a reduce re-reduces the
-saved slices; a slice of a batch that changed since its plan fails, naming what to clear.
-Nothing is mocked.
+clear semantics, with `airflow tasks test` (in this process) on the finished run: a reduce
+re-reduces the saved slices; a slice of a batch that changed since its plan fails, naming
+what to clear. Nothing is mocked.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .airflow_helpers import load_dags
+from .airflow_helpers import load_dags, task_test
+from .conftest import LogRecords
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,22 +240,6 @@ def test_fanned_out_gate_decides_as_the_single_tasks(
     assert quarantine[0] == quarantine[1]
 
 
-def airflow_task(project: Path, name: str, task_id: str, *extra: str) -> str:
-    """`airflow tasks test` on the finished run of CLEAN: the path a cleared task takes."""
-    airflow = Path(sys.executable).parent / "airflow"
-    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
-    done = subprocess.run(
-        [str(airflow), "tasks", "test", f"{name}__training", task_id, CLEAN, *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=project,
-        check=False,
-    )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return done.stdout + done.stderr
-
-
 def clean_run_id() -> str | None:
     """The run of the CLEAN batch the previous test made, if it ran."""
     from airflow.models.dagrun import DagRun
@@ -273,25 +255,33 @@ def clean_run_id() -> str | None:
 
 
 def test_cleared_reduce_and_slices(
-    projects: dict[str, Path], batches: Path, airflow_db: None
+    projects: dict[str, Path],
+    batches: Path,
+    airflow_db: None,
+    logged: LogRecords,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
+    """`airflow tasks test` (in this process) on the finished run of CLEAN: the path a
+    cleared task takes."""
     project = projects[SLICED]
     run_id = clean_run_id() or run_day(project, SLICED, CLEAN)[2]
+    dag = load_dags(project)[f"{SLICED}__training"]
     validation = run_folder(project, SLICED, run_id) / "validate_data" / "validation.json"
     before = validation.read_text()
-    log = airflow_task(project, SLICED, "validate_data")  # the saved slices, reduced again
-    assert "new_state=success" in log, log[-3000:]
+    assert task_test(dag, "validate_data", CLEAN) == "success"  # the saved slices reduced again
     assert validation.read_text() == before
 
-    log = airflow_task(project, SLICED, "validate_data_slices", "--map-index", "1")
-    assert "new_state=success" in log, log[-3000:]  # the same files: the slice runs again
+    # the same files: the slice runs again
+    assert task_test(dag, "validate_data_slices", CLEAN, map_index=1) == "success"
 
     batch = batches / f"dt={CLEAN}"
     shutil.copy(batch / "part-2.parquet", batch / "late.parquet")  # a file arrives late
+    start = len(logged.lines)
     try:
-        log = airflow_task(project, SLICED, "validate_data_slices", "--map-index", "1")
+        state = task_test(dag, "validate_data_slices", CLEAN, map_index=1)
     finally:
         (batch / "late.parquet").unlink()
-    assert "new_state=failed" in log, log[-3000:]
+    log = "\n".join(logged.lines[start:]) + capfd.readouterr().out
+    assert state == "failed", log[-3000:]
     assert "changed since it was planned" in log
     assert "Clear validate_data_plan with its downstream tasks" in log

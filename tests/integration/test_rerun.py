@@ -1,40 +1,35 @@
 """Re-running tasks of a finished training run duplicates nothing (DESIGN.md §4).
 
-`airflow tasks test DAG TASK DATE` re-executes one task instance of the existing DAG run —
-the same code path a cleared task takes — against the real SQLite database and MLflow store.
+`airflow tasks test DAG TASK DATE` (in this process: airflow_helpers.task_test) re-executes
+one task instance of the existing DAG run — the same code path a cleared task takes — against
+the real SQLite database and MLflow store.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .airflow_helpers import aliases, load_dags, registry, run
+from .airflow_helpers import aliases, load_dags, registry, run, task_test
+from .conftest import LogRecords
 
 pytestmark = pytest.mark.integration
 DAY = "2026-11-01"
 
 
-def rerun(project: Path, task_id: str, *, fails: bool = False) -> str:
-    airflow = Path(sys.executable).parent / "airflow"
-    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
-    done = subprocess.run(
-        [str(airflow), "tasks", "test", "churn__training", task_id, DAY],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=project,
-        check=False,
-    )
-    out = done.stdout + done.stderr
-    assert done.returncode == 0, out[-3000:]  # `tasks test` exits 0 when the task fails
-    assert ("new_state=failed" in out) == fails, out[-3000:]
-    return out
+def rerunner(dag, logged: LogRecords, capfd: pytest.CaptureFixture[str]):
+    """rerun(task_id, fails=...) -> what that re-run logged; its end state is checked."""
+
+    def rerun(task_id: str, *, fails: bool = False) -> str:
+        start = len(logged.lines)
+        state = task_test(dag, task_id, DAY)
+        out = "\n".join(logged.lines[start:]) + capfd.readouterr().out
+        assert state == ("failed" if fails else "success"), (task_id, state, out[-3000:])
+        return out
+
+    return rerun
 
 
 def audit_events(project: Path) -> list[dict]:
@@ -54,25 +49,29 @@ def counts(project: Path) -> dict[str, int]:
     }
 
 
-def test_rerunning_each_task_duplicates_nothing(project: Path, airflow_db: None) -> None:
-    run(load_dags(project)["churn__training"], DAY)
+def test_rerunning_each_task_duplicates_nothing(
+    project: Path, airflow_db: None, logged: LogRecords, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag = load_dags(project)["churn__training"]
+    run(dag, DAY)
+    rerun = rerunner(dag, logged, capfd)
     client = registry(project)
     before = counts(project)
     assert before == {"versions": 1, "runs": 1, "promoted": 1, "snapshots": 1}
 
     for task_id in ("validate_data", "detect_drift", "evaluate", "canary_promote", "notify"):
-        rerun(project, task_id)
+        rerun(task_id)
         assert counts(project) == before, task_id
         assert aliases(client)["champion"] == "1"
 
-    log = rerun(project, "retrain")  # a cleared retrain trains anew: exactly one new version
+    log = rerun("retrain")  # a cleared retrain trains anew: exactly one new version
     assert "new run, training starts" in log
     assert counts(project) == {**before, "versions": 2, "runs": 2}
     assert aliases(client)["champion"] == "1"  # nothing promoted until the gate runs again
 
     # Issue 13: `retrain` + `canary_promote` cleared together. The gate's record is still
     # v1's; v2 was never gated, so nothing may be canaried or promoted.
-    log = rerun(project, "canary_promote", fails=True)
+    log = rerun("canary_promote", fails=True)
     assert "registered version 2 after the gate judged version 1" in log, log[-3000:]
     assert "clear `evaluate` with its downstream tasks" in log
     assert counts(project) == {**before, "versions": 2, "runs": 2}
@@ -82,7 +81,7 @@ def test_rerunning_each_task_duplicates_nothing(project: Path, airflow_db: None)
     refused = [e for e in audit_events(project) if e["event"] == "release_refused"]
     assert [e["details"]["version"] for e in refused] == ["1"]
 
-    rerun(project, "evaluate")  # what the refusal says to do: v2 is gated against v1
+    rerun("evaluate")  # what the refusal says to do: v2 is gated against v1
     v2 = client.get_model_version("churn", "2").tags
     assert (v2["mlops.gate_champion"], v2["mlops.gate_run_id"]) == ("1", refused[0]["run_id"])
     assert aliases(client).get("challenger") in (None, "2")

@@ -121,7 +121,8 @@ def test_the_whole_batch_result_is_the_expected_one(whole) -> None:
     assert by_rule[("column_type", "qty")].observed == "dtype Int64"
 
 
-@pytest.mark.parametrize("chunk_rows", [1_000, 7_001, 100_000])
+# Chunks inside a row group (2,500 rows), across row groups and files, the whole batch at once.
+@pytest.mark.parametrize("chunk_rows", [2_000, 7_001, 100_000])
 def test_streaming_gives_the_whole_batch_result(batch, whole, chunk_rows: int) -> None:
     from airflow_mlops_provider.adapters.validation import validate_batch
 
@@ -137,7 +138,7 @@ def test_slices_as_mapped_steps_merge_to_the_whole_result(batch, whole, tmp_path
     parts = [
         validate_slice(
             batch, CHECKS, now=NOW, spill_root=str(tmp_path), units=[unit], order=i,
-            partitions=3, chunk_rows=2_000,
+            partitions=3, chunk_rows=5_000,  # chunks inside a slice: test_fanout.py
         ).to_dict()
         for i, unit in enumerate(units)
     ]  # fmt: skip
@@ -189,4 +190,4 @@ def test_a_csv_batch_streams_to_the_same_result(tmp_path: Path) -> None:
     batch = open_batch(Storage(tmp_path), "csv", "csv", types=types)
     whole = validate_frame(batch.read_pandas(), CHECKS, now=NOW)
     assert [r.check.rule for r in whole.failures()].count("in_set") == 1
-    assert_same_validation(validate_batch(batch, CHECKS, now=NOW, chunk_rows=333), whole)
+    assert_same_validation(validate_batch(batch, CHECKS, now=NOW, chunk_rows=700), whole)
