@@ -389,8 +389,8 @@ def _drift_columns(
 def render_pod(path: Path, step: str | None = None) -> int:
     """Print the exact pod spec (YAML) of each step that runs on kubernetes — training's
     (`training.compute`) and validation's, drift's, evaluation's, scoring's and the canary
-    replay's (`compute:`) —
-    or of the one `step`; several pods are separate YAML documents. No cluster needed.
+    replay's (`compute:`) — or of the one `step`; several pods are separate YAML documents. No
+    cluster needed.
 
     Run-time values (the MLflow run id, snapshot paths, lineage, request URIs) are shown as
     placeholders."""
