@@ -16,6 +16,9 @@ class StateStore(dict):
     def set(self, key: str, value: Any) -> None:
         self[key] = value
 
+    def delete(self, key: str) -> None:
+        self.pop(key, None)
+
 
 class TI(SimpleNamespace):
     def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:

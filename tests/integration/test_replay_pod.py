@@ -140,7 +140,7 @@ def no_model_in_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.timeout(600)
 def test_a_canary_replayed_in_pods_decides_and_measures_as_in_the_worker(
-    tmp_path: Path, store: dict, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, store: dict, monkeypatch: pytest.MonkeyPatch, logged: Any
 ) -> None:
     gated(store)
     local_project = tmp_path / "local"
@@ -153,7 +153,8 @@ def test_a_canary_replayed_in_pods_decides_and_measures_as_in_the_worker(
     cluster = install(monkeypatch, StandInCluster(run_container()))
     no_model_in_the_worker(monkeypatch)
     project = tmp_path / "pods"
-    on_pods, entries = drive(lambda: promoter(project, store, POD), context("manual__1"))
+    ctx = context("manual__1")
+    on_pods, entries = drive(lambda: promoter(project, store, POD), ctx)
 
     assert on_pods == local
     assert measurements(project) == local_looks and len(local_looks) >= 2
@@ -175,6 +176,9 @@ def test_a_canary_replayed_in_pods_decides_and_measures_as_in_the_worker(
     assert container["image"] == POD.image and container["args"][:2] == ["run-step", "replay"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["MLFLOW_TRACKING_URI"] == store["uri"]
+    # each finished pod's identity is forgotten: the next window's pod is not looked up by it
+    assert not ctx["task_state_store"]
+    assert not [line for line in logged.lines if "no longer exists" in line]
 
 
 @pytest.mark.timeout(600)

@@ -83,6 +83,18 @@ def delete_leftover_pod(pod: Any, context: Context) -> None:
         pod.process_pod_deletion(found, reraise=False)
 
 
+def forget_pod(context: Context) -> None:
+    """Drop a finished, deleted pod's identity from the task state store, where the provider
+    keeps it to reattach on a retry: the next pod of the same task (the canary's next replay
+    window) would otherwise look it up first and log that it no longer exists."""
+    from airflow.providers.cncf.kubernetes.operators import pod as pod_module
+
+    key = getattr(pod_module, "POD_IDENTIFIER_STATE_KEY", None)  # providers before 10.2x: none
+    store = context.get("task_state_store")
+    if key is not None and store is not None and store.get(key) is not None:
+        store.delete(key)
+
+
 class RunsStepOnPod(DefersToPod):
     """Mixin for a step operator with `compute: local | kubernetes`: `run_step` calls the
     step's service in the worker, or stores its request and runs it in a pod
@@ -130,6 +142,7 @@ class RunsStepOnPod(DefersToPod):
         pod = self._pod_operator(request_uri="", result_uri=result_uri, env={})
         failed = self._failed(rt, result_uri)
         self.watch_pod(pod, lambda: pod.trigger_reentry(context, event), failed)
+        forget_pod(context)
         return self._outcome(context, rt, result_uri)
 
     def _run_in_pod(
