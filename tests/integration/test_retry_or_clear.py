@@ -54,3 +54,40 @@ def test_a_retry_reuses_the_version_and_a_clear_trains_anew(tmp_path: Path) -> N
     cleared, action = attempt(4, 4)
     assert action == "new" and cleared != run_id
     assert [v.version for v in registry.versions()] == [version]
+
+
+def test_two_live_tries_registering_at_once_settle_on_one_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A try the scheduler gave up on still runs beside its retry (seen in the system test
+    under load): both looked for the run's version before either registered. The one that
+    registered second deletes its version and both return the first."""
+    import mlflow
+
+    tracking = Tracking(f"sqlite:///{tmp_path}/mlflow.db", artifact_location=tmp_path.as_uri())
+    registry = Registry("churn", tracking)
+    run_id, _ = registry.run_for_attempt(
+        registry.ensure_experiment("churn"),
+        task_key=TASK,
+        run_name="churn-manual__1",
+        tags={},
+        attempt=Attempt(1, 1),
+    )
+    finish_with_a_model(registry, run_id)
+    looked = registry.version_for_run
+    calls = []
+
+    def the_other_try_registers_after_this_one_looked(run: str):
+        calls.append(run)
+        if len(calls) == 1:  # this try looked and found nothing; the other registers now
+            with registry._auth():
+                other = mlflow.register_model(f"runs:/{run}/model", registry.model_name)
+            assert str(other.version) == "1"
+            return None
+        return looked(run)
+
+    monkeypatch.setattr(registry, "version_for_run", the_other_try_registers_after_this_one_looked)
+    mine = registry.register(run_id, tags={})
+    assert mine.version == "1"
+    assert [v.version for v in registry.versions()] == ["1"]
+    assert registry.register(run_id, tags={}).version == "1"  # and a later try finds it

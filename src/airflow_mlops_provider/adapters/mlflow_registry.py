@@ -227,7 +227,12 @@ class Registry:
         return _version(min(found, key=lambda v: int(v.version))) if found else None
 
     def register(self, run_id: str, tags: dict[str, str]) -> Version:
-        """Register the run's model once: a second call returns the version the first made."""
+        """Register the run's model once: a second call returns the version the first made.
+
+        Two live tries of one task (a worker the scheduler gave up on keeps running beside
+        the retry) can both find no version and both register. The registry numbers versions
+        in creation order and each caller looks again after creating its own, so they settle
+        on the run's lowest version; the caller whose version is not it deletes its own."""
         import mlflow
 
         existing = self.version_for_run(run_id)
@@ -235,6 +240,16 @@ class Registry:
             return existing
         with self._auth(), _without_mlflow_prints():
             made = mlflow.register_model(f"runs:/{run_id}/model", self.model_name, tags=tags)
+        first = self.version_for_run(run_id)
+        if first is not None and first.version != str(made.version):
+            with self._auth() as mlflow_client:
+                mlflow_client.delete_model_version(self.model_name, str(made.version))
+            log.warning(
+                "MLflow run %s was registered by another try of this task as %s version %s at "
+                "the same time: deleted the duplicate version %s, using version %s",
+                run_id, self.model_name, first.version, made.version, first.version,
+            )  # fmt: skip
+            return first
         log.info("Registered %s version %s (MLflow run %s)", self.model_name, made.version, run_id)
         return self.get_version(made.version)
 
