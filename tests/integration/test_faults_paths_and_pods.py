@@ -15,13 +15,12 @@ import yaml
 
 from airflow_mlops_provider.adapters.storage import ALLOWED_ROOTS_ENV, Storage, allowed_roots
 from airflow_mlops_provider.exceptions import PathNotAllowedError
-from airflow_mlops_provider.execution.contract import trainer_env
-from airflow_mlops_provider.execution.kubernetes import render_pod, training_pod
 from airflow_mlops_provider.spec import SpecError, load_spec
 
 from .airflow_helpers import load_dags
 from .conftest import LogRecords
 from .reliability_record import record
+from .test_kubernetes_pod import rendered
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,26 +145,7 @@ def rendered_pods(tmp_path: Path) -> dict[str, tuple[Any, dict]]:
             variant = {**data, "training": deep_merge(data["training"], change)}
             path = tmp_path / f"{example.stem}.yaml"
             path.write_text(yaml.safe_dump(variant))
-            spec = load_spec(path)
-            env = trainer_env(
-                spec.training,
-                spec.data,
-                tracking_uri="https://mlflow.example.com",
-                run_id="r1",
-                train_uri="s3://b/train.parquet",
-                holdout_uri="s3://b/holdout.parquet",
-                lineage={"mlops.pipeline": spec.pipeline},
-            )
-            pod = render_pod(
-                training_pod(
-                    spec.training,
-                    pipeline=spec.pipeline,
-                    kubernetes_conn_id=spec.connections.kubernetes,
-                    task_id="retrain",
-                    run_id="run-r1",
-                    env=env,
-                )
-            )
+            spec, pod = load_spec(path), rendered(path)
             pods[f"{example.name}: {label}"] = (spec, pod)
     return pods
 
